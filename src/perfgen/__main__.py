@@ -1,0 +1,5 @@
+import sys
+
+from perfgen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,114 @@
+"""Stage 4, charts: KPI series in, inline SVG out (Altair specs rendered by vl-convert).
+
+One Vega-Lite spec per unit (money, percent, count) is built once with Altair; each chart only
+swaps in its data. Charts are rendered in worker processes (``spawn``: vl-convert hangs in
+forked children) because each conversion costs tens of milliseconds. The SVG gets an
+accessible name; the page puts a caption, a sentence and a data table beside it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from multiprocessing import get_context
+from typing import Any, Iterable
+
+import altair as alt
+
+
+@dataclass(frozen=True)
+class ChartRequest:
+    key: str  # unique id, used to match results
+    unit: str  # money | percent | count
+    points: tuple[tuple[str, float, str], ...]  # (ISO period end, value, series name)
+    label: str  # accessible name of the SVG
+
+
+_AXIS_FORMAT = {
+    "money": "'£' + (datum.value < 100 ? format(datum.value, ',.2f') : replace(format(datum.value, '.3~s'), 'G', 'bn'))",
+    "percent": "format(datum.value, '.0%')",
+    "count": "replace(format(datum.value, '.3~s'), 'G', 'bn')",
+}
+_TOOLTIP_FORMAT = {"money": ",.2f", "percent": ".1%", "count": ","}
+# GOV.UK blue and a dark orange: both over 4.5:1 on white, distinguishable with dashes too.
+_COLOURS = ["#1d70b8", "#b04b00"]
+
+
+@lru_cache(maxsize=None)
+def base_spec(unit: str, series_count: int) -> dict[str, Any]:
+    """The Vega-Lite spec for one unit, without data."""
+    y_scale = alt.Scale(domain=[0, 1]) if unit == "percent" else alt.Scale(zero=True)
+    encoding = {
+        "x": alt.X("end:T", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0, tickCount=6, grid=False)),
+        "y": alt.Y("value:Q", title=None, scale=y_scale, axis=alt.Axis(labelExpr=_AXIS_FORMAT[unit], tickCount=5)),
+    }
+    if series_count > 1:
+        encoding["color"] = alt.Color("series:N", title=None, scale=alt.Scale(range=_COLOURS), legend=alt.Legend(orient="top"))
+        encoding["strokeDash"] = alt.StrokeDash("series:N", title=None, legend=None)
+    else:
+        encoding["color"] = alt.value(_COLOURS[0])
+    chart = (
+        alt.Chart(alt.Data(values=[]))
+        .mark_line(point=alt.OverlayMarkDef(size=30, filled=True), strokeWidth=2)
+        .encode(**encoding)
+        .properties(width=560, height=220)
+        .configure_view(stroke=None)
+        .configure_axis(labelFont="arial", labelFontSize=13, labelColor="#0b0c0c", domainColor="#505a5f", tickColor="#505a5f", gridColor="#dcdcdc")
+        .configure_legend(labelFont="arial", labelFontSize=14, labelColor="#0b0c0c")
+    )
+    return chart.to_dict(validate=True)
+
+
+def spec_for(request: ChartRequest) -> dict[str, Any]:
+    series = sorted({name for _, _, name in request.points})
+    spec = copy.deepcopy(base_spec(request.unit, len(series)))
+    spec["data"] = {"values": [{"end": end, "value": value, "series": name} for end, value, name in request.points]}
+    return spec
+
+
+_SVG_OPEN = re.compile(r"^<svg ")
+
+
+def _finish_svg(svg: str, label: str) -> str:
+    """Give the root <svg> an accessible name and make it scale with the page."""
+    from html import escape
+
+    svg = _SVG_OPEN.sub(f'<svg role="img" aria-label="{escape(label, quote=True)}" focusable="false" ', svg.strip(), count=1)
+    return svg.replace('class="marks"', 'class="marks app-chart__svg"', 1)
+
+
+def _render_batch(requests: list[ChartRequest]) -> list[tuple[str, str]]:
+    import vl_convert as vlc
+
+    results = []
+    for request in requests:
+        svg = vlc.vegalite_to_svg(spec_for(request), allowed_base_urls=[])
+        results.append((request.key, _finish_svg(svg, request.label)))
+    return results
+
+
+def render_charts(requests: Iterable[ChartRequest], workers: int | None = None, progress=None) -> dict[str, str]:
+    """Render every chart; returns key -> SVG markup. Deterministic whatever the worker count."""
+    requests = list(requests)
+    if not requests:
+        return {}
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    batch_size = max(1, min(50, len(requests) // (workers * 4) or 1))
+    batches = [requests[i : i + batch_size] for i in range(0, len(requests), batch_size)]
+    results: dict[str, str] = {}
+    if workers <= 1 or len(batches) == 1:
+        for batch in batches:
+            results.update(_render_batch(batch))
+            if progress:
+                progress(len(batch))
+        return results
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        for batch, rendered in zip(batches, pool.map(_render_batch, batches)):
+            results.update(rendered)
+            if progress:
+                progress(len(batch))
+    return results

@@ -1,0 +1,338 @@
+"""Stage 1, config: ``config/services.yml`` in, a validated :class:`Config` out.
+
+Every key is declared once below (type, default, description). The JSON Schema that editors
+use (``schema/services.schema.json``) is generated from these models, so it cannot drift.
+YAML is read with the safe loader, node positions are kept so every problem names its line,
+duplicate keys and aliases are rejected, and all problems are reported together.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from perfgen.errors import ConfigError, Problem, did_you_mean
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=200)]
+CHANNEL_PATTERN = r"^[a-z0-9]+(?:_[a-z0-9]+)*$"
+Channel = Annotated[str, Field(pattern=CHANNEL_PATTERN, max_length=50)]
+SatisfactionMethod = Literal["mean_score", "top_two_box"]
+
+#: Channels every site knows; a site can add its own with ``site.channels``.
+DEFAULT_CHANNELS = ["online", "api", "assisted_digital", "phone", "paper", "face_to_face", "email", "other"]
+#: Pseudo-channels: ``""`` is a figure for all channels, ``digital`` one for all digital channels.
+ALL_CHANNELS = ""
+DIGITAL = "digital"
+
+#: KPI ids a service may declare not applicable (kept in step with kpis/kpis.yml by a test).
+KPI_IDS = (
+    "transactions",
+    "digital_transactions",
+    "total_cost",
+    "cost_per_transaction",
+    "digital_cost_per_transaction",
+    "completion_rate",
+    "user_satisfaction",
+    "digital_take_up",
+)
+KpiId = Literal[
+    "transactions",
+    "digital_transactions",
+    "total_cost",
+    "cost_per_transaction",
+    "digital_cost_per_transaction",
+    "completion_rate",
+    "user_satisfaction",
+    "digital_take_up",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(_Strict):
+    """Settings for the whole site."""
+
+    title: str = Field("Service performance", min_length=1, description="Site name, shown in every page header and title.")
+    base_url: str | None = Field(None, description="Public address of the site (for example https://example.org/performance/); used in feeds and the sitemap.")
+    licence: str = Field(
+        "Contains public sector information licensed under the Open Government Licence v3.0.",
+        description="Licence text shown in the footer and the open data files.",
+    )
+    source: str | None = Field(None, description="Where the data comes from, shown on the home page.")
+    channels: list[Channel] = Field(default_factory=lambda: list(DEFAULT_CHANNELS), description="Channels data may use (besides the empty all-channel figure and `digital`).")
+    digital_channels: list[Channel] = Field(default_factory=lambda: ["online"], description="Channels counted as digital unless a service says otherwise.")
+    satisfaction_method: SatisfactionMethod = Field("mean_score", description="Headline user satisfaction method: `mean_score` (Performance Platform) or `top_two_box` (satisfied or very satisfied).")
+    min_responses: int = Field(100, ge=0, description="Fewer survey responses than this mark a satisfaction figure as low-confidence.")
+    govuk_branding: bool = Field(False, description="Use the GOV.UK crown and the GDS Transport font. Only for sites on a gov.uk domain.")
+
+
+class Department(_Strict):
+    """A department (or other top-level organisation) that owns services."""
+
+    slug: Slug = Field(description="Short identifier used in addresses, for example `hmrc`.")
+    name: str = Field(min_length=1, description="Full name.")
+    abbreviation: str | None = Field(None, description="Abbreviation, for example `HMRC`.")
+
+
+class Agency(_Strict):
+    """An agency or arm's-length body within a department."""
+
+    slug: Slug = Field(description="Short identifier, for example `dvla`.")
+    name: str = Field(min_length=1, description="Full name.")
+    abbreviation: str | None = Field(None, description="Abbreviation.")
+    department: Slug = Field(description="Slug of the department it belongs to.")
+
+
+class Service(_Strict):
+    """A transactional service with its own page."""
+
+    slug: Slug = Field(description="Identifier used in data files and addresses, for example `renew-passport`.")
+    name: str = Field(min_length=1, description="Name of the service as users know it.")
+    department: Slug = Field(description="Slug of the department that owns it.")
+    agency: Slug | None = Field(None, description="Slug of the agency that runs it, if any.")
+    description: str | None = Field(None, description="What the service does, in Markdown.")
+    start_url: str | None = Field(None, description="Where users start the service.")
+    notes: str | None = Field(None, description="Notes shown on the service page, in Markdown.")
+    cost_notes: str | None = Field(None, description="Notes on how costs were worked out.")
+    category: str | None = Field(None, description="Type of service, for example `Licence` or `Benefit`.")
+    customer_type: str | None = Field(None, description="Who uses it, for example `Individuals` or `Businesses`.")
+    business_model: str | None = Field(None, description="How it is paid for, for example `Fees and charges`.")
+    transaction_type: str | None = Field(None, description="Kind of transaction, for example `Applications`.")
+    keywords: list[str] = Field(default_factory=list, description="Search keywords.")
+    digital_channels: list[Channel] | None = Field(None, description="Channels counted as digital for this service (default: `site.digital_channels`).")
+    satisfaction_method: SatisfactionMethod | None = Field(None, description="Headline satisfaction method for this service (default: `site.satisfaction_method`).")
+    not_applicable: list[KpiId] = Field(default_factory=list, description="KPIs that do not apply to this service; shown as \"Not applicable\" and left out of coverage.")
+
+    @field_validator("start_url")
+    @classmethod
+    def _safe_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError("must start with https:// or http://")
+        return value
+
+
+class Config(_Strict):
+    """The whole of ``config/services.yml``."""
+
+    site: Site = Field(default_factory=Site, description="Site settings.")
+    departments: list[Department] = Field(min_length=1, description="Departments, each with a page.")
+    agencies: list[Agency] = Field(default_factory=list, description="Agencies (optional).")
+    services: list[Service] = Field(default_factory=list, description="Services, each with a page.")
+
+    # Convenience look-ups used by later stages.
+    def department(self, slug: str) -> Department:
+        return next(d for d in self.departments if d.slug == slug)
+
+    def agency(self, slug: str) -> Agency:
+        return next(a for a in self.agencies if a.slug == slug)
+
+    def digital_channels_for(self, service: Service) -> list[str]:
+        return list(service.digital_channels if service.digital_channels is not None else self.site.digital_channels)
+
+    def satisfaction_method_for(self, service: Service) -> str:
+        return service.satisfaction_method or self.site.satisfaction_method
+
+    def known_channels(self) -> list[str]:
+        return list(self.site.channels)
+
+
+# --- YAML with positions -------------------------------------------------------------------
+
+Path_ = tuple[Any, ...]
+
+
+def _path_text(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class _PositionedYaml:
+    """Builds plain Python values from a YAML node tree, remembering each node's line."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.lines: dict[Path_, int] = {}
+        self.problems: list[Problem] = []
+        self._seen: set[int] = set()
+
+    def build(self, node: yaml.Node, path: Path_ = ()) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if id(node) in self._seen:
+            self.problems.append(Problem(self.file, node.start_mark.line + 1, _path_text(path), "YAML aliases (*name) are not allowed; write the value out"))
+            return None
+        self._seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.problems.append(Problem(self.file, key_node.start_mark.line + 1, _path_text(path), "YAML merge keys (<<) are not allowed; write the keys out"))
+                    continue
+                key = yaml.SafeLoader.construct_scalar(_LOADER, key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                if not isinstance(key, str):
+                    self.problems.append(Problem(self.file, key_node.start_mark.line + 1, _path_text(path), "keys must be plain text"))
+                    continue
+                if key in result:
+                    first = self.lines.get(path + (key,))
+                    self.problems.append(Problem(self.file, key_node.start_mark.line + 1, _path_text(path + (key,)), f"duplicate key '{key}' (first given on line {first})"))
+                    continue
+                result[key] = self.build(value_node, path + (key,))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
+        return _LOADER.construct_object(node, deep=True)
+
+
+_LOADER = yaml.SafeLoader("")
+
+
+def _read_yaml(path: Path, display: str) -> tuple[Any, dict[Path_, int], list[Problem]]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError([Problem(display, None, "", "file not found", hint="create it, or point perfgen at your config with --config")]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError([Problem(display, None, "", f"not UTF-8 text (byte {error.start})", hint="save the file as UTF-8")]) from None
+    if not text.strip():
+        raise ConfigError([Problem(display, 1, "", "the file is empty", hint="it needs at least a 'departments' list")])
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError([Problem(display, line, "", f"YAML syntax error: {error.problem or error.context}")]) from None
+    except yaml.YAMLError as error:  # pragma: no cover - composer errors are all marked
+        raise ConfigError([Problem(display, None, "", f"YAML error: {error}")]) from None
+    builder = _PositionedYaml(display)
+    try:
+        data = builder.build(node)
+    except yaml.constructor.ConstructorError as error:
+        mark = error.problem_mark
+        raise ConfigError([Problem(display, mark.line + 1 if mark else None, "", f"unsupported YAML value: {error.problem}")]) from None
+    return data, builder.lines, builder.problems
+
+
+def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            return lines[path[:cut]]
+    return None
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _model_at(path: Path_) -> type[BaseModel] | None:
+    """The model whose keys live at ``path`` (for did-you-mean on unknown keys)."""
+    if not path:
+        return Config
+    head = path[0]
+    return {"site": Site, "departments": Department, "agencies": Agency, "services": Service}.get(head)
+
+
+_RENAMED_KEYS = {"url": "start_url", "abbr": "abbreviation", "dept": "department", "license": "licence", "digital": "digital_channels"}
+
+
+def _pydantic_problem(display: str, lines: dict[Path_, int], error: dict[str, Any]) -> Problem:
+    loc: Path_ = tuple(error["loc"])
+    kind = error["type"]
+    where = _path_text(loc)
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        model = _model_at(loc[:-1])
+        hint = ""
+        if key in _RENAMED_KEYS:
+            hint = f"'{key}' is called '{_RENAMED_KEYS[key]}'"
+        suggestion = did_you_mean(key, _field_names(model)) if model and not hint else ""
+        return Problem(display, _line_for(lines, loc), _path_text(loc[:-1]) or "top level", f"unknown key '{key}'{suggestion}", hint=hint)
+    if kind == "missing":
+        return Problem(display, _line_for(lines, loc), _path_text(loc[:-1]) or "top level", f"required key '{loc[-1]}' is missing")
+    if kind == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern")
+        if pattern == SLUG_PATTERN:
+            message = f"'{error['input']}' is not a valid slug: use lower-case letters, digits and single hyphens, for example 'renew-passport'"
+        else:
+            message = f"'{error['input']}' is not a valid channel name: use lower-case letters, digits and underscores, for example 'face_to_face'"
+        return Problem(display, _line_for(lines, loc), where, message)
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return Problem(display, _line_for(lines, loc), where, f"'{error['input']}' is not allowed; expected {expected}")
+    message = error["msg"]
+    message = message[:1].lower() + message[1:]
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        message = f"{message} (got {type(error['input']).__name__} {error['input']!r})"
+    return Problem(display, _line_for(lines, loc), where, message.replace("Value error, ", ""))
+
+
+def _cross_checks(config: Config, display: str, lines: dict[Path_, int]) -> list[Problem]:
+    """Checks pydantic cannot make alone: references, uniqueness, known channels."""
+    problems: list[Problem] = []
+
+    def unique(items: list[Any], list_name: str) -> None:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            if item.slug in seen:
+                problems.append(Problem(display, _line_for(lines, (list_name, index, "slug")), f"{list_name}[{index}].slug", f"duplicate slug '{item.slug}' (also {list_name}[{seen[item.slug]}])"))
+            else:
+                seen[item.slug] = index
+
+    unique(config.departments, "departments")
+    unique(config.agencies, "agencies")
+    unique(config.services, "services")
+    department_slugs = [d.slug for d in config.departments]
+    agency_slugs = {a.slug: a for a in config.agencies}
+    for index, agency in enumerate(config.agencies):
+        if agency.department not in department_slugs:
+            problems.append(Problem(display, _line_for(lines, ("agencies", index, "department")), f"agencies[{index}].department", f"unknown department '{agency.department}'{did_you_mean(agency.department, department_slugs)}"))
+    channels = set(config.site.channels)
+    for channel_index, channel in enumerate(config.site.digital_channels):
+        if channel not in channels:
+            problems.append(Problem(display, _line_for(lines, ("site", "digital_channels", channel_index)), f"site.digital_channels[{channel_index}]", f"unknown channel '{channel}'{did_you_mean(channel, channels)}", hint="add it to site.channels"))
+    for index, service in enumerate(config.services):
+        if service.department not in department_slugs:
+            problems.append(Problem(display, _line_for(lines, ("services", index, "department")), f"services[{index}].department", f"unknown department '{service.department}'{did_you_mean(service.department, department_slugs)}"))
+        if service.agency is not None:
+            agency = agency_slugs.get(service.agency)
+            if agency is None:
+                problems.append(Problem(display, _line_for(lines, ("services", index, "agency")), f"services[{index}].agency", f"unknown agency '{service.agency}'{did_you_mean(service.agency, agency_slugs)}"))
+            elif agency.department != service.department:
+                problems.append(Problem(display, _line_for(lines, ("services", index, "agency")), f"services[{index}].agency", f"agency '{service.agency}' belongs to department '{agency.department}', not '{service.department}'"))
+        for channel_index, channel in enumerate(service.digital_channels or []):
+            if channel not in channels:
+                problems.append(Problem(display, _line_for(lines, ("services", index, "digital_channels", channel_index)), f"services[{index}].digital_channels[{channel_index}]", f"unknown channel '{channel}'{did_you_mean(channel, channels)}", hint="add it to site.channels"))
+    return problems
+
+
+def load_config(path: Path, display: str | None = None) -> Config:
+    """Read and validate ``services.yml``; raise :class:`ConfigError` with every problem."""
+    display = display or str(path)
+    data, lines, problems = _read_yaml(path, display)
+    if not isinstance(data, dict):
+        raise ConfigError(problems + [Problem(display, 1, "", "the file must be a mapping with 'site', 'departments' and 'services' keys")])
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as error:
+        problems += [_pydantic_problem(display, lines, e) for e in error.errors(include_url=False)]
+        raise ConfigError(problems) from None
+    problems += _cross_checks(config, display, lines)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def json_schema() -> str:
+    """The JSON Schema of ``services.yml``, generated from the models above."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "perfgen services.yml"
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

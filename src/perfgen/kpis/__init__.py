@@ -1,0 +1,293 @@
+"""Stage 3, KPIs: the loaded observations in, every published KPI value out.
+
+``kpis.yml`` beside this file declares each KPI (label, unit, which direction is better, how it
+rolls up); ``<id>.sql`` computes it per service and period from the ``facts`` table that
+``_facts.sql`` builds. This module runs them, applies the not-applicable declarations, rolls
+services up to departments and government (always sum of numerators over sum of denominators,
+for identical periods only, with coverage), and picks each headline figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from perfgen.config import Config
+from perfgen.errors import Problem, Warnings
+from perfgen.load import LoadedData
+from perfgen.periods import months_spanned, period_words
+from perfgen.quality import CHECKS
+
+SCHEMA_COLUMNS = (
+    "service", "department", "period_start", "period_end", "period", "period_kind", "kpi", "method",
+    "value", "numerator", "denominator", "status", "basis", "services_contributing",
+    "services_expected", "derived", "note",
+)
+
+
+@dataclass(frozen=True)
+class KpiDefinition:
+    id: str
+    label: str
+    unit: str  # money | percent | count
+    better: str  # higher | lower | neutral
+    aggregate: str  # ratio | sum
+    mandatory: bool
+    numerator: str
+    denominator: str
+    definition: str
+    sql: str
+
+
+def _package_text(name: str) -> str:
+    return resources.files("perfgen.kpis").joinpath(name).read_text(encoding="utf-8")
+
+
+def load_definitions() -> list[KpiDefinition]:
+    entries = yaml.safe_load(_package_text("kpis.yml"))
+    return [KpiDefinition(**entry, sql=_package_text(f"{entry['id']}.sql")) for entry in entries]
+
+
+@dataclass
+class KpiResults:
+    definitions: list[KpiDefinition]
+    values: pd.DataFrame  # every published row, SCHEMA_COLUMNS
+    quality: pd.DataFrame  # service, department, period_start, period_end, code, detail
+    latest_end: date | None  # end of the latest period any service reports
+
+    def definition(self, kpi_id: str) -> KpiDefinition:
+        return next(d for d in self.definitions if d.id == kpi_id)
+
+
+def _register_config(db: Any, config: Config) -> None:
+    db.execute("CREATE TABLE services (service VARCHAR, department VARCHAR, agency VARCHAR, satisfaction_method VARCHAR)")
+    db.executemany("INSERT INTO services VALUES (?, ?, ?, ?)", [
+        (s.slug, s.department, s.agency, config.satisfaction_method_for(s)) for s in config.services
+    ] or [("", "", None, "")])
+    db.execute("DELETE FROM services WHERE service = ''")
+    db.execute("CREATE TABLE service_digital_channels (service VARCHAR, channel VARCHAR)")
+    rows = [(s.slug, c) for s in config.services for c in config.digital_channels_for(s)]
+    if rows:
+        db.executemany("INSERT INTO service_digital_channels VALUES (?, ?)", rows)
+    db.execute("CREATE TABLE service_not_applicable (service VARCHAR, kpi VARCHAR)")
+    rows = [(s.slug, k) for s in config.services for k in s.not_applicable]
+    if rows:
+        db.executemany("INSERT INTO service_not_applicable VALUES (?, ?)", rows)
+
+
+def _run_kpis(db: Any, definitions: list[KpiDefinition]) -> None:
+    db.execute(_package_text("_facts.sql"))
+    selects = [f"SELECT '{d.id}' AS kpi, * FROM ({d.sql.strip().rstrip(';')})" for d in definitions]
+    db.execute("CREATE TABLE service_rows AS " + " UNION ALL ".join(selects))
+    db.execute(
+        """UPDATE service_rows SET status = 'not_applicable', value = NULL, numerator = NULL, denominator = NULL
+           WHERE (service, kpi) IN (SELECT service, kpi FROM service_not_applicable)"""
+    )
+
+
+def _aggregates(db: Any, definitions: list[KpiDefinition]) -> None:
+    """Department and government rows: per identical period, sums with coverage."""
+    ratio = ", ".join(f"'{d.id}'" for d in definitions if d.aggregate == "ratio")
+    db.execute(
+        f"""CREATE TABLE aggregate_rows AS
+        WITH expected AS (
+            SELECT s.department, k.kpi, count(*) AS services_expected
+            FROM services s CROSS JOIN (SELECT DISTINCT kpi FROM service_rows) k
+            WHERE (s.service, k.kpi) NOT IN (SELECT service, kpi FROM service_not_applicable)
+            GROUP BY GROUPING SETS ((s.department, k.kpi), (k.kpi))
+        ),
+        contributing AS (
+            SELECT r.*, s.department FROM service_rows r JOIN services s USING (service)
+            WHERE r.status = 'value' AND r.numerator IS NOT NULL
+              AND (r.kpi NOT IN ({ratio}) OR r.denominator IS NOT NULL)
+        ),
+        rolled AS (
+            SELECT department, kpi, method, period_start, period_end,
+                   sum(numerator) AS numerator,
+                   CASE WHEN kpi IN ({ratio}) THEN sum(denominator) END AS denominator,
+                   count(*) AS services_contributing,
+                   bool_or(derived) AS derived
+            FROM contributing
+            GROUP BY GROUPING SETS ((department, kpi, method, period_start, period_end), (kpi, method, period_start, period_end))
+        )
+        SELECT r.department, r.kpi, r.method, r.period_start, r.period_end,
+               CASE WHEN r.denominator IS NULL THEN r.numerator WHEN r.denominator > 0 THEN r.numerator / r.denominator END AS value,
+               r.numerator, r.denominator,
+               CASE WHEN r.denominator IS NULL OR r.denominator > 0 THEN 'value' ELSE 'not_provided' END AS status,
+               r.services_contributing, e.services_expected, r.derived
+        FROM rolled r
+        JOIN expected e ON e.kpi = r.kpi AND e.department IS NOT DISTINCT FROM r.department"""
+    )
+
+
+def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | None) -> pd.DataFrame:
+    """One headline row per service, KPI and method: the latest 12 months where possible.
+
+    A KPI whose latest value ends before the site's latest period is ``stale`` (the older value,
+    with its period). A KPI with no value keeps the status of the service's latest period."""
+    rows: list[dict[str, Any]] = []
+    service_rows = values[values["service"] != ""]
+    reference: dict[str, tuple[date, date]] = {}
+    for service, group in service_rows[service_rows["status"] == "value"].groupby("service"):
+        yearly = group[group["months"] == 12]
+        pool = yearly if not yearly.empty else group
+        latest = pool.sort_values(["period_end", "period_start"]).iloc[-1]
+        reference[service] = (latest["period_start"], latest["period_end"])
+    for (service, kpi, method), group in service_rows.groupby(["service", "kpi", "method"], sort=True):
+        yearly = group[group["months"] == 12]
+        with_value = group[group["status"] == "value"]
+        if not yearly[yearly["status"] == "value"].empty:
+            with_value = yearly[yearly["status"] == "value"]
+        if not with_value.empty:
+            row = with_value.sort_values(["period_end", "period_start"]).iloc[-1].to_dict()
+            if latest_end is not None and row["period_end"] < latest_end:
+                row["status"] = "stale"
+        else:
+            start, end = reference.get(service, (None, None))
+            at_reference = group[(group["period_start"] == start) & (group["period_end"] == end)]
+            row = (at_reference if not at_reference.empty else group.sort_values(["period_end", "period_start"])).iloc[-1].to_dict()
+        row["basis"] = "headline"
+        rows.append(row)
+    covered = set(service_rows["service"])
+    definitions = load_definitions()
+    for service in config.services:
+        if service.slug in covered:
+            continue
+        for definition in definitions:
+            methods = ["mean_score", "top_two_box"] if definition.id == "user_satisfaction" else [""]
+            for method in methods:
+                status = "not_applicable" if definition.id in service.not_applicable else "not_provided"
+                rows.append({
+                    "service": service.slug, "department": service.department, "period_start": None,
+                    "period_end": None, "period_kind": "", "kpi": definition.id, "method": method,
+                    "value": None, "numerator": None, "denominator": None, "status": status,
+                    "basis": "headline", "derived": False, "note": "no figures supplied", "months": None,
+                })
+    return pd.DataFrame(rows, columns=list(values.columns))
+
+
+def _aggregate_headlines(aggregates: pd.DataFrame) -> pd.DataFrame:
+    """Per department and government: the latest 12-month window at least half as well covered
+    as the best-covered one (measured on transactions), applied to every KPI."""
+    rows = []
+    yearly = aggregates[aggregates["months"] == 12]
+    for department, group in yearly.groupby("department", sort=True, dropna=False):
+        volume = group[group["kpi"] == "transactions"]
+        basis = volume if not volume.empty else group
+        best = basis["services_contributing"].max()
+        eligible = basis[basis["services_contributing"] * 2 >= best]
+        window = eligible.sort_values(["period_end", "period_start"]).iloc[-1]
+        chosen = group[(group["period_start"] == window["period_start"]) & (group["period_end"] == window["period_end"])].copy()
+        chosen["basis"] = "headline"
+        rows.append(chosen)
+    return pd.concat(rows) if rows else aggregates.iloc[0:0].copy()
+
+
+def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings) -> KpiResults:
+    db = loaded.db
+    definitions = load_definitions()
+    _register_config(db, config)
+    _run_kpis(db, definitions)
+    _aggregates(db, definitions)
+
+    service_values = db.execute(
+        """SELECT r.service, s.department, r.period_start, r.period_end, r.period_kind, r.kpi, r.method,
+                  r.value, r.numerator, r.denominator, r.status, 'period' AS basis,
+                  NULL::BIGINT AS services_contributing, NULL::BIGINT AS services_expected, r.derived, r.note
+           FROM service_rows r JOIN services s USING (service)"""
+    ).df()
+    aggregate_values = db.execute(
+        """SELECT '' AS service, coalesce(department, '') AS department, period_start, period_end,
+                  'aggregate' AS period_kind, kpi, method, value, numerator, denominator, status,
+                  'period' AS basis, services_contributing, services_expected, derived, NULL AS note
+           FROM aggregate_rows"""
+    ).df()
+    frames = []
+    for frame in (service_values, aggregate_values):
+        frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
+        frame["period_end"] = pd.to_datetime(frame["period_end"]).dt.date
+        frame["months"] = [_months(s, e) for s, e in zip(frame["period_start"], frame["period_end"])]
+        frames.append(frame)
+    service_values, aggregate_values = frames
+
+    latest_end = None
+    with_value = service_values[service_values["status"] == "value"]
+    if not with_value.empty:
+        yearly = with_value[with_value["months"] == 12]
+        latest_end = (yearly if not yearly.empty else with_value)["period_end"].max()
+
+    headlines = _service_headlines(service_values, config, latest_end)
+    aggregate_headlines = _aggregate_headlines(aggregate_values)
+    values = pd.concat([service_values, headlines, aggregate_values, aggregate_headlines], ignore_index=True)
+    values["period"] = [period_words(s, e) if s is not None and not pd.isna(s) else "" for s, e in zip(values["period_start"], values["period_end"])]
+    values["note"] = values["note"].fillna("")
+    values = values.sort_values(
+        ["department", "service", "kpi", "method", "basis", "period_start", "period_end"], kind="stable"
+    ).reset_index(drop=True)
+
+    quality = _quality(db, config, values, latest_end, warnings)
+    return KpiResults(definitions, values, quality, latest_end)
+
+
+def _months(start: date, end: date) -> int | None:
+    return months_spanned(start, end)
+
+
+def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | None, warnings: Warnings) -> pd.DataFrame:
+    rows: list[tuple] = []
+    for check in CHECKS:
+        for service, start, end, detail in db.execute(check.sql).fetchall():
+            rows.append((service, start, end, check.code, detail))
+    departments = {s.slug: s.department for s in config.services}
+    headline = values[(values["basis"] == "headline") & (values["service"] != "")]
+    services_with_data = set(db.execute("SELECT DISTINCT service FROM clean_observations WHERE status = 'value'").fetchall())
+    services_with_data = {row[0] for row in services_with_data}
+    for service in config.services:
+        if service.slug not in services_with_data:
+            rows.append((service.slug, None, None, "no-data", "no figures in any data file"))
+            continue
+        mine = headline[(headline["service"] == service.slug) & (headline["status"] == "stale")]
+        if not mine.empty and (headline[(headline["service"] == service.slug)]["status"] != "value").all():
+            latest = mine.sort_values("period_end").iloc[-1]
+            rows.append((service.slug, latest["period_start"], latest["period_end"], "stale-data", f"no figures after {latest['period_end']:%B %Y}; the site's latest figures run to {latest_end:%B %Y}"))
+    frame = pd.DataFrame(rows, columns=["service", "period_start", "period_end", "code", "detail"])
+    frame["department"] = frame["service"].map(departments)
+    frame = frame.sort_values(["department", "service", "code", "period_start", "detail"], kind="stable", na_position="first").reset_index(drop=True)
+    for row in frame.itertuples():
+        period = f" {period_words(row.period_start, row.period_end)}" if row.period_start is not None and not pd.isna(row.period_start) else ""
+        warnings.add(Problem(f"service '{row.service}'", None, "", f"{period.strip()}: {row.detail}" if period else row.detail, code=row.code))
+    return frame
+
+
+def channel_breakdown(db: Any, results: KpiResults) -> pd.DataFrame:
+    """Transactions by channel over each service's headline transactions period, summed over
+    its finest periods inside that window (so months and quarters are never both counted)."""
+    headline = results.values[(results.values["basis"] == "headline") & (results.values["service"] != "")
+                              & (results.values["kpi"] == "transactions") & results.values["period_start"].notna()]
+    windows = headline[["service", "period_start", "period_end"]]
+    if windows.empty:
+        return pd.DataFrame(columns=["service", "channel", "period_start", "period_end", "value"])
+    db.register("headline_windows", windows)
+    frame = db.execute(
+        """WITH inside AS (
+               SELECT o.service, o.channel, o.period_start, o.period_end, o.months, o.value
+               FROM clean_observations o
+               JOIN headline_windows w ON w.service = o.service
+                AND o.period_start >= w.period_start::DATE AND o.period_end <= w.period_end::DATE
+               WHERE o.metric = 'transactions' AND o.value IS NOT NULL
+           ),
+           finest AS (SELECT service, min(months) AS months FROM inside GROUP BY service)
+           SELECT i.service, i.channel, min(i.period_start) AS period_start, max(i.period_end) AS period_end, sum(i.value) AS value
+           FROM inside i JOIN finest f ON f.service = i.service AND f.months = i.months
+           GROUP BY i.service, i.channel
+           ORDER BY i.service, i.channel"""
+    ).df()
+    db.unregister("headline_windows")
+    frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
+    frame["period_end"] = pd.to_datetime(frame["period_end"]).dt.date
+    return frame

@@ -1,0 +1,333 @@
+"""Stage 2, load: every file in ``data/`` in, one checked ``observations`` table in DuckDB out.
+
+The canonical format is a long table with the columns ``service, period, channel, metric,
+value`` and optionally ``status`` and ``note`` (CSV, Parquet or JSON). CSV is read with DuckDB's
+own reader with explicit types and no sniffing; rows it cannot read come back from its reject
+tables with their line. Every problem of every file is collected before anything fails.
+
+Output tables: ``observations`` (one row per input row, with file and line), ``periods`` (each
+distinct period label with its dates), ``input_files`` (path, hash, rows).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from perfgen.config import ALL_CHANNELS, DIGITAL, Config
+from perfgen.errors import DataError, Problem, did_you_mean
+from perfgen.periods import PeriodError, months_spanned, parse_period
+
+METRICS = (
+    "transactions",
+    "cost",
+    "cost_per_transaction",
+    "started",
+    "completed",
+    "rating_1",
+    "rating_2",
+    "rating_3",
+    "rating_4",
+    "rating_5",
+)
+STATUSES = ("not_provided", "not_applicable", "invalid")
+REQUIRED_COLUMNS = ("service", "period", "channel", "metric", "value")
+OPTIONAL_COLUMNS = ("status", "note")
+HEADER_HINT = "the header must be: service,period,channel,metric,value (optionally status,note)"
+#: Only this many problems of one kind are listed per file; the rest are counted.
+MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str  # as shown to users, relative to the project
+    sha256: str
+    rows: int
+
+
+@dataclass
+class LoadedData:
+    db: duckdb.DuckDBPyConnection
+    files: list[InputFile]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _check_text(path: Path, display: str, problems: list[Problem]) -> str | None:
+    """First line of a CSV file, after checking it is non-empty UTF-8; None if unusable."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        problems.append(Problem(display, None, "", "the file is empty", hint=HEADER_HINT))
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        try:
+            raw.decode("cp1252")
+            guess = " (it looks like Windows-1252)"
+        except UnicodeDecodeError:
+            guess = ""
+        problems.append(Problem(display, line, "", f"the file is not UTF-8 text{guess}", hint="save it as UTF-8 (in Excel: Save As, 'CSV UTF-8')"))
+        return None
+    return text.splitlines()[0] if text.splitlines() else ""
+
+
+def _check_columns(columns: list[str], display: str, problems: list[Problem]) -> bool:
+    known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    ok = True
+    for column in columns:
+        if column not in known:
+            problems.append(Problem(display, 1, "header", f"unknown column '{column}'{did_you_mean(column, known)}", hint=HEADER_HINT))
+            ok = False
+        elif columns.count(column) > 1:
+            problems.append(Problem(display, 1, "header", f"column '{column}' appears more than once"))
+            ok = False
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        problems.append(Problem(display, 1, "header", "missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(f"'{c}'" for c in missing), hint=HEADER_HINT))
+        ok = False
+    return ok and len(set(columns)) == len(columns)
+
+
+def _select_canonical(columns: list[str], source: str) -> str:
+    """SELECT turning a file's columns into the canonical text columns."""
+    parts = ["rowid AS rid"] + [f"CAST({c} AS VARCHAR) AS {c}" for c in REQUIRED_COLUMNS]
+    parts += [f"CAST({c} AS VARCHAR) AS {c}" if c in columns else f"NULL::VARCHAR AS {c}" for c in OPTIONAL_COLUMNS]
+    return f"SELECT {', '.join(parts)} FROM {source}"
+
+
+def _load_csv(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: str, problems: list[Problem]) -> bool:
+    first_line = _check_text(path, display, problems)
+    if first_line is None:
+        return False
+    columns = next(csv.reader(io.StringIO(first_line)), [])
+    columns = [c.strip() for c in columns]
+    if not _check_columns(columns, display, problems):
+        return False
+    types = "{" + ", ".join(f"{_quote(c)}: 'VARCHAR'" for c in columns) + "}"
+    db.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    reader = (
+        f"read_csv({_quote(str(path))}, columns={types}, header=true, delim=',', quote='\"', "
+        "escape='\"', auto_detect=false, strict_mode=true, store_rejects=true, encoding='utf-8')"
+    )
+    db.execute(f"CREATE TEMP TABLE {table}_raw AS SELECT * FROM {reader}")
+    rejects = db.execute(
+        "SELECT line, column_name, error_type, error_message FROM reject_errors ORDER BY line"
+    ).fetchall()
+    for line, column, error_type, message in rejects[:MAX_LISTED]:
+        if error_type == "TOO MANY COLUMNS":
+            text = f"too many fields (expected {len(columns)})"
+        elif error_type == "MISSING COLUMNS":
+            text = f"too few fields (expected {len(columns)})"
+        elif error_type == "UNQUOTED VALUE":
+            text = "a quote is not closed"
+        else:
+            text = message
+        problems.append(Problem(display, int(line), "", text, hint="every row needs one value per header column; quote text containing commas"))
+    if len(rejects) > MAX_LISTED:
+        problems.append(Problem(display, None, "", f"{len(rejects) - MAX_LISTED} more unreadable rows not listed"))
+    if rejects:
+        # Map each kept row to its line, skipping the rejected ones (DuckDB counts records).
+        db.execute("CREATE TEMP TABLE rejected_lines AS SELECT DISTINCT line FROM reject_errors")
+        db.execute(
+            f"""CREATE TEMP TABLE {table}_lines AS
+            SELECT row_number() OVER (ORDER BY l) - 1 AS row_index, l AS line
+            FROM generate_series(2, (SELECT count(*) FROM {table}_raw) + (SELECT count(*) FROM rejected_lines) + 1) g(l)
+            WHERE l NOT IN (SELECT line FROM rejected_lines)"""
+        )
+        line_expr, join = "n.line", f"JOIN {table}_lines n ON n.row_index = r.rowid"
+        db.execute("DROP TABLE rejected_lines")
+    else:
+        line_expr, join = "r.rowid + 2", ""
+    db.execute(
+        f"""CREATE TEMP TABLE {table} AS
+        SELECT {_quote(display)} AS file, {line_expr.replace('r.rowid', 'c.rid')} AS line, c.* EXCLUDE (rid)
+        FROM ({_select_canonical(columns, table + '_raw')}) c {join.replace('r.rowid', 'c.rid')}
+        ORDER BY c.rid"""
+    )
+    return True
+
+
+def _load_table_file(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: str, problems: list[Problem]) -> bool:
+    reader = "read_parquet" if path.suffix == ".parquet" else "read_json_auto"
+    try:
+        db.execute(f"CREATE TEMP TABLE {table}_raw AS SELECT * FROM {reader}({_quote(str(path))})")
+    except duckdb.Error as error:
+        first = str(error).splitlines()[0]
+        problems.append(Problem(display, None, "", f"cannot be read: {first}"))
+        return False
+    columns = [row[0] for row in db.execute(f"DESCRIBE {table}_raw").fetchall()]
+    if not _check_columns(columns, display, problems):
+        return False
+    db.execute(
+        f"""CREATE TEMP TABLE {table} AS
+        SELECT {_quote(display)} AS file, c.rid + 1 AS line, c.* EXCLUDE (rid)
+        FROM ({_select_canonical(columns, table + '_raw')}) c ORDER BY c.rid"""
+    )
+    return True
+
+
+LOADERS = {".csv": _load_csv, ".parquet": _load_table_file, ".json": _load_table_file, ".jsonl": _load_table_file}
+
+
+def data_files(data_dir: Path) -> list[Path]:
+    """Files that will be loaded: everything in ``data_dir`` (recursively) but hidden files and READMEs."""
+    return sorted(
+        p for p in data_dir.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(data_dir).parts)
+        and not p.name.lower().startswith("readme")
+    )
+
+
+def _listed(problems: list[Problem], rows: list[tuple], make) -> None:
+    """Add a problem per row, at most MAX_LISTED per file, then a count of the rest."""
+    per_file: dict[str, int] = {}
+    for row in rows:
+        per_file[row[0]] = per_file.get(row[0], 0) + 1
+        if per_file[row[0]] <= MAX_LISTED:
+            problems.append(make(*row))
+    for file, total in per_file.items():
+        if total > MAX_LISTED:
+            problems.append(Problem(file, None, "", f"{total - MAX_LISTED} more rows with the same kind of problem not listed"))
+
+
+def _check_rows(db: duckdb.DuckDBPyConnection, config: Config, problems: list[Problem]) -> None:
+    """Row-level checks on the combined ``observations`` table."""
+    services = [s.slug for s in config.services]
+    channels = config.known_channels() + [DIGITAL]
+
+    def rows(sql: str) -> list[tuple]:
+        return db.execute(sql).fetchall()
+
+    _listed(problems, rows("SELECT file, line, value FROM observations WHERE value IS NOT NULL AND (number IS NULL OR NOT isfinite(number)) ORDER BY file, line"),
+            lambda f, l, v: Problem(f, l, "column 'value'", f"'{v}' is not a number", hint="write plain numbers such as 1234.5, without thousands separators, currency signs or units" if any(ch in v for ch in ",£$%") else ""))
+    _listed(problems, rows("SELECT file, line, value FROM observations WHERE number < 0 ORDER BY file, line"),
+            lambda f, l, v: Problem(f, l, "column 'value'", f"'{v}' is negative; counts and costs cannot be below zero"))
+    _listed(problems, rows("SELECT file, line, service FROM observations WHERE service IS NULL ORDER BY file, line"),
+            lambda f, l, v: Problem(f, l, "column 'service'", "is empty"))
+    known = ", ".join(_quote(s) for s in services) or "NULL"
+    _listed(problems, rows(f"SELECT file, line, service FROM observations WHERE service IS NOT NULL AND service NOT IN ({known}) ORDER BY file, line"),
+            lambda f, l, v: Problem(f, l, "column 'service'", f"unknown service '{v}'{did_you_mean(v, services)}", hint="add the service to config/services.yml or correct the slug"))
+    known = ", ".join(_quote(m) for m in METRICS)
+    _listed(problems, rows(f"SELECT file, line, coalesce(metric, '') FROM observations WHERE metric IS NULL OR metric NOT IN ({known}) ORDER BY file, line"),
+            lambda f, l, v: Problem(f, l, "column 'metric'", f"unknown metric '{v}'{did_you_mean(v, METRICS)}", hint="metrics are " + ", ".join(METRICS)))
+    known = ", ".join(_quote(c) for c in channels)
+    _listed(problems, rows(f"SELECT file, line, channel FROM observations WHERE channel IS NOT NULL AND channel NOT IN ({known}) ORDER BY file, line"),
+            lambda f, l, v: Problem(f, l, "column 'channel'", f"unknown channel '{v}'{did_you_mean(v, channels)}", hint="leave it empty for an all-channel figure, or add the channel to site.channels in config/services.yml"))
+    known = ", ".join(_quote(s) for s in STATUSES)
+    _listed(problems, rows(f"SELECT file, line, status FROM observations WHERE status IS NOT NULL AND status NOT IN ({known}) ORDER BY file, line"),
+            lambda f, l, v: Problem(f, l, "column 'status'", f"unknown status '{v}'{did_you_mean(v, STATUSES)}", hint="leave it empty for a value, or use " + ", ".join(STATUSES)))
+    _listed(problems, rows("SELECT file, line, status FROM observations WHERE status IS NOT NULL AND value IS NOT NULL ORDER BY file, line"),
+            lambda f, l, v: Problem(f, l, "column 'status'", f"status '{v}' given with a value", hint="a row has either a value or a status saying why there is none"))
+    _listed(problems, rows("SELECT file, line, period FROM observations WHERE period IS NULL ORDER BY file, line"),
+            lambda f, l, v: Problem(f, l, "column 'period'", "is empty"))
+
+
+def _check_duplicates(db: duckdb.DuckDBPyConnection, problems: list[Problem]) -> None:
+    """The same figure twice: same service, dates, channel and metric, in any files."""
+    duplicates = db.execute(
+        """SELECT file, line, service, period, coalesce(channel, ''), metric, first_file, first_line FROM (
+             SELECT *, first_value(file) OVER w AS first_file, first_value(line) OVER w AS first_line,
+                    row_number() OVER w AS occurrence
+             FROM observations o JOIN periods p ON p.label = o.period
+             WHERE service IS NOT NULL AND metric IS NOT NULL
+             WINDOW w AS (PARTITION BY service, p.period_start, p.period_end, coalesce(channel, ''), metric ORDER BY file, line))
+           WHERE occurrence > 1 ORDER BY file, line"""
+    ).fetchall()
+    _listed(problems, duplicates, lambda f, l, s, p, c, m, ff, fl: Problem(
+        f, l, "", f"duplicate row for service '{s}', period '{p}', channel '{c or '(all)'}', metric '{m}' (first given at {ff}:{fl})",
+        hint="each figure must be given once; remove one of the rows"))
+
+
+def _load_periods(db: duckdb.DuckDBPyConnection, problems: list[Problem]) -> None:
+    labels = db.execute(
+        "SELECT period, min(file || ':' || line) FROM observations WHERE period IS NOT NULL GROUP BY period ORDER BY period"
+    ).fetchall()
+    rows = []
+    for label, _ in labels:
+        try:
+            period = parse_period(label)
+        except PeriodError as error:
+            bad = db.execute("SELECT file, line FROM observations WHERE period = ? ORDER BY file, line", [label]).fetchall()
+            _listed(problems, bad, lambda f, l, reason=str(error): Problem(f, l, "column 'period'", reason))
+            continue
+        rows.append((label, period.start, period.end, period.kind, period.months))
+    db.execute("CREATE TABLE periods (label VARCHAR, period_start DATE, period_end DATE, kind VARCHAR, months INTEGER)")
+    if rows:
+        db.executemany("INSERT INTO periods VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def load_data(data_dir: Path, config: Config, display_root: Path | None = None) -> LoadedData:
+    """Load and check every data file; raise :class:`DataError` with all problems found."""
+    problems: list[Problem] = []
+    if not data_dir.is_dir():
+        raise DataError([Problem(str(data_dir), None, "", "data folder not found", hint="create it or point perfgen at your data with --data")])
+    db = duckdb.connect()
+    db.execute("SET preserve_insertion_order = true")
+    files: list[InputFile] = []
+    loaded_tables: list[str] = []
+    for index, path in enumerate(data_files(data_dir)):
+        try:
+            display = str(path.relative_to(display_root)) if display_root else str(path)
+        except ValueError:
+            display = str(path)
+        loader = LOADERS.get(path.suffix.lower())
+        if loader is None:
+            problems.append(Problem(display, None, "", f"unsupported file type '{path.suffix}'", hint="data files must be .csv, .parquet or .json; move other files out of the data folder"))
+            continue
+        table = f"input_{index}"
+        if loader(db, path, display, table, problems):
+            loaded_tables.append(table)
+            rows = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            files.append(InputFile(display, _sha256(path), rows))
+        else:
+            files.append(InputFile(display, _sha256(path), 0))
+    union = " UNION ALL ".join(f"SELECT * FROM {t}" for t in loaded_tables)
+    if not union:
+        union = "SELECT NULL::VARCHAR AS file, NULL::BIGINT AS line, " + ", ".join(f"NULL::VARCHAR AS {c}" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS) + " WHERE false"
+    db.execute(
+        f"""CREATE TABLE observations AS
+        SELECT file, line::BIGINT AS line, nullif(trim(service), '') AS service, nullif(trim(period), '') AS period,
+               nullif(trim(channel), '') AS channel, nullif(trim(metric), '') AS metric,
+               nullif(trim(value), '') AS value, TRY_CAST(nullif(trim(value), '') AS DOUBLE) AS number,
+               nullif(trim(status), '') AS status, nullif(trim(note), '') AS note
+        FROM ({union})"""
+    )
+    for table in loaded_tables:
+        db.execute(f"DROP TABLE {table}; DROP TABLE {table}_raw")
+    _check_rows(db, config, problems)
+    _load_periods(db, problems)
+    _check_duplicates(db, problems)
+    if problems:
+        db.close()
+        raise DataError(problems)
+    db.execute(
+        """CREATE TABLE clean_observations AS
+        SELECT o.file, o.line, o.service, p.period_start, p.period_end, p.kind AS period_kind, p.months,
+               coalesce(o.channel, '') AS channel, o.metric, o.number AS value,
+               coalesce(o.status, CASE WHEN o.number IS NULL THEN 'not_provided' ELSE 'value' END) AS status, o.note
+        FROM observations o JOIN periods p ON p.label = o.period"""
+    )
+    db.execute("CREATE TABLE input_files (path VARCHAR, sha256 VARCHAR, rows BIGINT)")
+    if files:
+        db.executemany("INSERT INTO input_files VALUES (?, ?, ?)", [(f.path, f.sha256, f.rows) for f in files])
+    return LoadedData(db, files)
+
+
+__all__ = ["ALL_CHANNELS", "DIGITAL", "METRICS", "LoadedData", "load_data", "months_spanned"]

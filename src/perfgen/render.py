@@ -1,0 +1,523 @@
+"""Stage 5, render: config, KPI values and chart SVGs in, HTML pages (path -> text) out.
+
+One template per page type in ``templates/`` (a project's own ``templates/`` folder overrides
+any of them by name). Each page gets a plain context built here; every number on a page goes
+through :mod:`perfgen.formatters`. A variable missing from a page's context fails the build
+(:class:`PageUndefined`) instead of publishing a blank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable
+
+import markdown as markdown_lib
+import nh3
+import pandas as pd
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
+from jinja2.exceptions import UndefinedError
+from markupsafe import Markup
+
+from perfgen import formatters
+from perfgen.charts import ChartRequest
+from perfgen.config import Config, Service
+from perfgen.kpis import KpiDefinition, KpiResults
+from perfgen.periods import period_words, year_earlier
+from perfgen.quality import WARNING_CODES
+
+HEADLINE_KPIS = ("cost_per_transaction", "completion_rate", "user_satisfaction", "digital_take_up")
+METHOD_WORDS = {"mean_score": "mean score method", "top_two_box": "top-two-box method (satisfied or very satisfied)"}
+STATUS_WORDS = {"not_provided": "Not provided", "not_applicable": "Not applicable", "invalid": "Not provided"}
+
+
+class PageUndefined(ChainableUndefined):
+    """Strict for perfgen's own context, forgiving inside GOV.UK macro parameters.
+
+    GOV.UK Frontend's macros test optional keys of their ``params`` dict (``params.classes``),
+    which must quietly be empty. Anything else that is missing (a page variable, an attribute
+    of a perfgen object) raises, so a page never publishes a blank where a value should be."""
+
+    def _forgiven(self) -> bool:
+        return isinstance(self._undefined_obj, dict)
+
+    def __str__(self) -> str:
+        if self._forgiven():
+            return ""
+        self._fail_with_undefined_error()
+
+    def __iter__(self):  # type: ignore[override]
+        if self._forgiven():
+            return iter(())
+        self._fail_with_undefined_error()
+
+    def __bool__(self) -> bool:
+        if self._forgiven():
+            return False
+        self._fail_with_undefined_error()
+
+    def __len__(self) -> int:
+        if self._forgiven():
+            return 0
+        self._fail_with_undefined_error()
+
+
+def make_environment(project_templates: Path | None = None) -> Environment:
+    loaders = []
+    if project_templates is not None and project_templates.is_dir():
+        loaders.append(FileSystemLoader(str(project_templates)))
+    loaders.append(PackageLoader("perfgen", "templates"))
+    loaders.append(PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja", "templates")}))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(["html", "xml", "svg"], default_for_string=True),
+        undefined=PageUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["markdown"] = render_markdown
+    return env
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Markdown from config, sanitised: no raw HTML, no scripts, only http(s) and mailto links."""
+    if not text:
+        return Markup("")
+    html = markdown_lib.markdown(text, output_format="html")
+    clean = nh3.clean(
+        html,
+        tags={"p", "a", "em", "strong", "ul", "ol", "li", "code", "br", "blockquote"},
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
+    clean = clean.replace("<p>", '<p class="govuk-body">').replace("<a ", '<a class="govuk-link" ')
+    clean = clean.replace("<ul>", '<ul class="govuk-list govuk-list--bullet">').replace("<ol>", '<ol class="govuk-list govuk-list--number">')
+    return Markup(clean)
+
+
+# --- formatting helpers ---------------------------------------------------------------------
+
+def format_value(unit: str, value: Any) -> str:
+    if unit == "money":
+        return formatters.money(value)
+    if unit == "percent":
+        return formatters.percent(value)
+    return formatters.count(value)
+
+
+def exact_value(unit: str, value: Any) -> str | None:
+    if value is None or pd.isna(value):
+        return None
+    if unit == "money":
+        return formatters.money_exact(value)
+    if unit == "percent":
+        return formatters.percent_exact(value)
+    return None
+
+
+def value_cell(unit: str, value: Any, status: str) -> Any:
+    """A table cell for one KPI value: formatted, exact value in a title, or the missing state."""
+    if status not in ("value", "stale") or value is None or pd.isna(value):
+        return {"html": Markup('<span class="app-status--missing">{}</span>').format(STATUS_WORDS.get(status, "Not provided"))}
+    text = format_value(unit, value)
+    title = exact_value(unit, value)
+    return {"text": text, "title": title} if title and title != text else text
+
+
+@dataclass
+class Tile:
+    label: str
+    value: str | None
+    value_title: str | None
+    period: str | None
+    change_text: str | None
+    change_class: str | None
+    note: str | None
+
+
+@dataclass
+class Page:
+    path: str  # relative to the site root, e.g. "services/renew-passport/index.html"
+    template: str
+    title: str
+    context: dict[str, Any] = field(default_factory=dict)
+    breadcrumbs: list[dict[str, str]] = field(default_factory=list)
+    section: str = ""  # which nav item is current
+
+    @property
+    def root(self) -> str:
+        depth = self.path.count("/")
+        return "../" * depth
+
+
+def href(page_path: str, target: str) -> str:
+    """A link from ``page_path`` to the site path ``target`` (a folder ends with '/')."""
+    return "../" * page_path.count("/") + target
+
+
+class SiteModel:
+    """KPI results indexed for page building."""
+
+    def __init__(self, config: Config, results: KpiResults):
+        self.config = config
+        self.results = results
+        self.definitions = {d.id: d for d in results.definitions}
+        values = results.values
+        self.headlines = values[values["basis"] == "headline"]
+        self.periods = values[values["basis"] == "period"]
+        self._index: dict[tuple, dict[str, Any]] = {}
+        for row in self.periods[self.periods["status"] == "value"].to_dict("records"):
+            self._index[(row["service"], row["department"] if row["service"] == "" else "", row["kpi"], row["method"], row["period_start"], row["period_end"])] = row
+        self._headline: dict[tuple, dict[str, Any]] = {}
+        for row in self.headlines.to_dict("records"):
+            key_department = row["department"] if row["service"] == "" else ""
+            self._headline[(row["service"], key_department, row["kpi"], row["method"])] = row
+
+    def method_for(self, service: Service | None) -> str:
+        return self.config.satisfaction_method_for(service) if service else self.config.site.satisfaction_method
+
+    def headline(self, service: str, department: str, kpi: str, method: str = "") -> dict[str, Any] | None:
+        return self._headline.get((service, department, kpi, method))
+
+    def value_at(self, service: str, department: str, kpi: str, method: str, start: date, end: date) -> dict[str, Any] | None:
+        return self._index.get((service, department, kpi, method, start, end))
+
+    def tile(self, service: Service | None, department: str, kpi: str) -> Tile:
+        definition = self.definitions[kpi]
+        method = self.method_for(service) if kpi == "user_satisfaction" else ""
+        slug = service.slug if service else ""
+        row = self.headline(slug, department if not service else "", kpi, method)
+        if row is None:
+            return Tile(definition.label, None, None, None, None, None, "No figures supplied")
+        status = row["status"]
+        period = row["period"] or None
+        notes: list[str] = []
+        if status in ("value", "stale") and not pd.isna(row["value"]):
+            value: str | None = format_value(definition.unit, row["value"])
+            title = exact_value(definition.unit, row["value"])
+            value_title = title if title != value else None
+        else:
+            value, value_title = (STATUS_WORDS.get(status, "Not provided"), None)
+        if status == "stale":
+            notes.append(f"Out of date: the latest figure is for {row['period']}")
+        if kpi == "user_satisfaction" and status in ("value", "stale"):
+            responses = row["denominator"]
+            notes.append(f"{METHOD_WORDS[method].capitalize()}, {formatters.count(responses)} responses")
+            if responses < self.config.site.min_responses:
+                notes.append(f"Low confidence: fewer than {formatters.count(self.config.site.min_responses)} responses")
+        if row.get("derived") is True and kpi in ("total_cost",):
+            notes.append("Derived from the supplied cost per transaction")
+        if not service and status == "value" and row.get("services_expected") and not pd.isna(row["services_expected"]):
+            notes.append(f"{int(row['services_contributing'])} of {int(row['services_expected'])} services")
+        change_text, change_class = self.change_text(slug, department if not service else "", kpi, method, row)
+        return Tile(definition.label, value, value_title, period, change_text, change_class, "; ".join(notes) or None)
+
+    def change_text(self, service: str, department: str, kpi: str, method: str, row: dict[str, Any]) -> tuple[str | None, str | None]:
+        if row["status"] not in ("value", "stale") or row["period_start"] is None or pd.isna(row["period_start"]):
+            return None, None
+        definition = self.definitions[kpi]
+        start, end = year_earlier(row["period_start"], row["period_end"])
+        previous = self.value_at(service, department, kpi, method, start, end)
+        if previous is None:
+            return "No figure for the previous year to compare with", "app-change--neutral"
+        words = period_words(start, end)
+        if definition.better == "neutral":
+            result = formatters.change(previous["value"], row["value"], definition.unit, "higher")
+            if result is None:
+                return None, None
+            return (f"{result.amount} on {words}" if result.direction != "same" else f"No change on {words}"), "app-change--neutral"
+        result = formatters.change(previous["value"], row["value"], definition.unit, definition.better)
+        if result is None:
+            return None, None
+        return (result.against(words) if result.direction != "same" else f"No change on {words}"), result.css_class
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+CHARTED_KPIS = ("transactions", "digital_take_up", "cost_per_transaction", "completion_rate", "user_satisfaction")
+
+
+def series_for(model: SiteModel, service: str, department: str, kpi: str, method: str) -> pd.DataFrame:
+    """The series a chart shows: the finest regular periods (months or quarters) if there are at
+    least two values, otherwise the 12-month periods."""
+    rows = model.periods
+    rows = rows[(rows["service"] == service) & (rows["kpi"] == kpi) & (rows["method"] == method)]
+    if service == "":
+        rows = rows[rows["department"] == department]
+    valued = rows[rows["status"] == "value"]
+    for months in (1, 3, 12):
+        chosen = valued[valued["months"] == months]
+        if months == 12:
+            chosen = chosen[chosen["period_kind"] != "rolling_12_months"] if (chosen["period_kind"] != "rolling_12_months").sum() >= 2 else chosen
+        if len(chosen) >= 2:
+            return chosen.sort_values(["period_end", "period_start"])
+    return valued.iloc[0:0]
+
+
+def chart_requests(model: SiteModel) -> list[ChartRequest]:
+    requests = []
+    for service in model.config.services:
+        for kpi in CHARTED_KPIS:
+            method = model.method_for(service) if kpi == "user_satisfaction" else ""
+            series = series_for(model, service.slug, "", kpi, method)
+            if series.empty:
+                continue
+            definition = model.definitions[kpi]
+            points = tuple((row.period_end.isoformat(), float(row.value), definition.label) for row in series.itertuples())
+            requests.append(ChartRequest(f"{service.slug}/{kpi}", definition.unit, points, f"Line chart of {definition.label.lower()} for {service.name}"))
+    return requests
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+def _nav(page: Page) -> list[dict[str, Any]]:
+    items = [("", "Home", "home"), ("departments/", "Departments", "departments"), ("league/", "League table", "league"),
+             ("data-quality/", "Data quality", "data-quality"), ("definitions/", "Definitions", "definitions"), ("data/", "Open data", "data")]
+    return [{"href": href(page.path, target) or "./", "text": text, "active": page.section == key, "current": page.section == key} for target, text, key in items]
+
+
+def _headline_cells(model: SiteModel, service: Service, kpis: tuple[str, ...]) -> list[Any]:
+    cells = []
+    for kpi in kpis:
+        definition = model.definitions[kpi]
+        method = model.method_for(service) if kpi == "user_satisfaction" else ""
+        row = model.headline(service.slug, "", kpi, method)
+        if row is None:
+            cells.append(value_cell(definition.unit, None, "not_provided"))
+            continue
+        cell = value_cell(definition.unit, row["value"], row["status"])
+        if row["status"] == "stale":
+            text = cell["text"] if isinstance(cell, dict) else cell
+            cell = {"html": Markup('{} <span class="app-stale">({})</span>').format(text, row["period"])}
+        cells.append(cell)
+    return cells
+
+
+LEAGUE_KPIS = ("transactions", "cost_per_transaction", "completion_rate", "user_satisfaction", "digital_take_up")
+
+
+def _service_link(page: Page, service: Service) -> dict[str, Any]:
+    return {"html": Markup('<a class="govuk-link" href="{}">{}</a>').format(href(page.path, f"services/{service.slug}/"), service.name)}
+
+
+def _league_rows(model: SiteModel, page: Page, services: list[Service]) -> list[list[Any]]:
+    return [[_service_link(page, s), model.config.department(s.department).abbreviation or model.config.department(s.department).name, *_headline_cells(model, s, LEAGUE_KPIS)]
+            for s in sorted(services, key=lambda s: s.name.lower())]
+
+
+def _league_headers(model: SiteModel) -> list[str]:
+    return ["Service", "Department"] + [model.definitions[k].label for k in LEAGUE_KPIS]
+
+
+def _history_table(model: SiteModel, service: Service, kpi: str, series: pd.DataFrame) -> dict[str, Any]:
+    definition = model.definitions[kpi]
+    rows = []
+    for row in series.itertuples():
+        cells: list[Any] = [row.period, value_cell(definition.unit, row.value, row.status)]
+        if definition.aggregate == "ratio":
+            numerator_unit = "money" if definition.unit == "money" else "count"
+            cells.append(format_value(numerator_unit, row.numerator) if not pd.isna(row.numerator) else value_cell("count", None, "not_provided"))
+            cells.append(formatters.count(row.denominator) if not pd.isna(row.denominator) else value_cell("count", None, "not_provided"))
+        rows.append(cells)
+    headers = ["Period", definition.label]
+    if definition.aggregate == "ratio":
+        headers += [_short(definition.numerator), _short(definition.denominator)]
+    return {"caption": f"{definition.label} by period", "headers": headers, "rows": rows, "numeric_columns": [1, 2, 3]}
+
+
+def _short(text: str) -> str:
+    """First clause of a numerator or denominator description, for a column header."""
+    for stop in (" (", ";", ":"):
+        text = text.split(stop)[0]
+    return text
+
+
+def _chart_summary(definition: KpiDefinition, series: pd.DataFrame) -> str:
+    first, last = series.iloc[0], series.iloc[-1]
+    high = series.loc[series["value"].idxmax()]
+    low = series.loc[series["value"].idxmin()]
+    return (f"{definition.label} went from {format_value(definition.unit, first['value'])} in {first['period']} "
+            f"to {format_value(definition.unit, last['value'])} in {last['period']}; the highest was "
+            f"{format_value(definition.unit, high['value'])} ({high['period']}) and the lowest "
+            f"{format_value(definition.unit, low['value'])} ({low['period']}).")
+
+
+def _channel_table(model: SiteModel, channels: pd.DataFrame, service: Service) -> dict[str, Any] | None:
+    mine = channels[channels["service"] == service.slug]
+    if mine.empty:
+        return None
+    start, end = mine["period_start"].min(), mine["period_end"].max()
+    total = mine[mine["channel"] == ""]["value"].sum() if (mine["channel"] == "").any() else mine[~mine["channel"].isin(["", "digital"])]["value"].sum()
+    digital = set(model.config.digital_channels_for(service))
+    rows = []
+    for channel, group in mine.groupby("channel", sort=True):
+        if channel == "":
+            continue
+        name = "All digital channels" if channel == "digital" else channel.replace("_", " ").capitalize()
+        if channel in digital:
+            name += " (digital)"
+        volume = group["value"].sum()
+        share = formatters.percent(volume / total) if total else value_cell("count", None, "not_provided")
+        if total and volume > total:
+            share = {"html": Markup('<span class="app-status--missing">Not provided (more than the total)</span>')}
+        rows.append([name, formatters.count(volume), share])
+    if not rows:
+        return None
+    rows.append(["All channels", formatters.count(total), "100%"])
+    return {"caption": f"Transactions by channel, {period_words(start, end)}", "headers": ["Channel", "Transactions", "Share of all transactions"], "rows": rows, "numeric_columns": [1, 2]}
+
+
+def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame) -> list[Page]:
+    config = model.config
+    pages: list[Page] = []
+    by_department: dict[str, list[Service]] = {d.slug: [] for d in config.departments}
+    for service in config.services:
+        by_department[service.department].append(service)
+
+    home = Page("index.html", "home.html", config.site.title, section="home")
+    home.context = {
+        "tiles": [model.tile(None, "", k) for k in HEADLINE_KPIS],
+        "volume_tile": model.tile(None, "", "transactions"),
+        "department_table": {
+            "caption": "Departments",
+            "headers": ["Department", "Services"] + [model.definitions[k].label for k in ("transactions", *HEADLINE_KPIS)],
+            "rows": [[{"html": Markup('<a class="govuk-link" href="departments/{}/">{}</a>').format(d.slug, d.name)}, str(len(by_department[d.slug]))]
+                     + [_aggregate_cell(model, d.slug, k) for k in ("transactions", *HEADLINE_KPIS)] for d in config.departments],
+            "numeric_columns": [1, 2, 3, 4, 5, 6],
+        },
+        "service_count": len(config.services),
+        "department_count": len(config.departments),
+        "quality_count": len(model.results.quality),
+    }
+    pages.append(home)
+
+    departments_index = Page("departments/index.html", "departments.html", "Departments", section="departments",
+                             breadcrumbs=[{"text": "Home", "href": "../"}])
+    departments_index.context = {"departments": [
+        {"name": d.name, "href": f"{d.slug}/", "services": len(by_department[d.slug])} for d in sorted(config.departments, key=lambda d: d.name)]}
+    pages.append(departments_index)
+
+    for department in config.departments:
+        page = Page(f"departments/{department.slug}/index.html", "department.html", department.name, section="departments",
+                    breadcrumbs=[{"text": "Home", "href": "../../"}, {"text": "Departments", "href": "../"}])
+        services = by_department[department.slug]
+        page.context = {
+            "department": department,
+            "tiles": [model.tile(None, department.slug, k) for k in HEADLINE_KPIS],
+            "volume_tile": model.tile(None, department.slug, "transactions"),
+            "league": {"caption": f"Services of the {department.name}", "headers": _league_headers(model), "rows": _league_rows(model, page, services), "numeric_columns": [2, 3, 4, 5, 6]},
+            "service_count": len(services),
+        }
+        pages.append(page)
+
+    for service in config.services:
+        department = config.department(service.department)
+        page = Page(f"services/{service.slug}/index.html", "service.html", service.name, section="",
+                    breadcrumbs=[{"text": "Home", "href": "../../"}, {"text": department.name, "href": f"../../departments/{department.slug}/"}])
+        figures = []
+        for kpi in CHARTED_KPIS:
+            method = model.method_for(service) if kpi == "user_satisfaction" else ""
+            series = series_for(model, service.slug, "", kpi, method)
+            definition = model.definitions[kpi]
+            key = f"{service.slug}/{kpi}"
+            if series.empty or key not in charts:
+                continue
+            figures.append({
+                "id": f"chart-{kpi.replace('_', '-')}",
+                "caption": f"{definition.label}" + (f" ({METHOD_WORDS[method]})" if method else "") + f", {series.iloc[0]['period']} to {series.iloc[-1]['period']}",
+                "svg": Markup(charts[key]),
+                "summary": _chart_summary(definition, series),
+                "table": _history_table(model, service, kpi, series),
+            })
+        missing = [model.definitions[k].label for k in CHARTED_KPIS if k not in [f["id"][6:].replace("-", "_") for f in figures]]
+        page.context = {
+            "service": service,
+            "department": department,
+            "agency": config.agency(service.agency) if service.agency else None,
+            "tiles": [model.tile(service, department.slug, k) for k in HEADLINE_KPIS],
+            "volume_tile": model.tile(service, department.slug, "transactions"),
+            "cost_tile": model.tile(service, department.slug, "total_cost"),
+            "figures": figures,
+            "not_charted": missing,
+            "channel_table": _channel_table(model, channels, service),
+            "digital_channels": ", ".join(c.replace("_", " ") for c in config.digital_channels_for(service)),
+            "satisfaction_method": METHOD_WORDS[model.method_for(service)],
+            "quality": model.results.quality[model.results.quality["service"] == service.slug].to_dict("records"),
+            "quality_words": WARNING_CODES,
+            "facts": [(label, value) for label, value in (
+                ("Department", department.name),
+                ("Agency", config.agency(service.agency).name if service.agency else None),
+                ("Category", service.category), ("Customer type", service.customer_type),
+                ("Business model", service.business_model), ("Type of transaction", service.transaction_type),
+            ) if value],
+        }
+        pages.append(page)
+
+    league = Page("league/index.html", "league.html", "League table", section="league", breadcrumbs=[{"text": "Home", "href": "../"}])
+    league.context = {"table": {"caption": f"All {len(config.services)} services, latest figures", "headers": _league_headers(model), "rows": _league_rows(model, league, config.services), "numeric_columns": [2, 3, 4, 5, 6]}}
+    pages.append(league)
+
+    definitions = Page("definitions/index.html", "definitions.html", "Definitions", section="definitions", breadcrumbs=[{"text": "Home", "href": "../"}])
+    definitions.context = {"definitions": model.results.definitions, "min_responses": config.site.min_responses,
+                           "digital_channels": ", ".join(c.replace("_", " ") for c in config.site.digital_channels),
+                           "satisfaction_method": METHOD_WORDS[config.site.satisfaction_method]}
+    pages.append(definitions)
+
+    quality = Page("data-quality/index.html", "quality.html", "Data quality", section="data-quality", breadcrumbs=[{"text": "Home", "href": "../"}])
+    quality.context = _quality_context(model, quality)
+    pages.append(quality)
+
+    data_page = Page("data/index.html", "data.html", "Open data", section="data", breadcrumbs=[{"text": "Home", "href": "../"}])
+    data_page.context = {"licence": config.site.licence}
+    pages.append(data_page)
+
+    accessibility = Page("accessibility/index.html", "accessibility.html", "Accessibility statement", breadcrumbs=[{"text": "Home", "href": "../"}])
+    pages.append(accessibility)
+    return pages
+
+
+def _aggregate_cell(model: SiteModel, department: str, kpi: str) -> Any:
+    definition = model.definitions[kpi]
+    method = model.config.site.satisfaction_method if kpi == "user_satisfaction" else ""
+    row = model.headline("", department, kpi, method)
+    if row is None:
+        return value_cell(definition.unit, None, "not_provided")
+    return value_cell(definition.unit, row["value"], row["status"])
+
+
+def _quality_context(model: SiteModel, page: Page) -> dict[str, Any]:
+    quality = model.results.quality
+    counts = quality.groupby("code").size().to_dict() if not quality.empty else {}
+    summary = [{"code": code, "description": description, "count": int(counts.get(code, 0))} for code, description in WARNING_CODES.items()]
+    services = {s.slug: s for s in model.config.services}
+    groups = []
+    for department in model.config.departments:
+        rows = quality[quality["department"] == department.slug]
+        if rows.empty:
+            continue
+        items = []
+        for row in rows.itertuples():
+            service = services[row.service]
+            period = period_words(row.period_start, row.period_end) if row.period_start is not None and not pd.isna(row.period_start) else ""
+            items.append([_service_link(page, service), row.code, period or "All periods", row.detail])
+        groups.append({"department": department, "table": {"caption": f"{department.name}: {len(items)} problems", "headers": ["Service", "Problem", "Period", "Detail"], "rows": items}})
+    return {"summary": summary, "groups": groups, "total": len(quality),
+            "services_affected": quality["service"].nunique() if not quality.empty else 0}
+
+
+def render_pages(env: Environment, pages: list[Page], site_context: dict[str, Any], progress: Callable[[int], None] | None = None) -> dict[str, str]:
+    rendered = {}
+    for page in pages:
+        template = env.get_template(page.template)
+        context = {**site_context, **page.context, "page_title": page.title, "root": page.root,
+                   "nav": _nav(page), "breadcrumbs": page.breadcrumbs}
+        try:
+            rendered[page.path] = template.render(context)
+        except UndefinedError as error:
+            raise RuntimeError(f"template {page.template} for {page.path}: {error}") from error
+        if progress:
+            progress(1)
+    return rendered
