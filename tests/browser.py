@@ -4,7 +4,9 @@ A helper for tests and scripts/screenshot.py, not a test module. It serves a
 folder over HTTP on 127.0.0.1 (a free port, in a thread), so pages load their
 CSS, fonts and icons exactly as they will when published, and drives the
 Debian ``chromium`` package through Playwright. It never downloads a browser:
-do not run ``playwright install``.
+do not run ``playwright install``. Playwright allows one sync session per
+thread at a time: share one ``open_site`` (a module-scoped fixture) rather
+than nesting them.
 
     with open_site(site_dir) as site:
         violations = site.audit("index.html")          # axe-core, WCAG 2.2 AA
@@ -107,9 +109,10 @@ class Visit:
 class SiteBrowser:
     """One browser looking at one served site; paths are relative to its root."""
 
-    def __init__(self, browser: Any, base_url: str) -> None:
+    def __init__(self, browser: Any, base_url: str, directory: Path) -> None:
         self.browser = browser
         self.base_url = base_url
+        self.directory = directory
 
     def url(self, path: str) -> str:
         return self.base_url + path.lstrip("/")
@@ -182,7 +185,7 @@ class SiteBrowser:
 def open_site(directory: Path) -> Iterator[SiteBrowser]:
     """Serve ``directory`` and open a browser on it."""
     with serve(Path(directory)) as base_url, launch_browser() as browser:
-        yield SiteBrowser(browser, base_url)
+        yield SiteBrowser(browser, base_url, Path(directory))
 
 
 def describe_violations(violations: list[dict[str, Any]]) -> str:

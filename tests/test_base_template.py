@@ -283,7 +283,7 @@ def test_footer():
     assert links == [("../accessibility/", "Accessibility statement"), ("../data/", "Open data")]
     text = text_of(footer)
     assert "All content is available under the Open Government Licence v3.0." in text
-    assert "Built with perfgen on 26 November 2026." in text
+    assert "Built with perfgen. Latest figures: 26 November 2026." in text
 
 
 def test_missing_page_variable_fails_the_render():
@@ -291,6 +291,22 @@ def test_missing_page_variable_fails_the_render():
     context = page_context()
     del context["built_on"]
     with pytest.raises(UndefinedError, match="'built_on' is undefined"):
+        environment.from_string(SAMPLE_PAGE).render(context)
+
+
+@pytest.mark.parametrize("govuk_branding", [False, True])
+def test_renders_with_the_render_stage_environment(govuk_branding):
+    """The same page through perfgen.render's environment (its loader and Undefined)."""
+    from perfgen.render import make_environment as render_stage_environment
+
+    environment = render_stage_environment()
+    crumbs = [{"href": "../", "text": "Services"}, {"text": "Tax your vehicle"}]
+    context = page_context(govuk_branding=govuk_branding, root="../", breadcrumbs=crumbs)
+    tree = parse(environment.from_string(SAMPLE_PAGE).render(context))
+    assert [text_of(h1) for h1 in elements(tree, "h1")] == ["Tax your vehicle"]
+    assert elements(tree, "script") == []
+    del context["built_on"]
+    with pytest.raises(UndefinedError):
         environment.from_string(SAMPLE_PAGE).render(context)
 
 
@@ -406,53 +422,54 @@ def test_status_text_and_stale_tag():
 
 
 @pytest.fixture(scope="module")
-def sample_sites(tmp_path_factory):
-    return {
-        branding: write_sample_site(tmp_path_factory.mktemp(f"site-{branding}"), branding)
-        for branding in (False, True)
-    }
+def sample_site(tmp_path_factory):
+    """Both sample sites, served side by side, and one browser to look at them."""
+    root = tmp_path_factory.mktemp("sites")
+    write_sample_site(root / "default", govuk_branding=False)
+    write_sample_site(root / "govuk", govuk_branding=True)
+    with open_site(root) as site:
+        yield site
 
 
 @requires_browser
 @pytest.mark.parametrize("govuk_branding", [False, True])
 @pytest.mark.parametrize("path", ["index.html", "services/tax-your-vehicle/index.html"])
-def test_pages_in_the_browser(sample_sites, govuk_branding, path):
-    with open_site(sample_sites[govuk_branding]) as site:
-        with site.visit(path) as visit:
-            page = visit.page
-            assert visit.failed_requests == []
-            assert visit.console_errors == []  # includes CSP violations
-            font = page.locator("h1").evaluate("el => getComputedStyle(el).fontFamily")
-            if govuk_branding:
-                assert font.startswith('"GDS Transport"')
-                assert page.evaluate("document.fonts.check('19px \"GDS Transport\"')")
-            else:
-                assert font == "arial, sans-serif"
-            # The stylesheet applied: the scroll wrapper and the SVG scale down.
-            wrapper = page.locator(".app-table-wrapper").first
-            assert wrapper.evaluate("el => getComputedStyle(el).overflowX") == "auto"
-            page.set_viewport_size({"width": 320, "height": 640})
-            svg_width = page.locator(".app-chart svg").evaluate("el => el.clientWidth")
-            assert svg_width < 320
-        for width in (1024, 320):
-            violations = site.audit(path, width=width)
-            assert violations == [], describe_violations(violations)
+def test_pages_in_the_browser(sample_site, govuk_branding, path):
+    path = ("govuk/" if govuk_branding else "default/") + path
+    with sample_site.visit(path) as visit:
+        page = visit.page
+        assert visit.failed_requests == []
+        assert visit.console_errors == []  # includes CSP violations
+        font = page.locator("h1").evaluate("el => getComputedStyle(el).fontFamily")
+        if govuk_branding:
+            assert font.startswith('"GDS Transport"')
+            assert page.evaluate("""document.fonts.check('19px "GDS Transport"')""")
+        else:
+            assert font == "arial, sans-serif"
+        # The stylesheet applied: the scroll wrapper and the SVG scale down.
+        wrapper = page.locator(".app-table-wrapper").first
+        assert wrapper.evaluate("el => getComputedStyle(el).overflowX") == "auto"
+        page.set_viewport_size({"width": 320, "height": 640})
+        svg_width = page.locator(".app-chart svg").evaluate("el => el.clientWidth")
+        assert svg_width < 320
+    for width in (1024, 320):
+        violations = sample_site.audit(path, width=width)
+        assert violations == [], describe_violations(violations)
 
 
 @requires_browser
-def test_the_harness_reports_problems(tmp_path):
+def test_the_harness_reports_problems(sample_site):
     """Guard against a vacuous pass: a bad page must produce findings."""
-    (tmp_path / "bad.html").write_text(
+    (sample_site.directory / "bad.html").write_text(
         "<!DOCTYPE html><html><head><title>Bad</title>"
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '</head><body><p style="color:#999">Low contrast</p><img src="missing.png">'
         "<script>document.title = 'ran'</script></body></html>",
         encoding="utf-8",
     )
-    with open_site(tmp_path) as site:
-        with site.visit("bad.html") as visit:
-            assert any("missing.png" in failure for failure in visit.failed_requests)
-            assert any("Content Security Policy" in error for error in visit.console_errors)
-            assert visit.page.title() == "Bad"  # the inline script was blocked
-        found = {violation["id"] for violation in site.audit("bad.html")}
+    with sample_site.visit("bad.html") as visit:
+        assert any("missing.png" in failure for failure in visit.failed_requests)
+        assert any("Content Security Policy" in error for error in visit.console_errors)
+        assert visit.page.title() == "Bad"  # the inline script was blocked
+    found = {violation["id"] for violation in sample_site.audit("bad.html")}
     assert {"html-has-lang", "image-alt"} <= found

@@ -69,6 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         project = Project(config=args.config, data=args.data, output=args.output, templates=args.templates)
         result = build(project, strict=args.strict, workers=args.workers, progress=Progress(enabled=None if not args.quiet else False))
         _print_warnings(result.warnings)
+        sys.stderr.flush()
         if not args.quiet:
             print(f"Built {result.pages} pages for {result.services} services into {result.output}/")
             print(f"View it with: python -m http.server -d {result.output}")
@@ -83,9 +84,19 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{project.config} and {project.data}/ are valid" + (f" ({len(warnings)} warnings)" if len(warnings) else ""))
         return 0
     if args.command == "import":
-        from perfgen.importers.transactions_explorer import import_command
+        from perfgen.importers.transactions_explorer import TransactionsExplorerError, import_transactions_explorer
 
-        return import_command(args.spreadsheet, args.out)
+        try:
+            report = import_transactions_explorer(args.spreadsheet, args.out)
+        except TransactionsExplorerError as error:
+            print(f"error: {error}", file=sys.stderr)
+            for problem in error.problems:
+                print(f"  {problem}", file=sys.stderr)
+            print("perfgen: the spreadsheet cannot be imported; nothing was written", file=sys.stderr)
+            return EXIT_INPUT
+        print("\n".join(report.summary_lines()))
+        print(f"Wrote {args.out}/config/services.yml and {args.out}/data/. Build it with: perfgen build --config {args.out}/config/services.yml --data {args.out}/data")
+        return 0
     if args.command == "schema":
         from perfgen.config import json_schema
 

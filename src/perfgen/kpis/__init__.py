@@ -30,6 +30,11 @@ SCHEMA_COLUMNS = (
 )
 
 
+#: Period kinds of department and government rows, which may combine services' supplied
+#: 12-month periods with their summed months or quarters (always for identical dates).
+AGGREGATE_KINDS = {1: "month", 3: "quarter", 12: "12_months"}
+
+
 @dataclass(frozen=True)
 class KpiDefinition:
     id: str
@@ -213,6 +218,7 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings) -> KpiR
         frame["period_end"] = pd.to_datetime(frame["period_end"]).dt.date
         frame["months"] = [_months(s, e) for s, e in zip(frame["period_start"], frame["period_end"])]
         frames.append(frame)
+    aggregate_values["period_kind"] = [AGGREGATE_KINDS.get(m, "range") for m in aggregate_values["months"]]
     service_values, aggregate_values = frames
 
     latest_end = None

@@ -1,0 +1,185 @@
+"""KPI arithmetic on the example fixture, checked against sums worked out here from the raw CSV."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from perfgen.errors import Warnings
+from perfgen.pipeline import Project, check
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+
+
+@pytest.fixture(scope="module")
+def results():
+    warnings = Warnings()
+    project = Project(config=EXAMPLE / "config/services.yml", data=EXAMPLE / "data", root=EXAMPLE)
+    config, loaded, results = check(project, warnings)
+    yield results.values, warnings
+    loaded.db.close()
+
+
+def raw_rows() -> list[dict[str, str]]:
+    rows = []
+    for path in sorted((EXAMPLE / "data").glob("*.csv")):
+        with path.open(encoding="utf-8") as handle:
+            rows += list(csv.DictReader(handle))
+    return rows
+
+
+def row(values, **where):
+    frame = values
+    for key, wanted in where.items():
+        frame = frame[frame[key] == wanted]
+    assert len(frame) == 1, f"expected one row for {where}, got {len(frame)}"
+    return frame.iloc[0]
+
+
+def test_financial_year_cost_per_transaction_and_take_up(results):
+    values, _ = results
+    lost = dict(service="report-lost-passport", period_start=date(2023, 4, 1), period_end=date(2024, 3, 31), basis="period")
+    cpt = row(values, kpi="cost_per_transaction", **lost)
+    assert cpt["value"] == pytest.approx(1_466_500 / 287_200)
+    assert (cpt["numerator"], cpt["denominator"], cpt["status"]) == (1_466_500, 287_200, "value")
+    take_up = row(values, kpi="digital_take_up", **lost)
+    assert take_up["value"] == pytest.approx(203_912 / 287_200)
+
+
+def test_stale_headline_keeps_its_period(results):
+    values, _ = results
+    headline = row(values, service="report-lost-passport", kpi="transactions", basis="headline")
+    assert headline["status"] == "stale"
+    assert headline["period"] == "April 2023 to March 2024"
+    assert headline["value"] == 287_200
+
+
+def test_not_applicable_declared_in_config(results):
+    values, _ = results
+    rows = values[(values["service"] == "report-lost-passport") & (values["kpi"] == "user_satisfaction")]
+    assert set(rows["status"]) == {"not_applicable"}
+    assert rows["value"].isna().all()
+
+
+def test_service_without_data_is_not_provided_not_zero(results):
+    values, _ = results
+    rows = values[values["service"] == "apply-pension-credit"]
+    assert set(rows["status"]) == {"not_provided"}
+    assert rows["value"].isna().all()
+
+
+def test_digital_above_total_is_never_published(results):
+    values, warnings = results
+    take_up = row(values, service="book-theory-test", kpi="digital_take_up", period_start=date(2023, 7, 1), period_end=date(2023, 9, 30), basis="period")
+    assert take_up["status"] == "invalid"
+    assert take_up["value"] != take_up["value"]  # NaN: no value
+    assert (values[values["kpi"] == "digital_take_up"]["value"].dropna() <= 1).all()
+    assert "digital-above-total" in warnings.by_code()
+    # Rolling 12-month windows containing the bad quarter are not published either.
+    window = row(values, service="book-theory-test", kpi="digital_take_up", period_start=date(2023, 1, 1), period_end=date(2023, 12, 31), basis="period")
+    assert window["status"] == "invalid"
+
+
+def test_completed_above_started_is_invalid(results):
+    values, warnings = results
+    march = row(values, service="apply-passport", kpi="completion_rate", period_start=date(2024, 3, 1), period_end=date(2024, 3, 31), basis="period")
+    assert march["status"] == "invalid"
+    assert (values[values["kpi"] == "completion_rate"]["value"].dropna() <= 1).all()
+    assert "completed-above-started" in warnings.by_code()
+
+
+def test_rolling_year_from_channels_matches_raw_sums(results):
+    values, _ = results
+    totals = defaultdict(float)
+    for r in raw_rows():
+        if r["service"] == "renew-driving-licence" and r["period"].startswith("2024-"):
+            totals[(r["metric"], r["channel"])] += float(r["value"])
+    volume = sum(v for (metric, _), v in totals.items() if metric == "transactions")
+    cost = sum(v for (metric, _), v in totals.items() if metric == "cost")
+    year = dict(service="renew-driving-licence", period_start=date(2024, 1, 1), period_end=date(2024, 12, 31), basis="period")
+    assert row(values, kpi="transactions", **year)["value"] == volume
+    assert row(values, kpi="cost_per_transaction", **year)["value"] == pytest.approx(cost / volume)
+    assert row(values, kpi="digital_take_up", **year)["value"] == pytest.approx(totals[("transactions", "online")] / volume)
+    assert row(values, kpi="completion_rate", **year)["value"] == pytest.approx(totals[("completed", "online")] / totals[("started", "online")])
+    ratings = [totals[(f"rating_{i}", "")] for i in range(1, 6)]
+    mean = sum(i * count for i, count in enumerate(ratings, start=1)) / sum(ratings)
+    mean_score = row(values, kpi="user_satisfaction", method="mean_score", **year)
+    assert mean_score["value"] == pytest.approx((mean - 1) / 4)
+    assert mean_score["denominator"] == sum(ratings)
+    top_two = row(values, kpi="user_satisfaction", method="top_two_box", **year)
+    assert top_two["value"] == pytest.approx((ratings[3] + ratings[4]) / sum(ratings))
+
+
+def test_api_counts_as_digital_where_the_service_says_so(results):
+    values, _ = results
+    quarter = [r for r in raw_rows() if r["service"] == "claim-carers-allowance" and r["period"] == "2024-Q1" and r["metric"] == "transactions"]
+    by_channel = {r["channel"]: float(r["value"]) for r in quarter}
+    take_up = row(values, service="claim-carers-allowance", kpi="digital_take_up", period_start=date(2024, 1, 1), period_end=date(2024, 3, 31), basis="period")
+    assert take_up["value"] == pytest.approx((by_channel["online"] + by_channel["api"]) / sum(by_channel.values()))
+
+
+def test_supplied_cost_per_transaction_derives_total_cost(results):
+    values, _ = results
+    quarter = {r["metric"]: float(r["value"]) for r in raw_rows() if r["service"] == "book-theory-test" and r["period"] == "2024-Q1" and r["channel"] == ""}
+    q1 = dict(service="book-theory-test", period_start=date(2024, 1, 1), period_end=date(2024, 3, 31), basis="period")
+    assert row(values, kpi="cost_per_transaction", **q1)["value"] == pytest.approx(quarter["cost_per_transaction"])
+    total = row(values, kpi="total_cost", **q1)
+    assert total["value"] == pytest.approx(quarter["cost_per_transaction"] * quarter["transactions"])
+    assert bool(total["derived"]) is True
+
+
+def test_department_rolls_up_sums_for_identical_periods_with_coverage(results):
+    values, _ = results
+    fy = dict(department="ho", service="", period_start=date(2023, 4, 1), period_end=date(2024, 3, 31), basis="period")
+    service_rows = values[(values["department"] == "ho") & (values["service"] != "") & (values["kpi"] == "transactions")
+                          & (values["period_start"] == date(2023, 4, 1)) & (values["period_end"] == date(2024, 3, 31)) & (values["basis"] == "period")]
+    transactions = row(values, kpi="transactions", **fy)
+    assert transactions["value"] == service_rows["value"].sum()
+    assert (transactions["services_contributing"], transactions["services_expected"]) == (2, 2)
+    take_up = row(values, kpi="digital_take_up", **fy)
+    parts = values[(values["department"] == "ho") & (values["service"] != "") & (values["kpi"] == "digital_take_up")
+                   & (values["period_start"] == date(2023, 4, 1)) & (values["period_end"] == date(2024, 3, 31)) & (values["basis"] == "period") & (values["status"] == "value")]
+    assert take_up["value"] == pytest.approx(parts["numerator"].sum() / parts["denominator"].sum())
+    assert take_up["value"] != pytest.approx(parts["value"].mean())  # never an average of rates
+    satisfaction = row(values, kpi="user_satisfaction", method="mean_score", **{**fy, "period_start": date(2024, 1, 1), "period_end": date(2024, 12, 31)})
+    assert satisfaction["services_expected"] == 1  # the not-applicable service is left out of coverage
+
+
+# --- property: aggregates are sums of numerators over sums of denominators ------------------
+
+service_figures = st.lists(
+    st.tuples(st.integers(min_value=1, max_value=10**7), st.floats(min_value=0, max_value=1)),
+    min_size=1, max_size=6,
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(figures=service_figures)
+def test_government_take_up_is_summed_numerators_over_summed_denominators(tmp_path_factory, figures):
+    root = tmp_path_factory.mktemp("prop")
+    (root / "config").mkdir()
+    (root / "data").mkdir()
+    services = "\n".join(f"  - slug: s{i}\n    name: Service {i}\n    department: d{i % 2}" for i in range(len(figures)))
+    (root / "config/services.yml").write_text(
+        "departments:\n  - slug: d0\n    name: Zero\n  - slug: d1\n    name: One\nservices:\n" + services + "\n", encoding="utf-8")
+    lines = ["service,period,channel,metric,value"]
+    expected_digital = expected_total = 0
+    for i, (total, share) in enumerate(figures):
+        digital = int(total * share)
+        lines += [f"s{i},2024-25,,transactions,{total}", f"s{i},2024-25,digital,transactions,{digital}"]
+        expected_digital += digital
+        expected_total += total
+    (root / "data/figures.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config, loaded, results = check(Project(config=root / "config/services.yml", data=root / "data", root=root), Warnings())
+    loaded.db.close()
+    government = row(results.values, service="", department="", kpi="digital_take_up", basis="headline")
+    assert government["numerator"] == expected_digital
+    assert government["denominator"] == expected_total
+    assert government["value"] == pytest.approx(expected_digital / expected_total)
+    assert (government["services_contributing"], government["services_expected"]) == (len(figures), len(figures))

@@ -1,0 +1,141 @@
+"""End-to-end: build the example fixture and check what users see.
+
+Golden files: the built site (without the shared assets) is compared with tests/expected/site.
+After an intended change, regenerate them and review the diff:
+
+    PERFGEN_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_site.py
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import html5lib
+import pytest
+
+from site_checks import build_site, page_facts, tree_hashes
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+EXPECTED = Path(__file__).parent / "expected" / "site"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return build_site(EXAMPLE, tmp_path_factory.mktemp("build") / "site", workers=2)
+
+
+def pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def test_golden_site(site):
+    built = {k: v for k, v in tree_hashes(site).items() if not k.startswith("assets/")}
+    if os.environ.get("PERFGEN_UPDATE_GOLDEN"):
+        shutil.rmtree(EXPECTED, ignore_errors=True)
+        for relative in built:
+            target = EXPECTED / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(site / relative, target)
+    expected = tree_hashes(EXPECTED)
+    assert sorted(built) == sorted(expected), "pages added or removed: regenerate the golden files and review"
+    changed = [name for name in built if built[name] != expected[name]]
+    assert not changed, f"pages differ from tests/expected/site: {changed[:5]}"
+
+
+def test_expected_page_types(site):
+    names = {str(p.relative_to(site)) for p in pages(site)}
+    for required in ("index.html", "league/index.html", "definitions/index.html", "accessibility/index.html",
+                     "data-quality/index.html", "data/index.html", "departments/index.html",
+                     "departments/ho/index.html", "services/renew-driving-licence/index.html",
+                     "services/apply-pension-credit/index.html"):
+        assert required in names
+
+
+def test_every_page_is_valid_html5_with_one_h1_and_matching_title(site):
+    parser = html5lib.HTMLParser(strict=True)
+    titles = set()
+    for page in pages(site):
+        parser.parse(page.read_bytes())  # raises on any parse error
+        facts = page_facts(page)
+        assert len(facts.h1) == 1, page
+        assert facts.title.startswith(facts.h1[0]), (page, facts.title, facts.h1)
+        assert facts.lang == "en"
+        assert "main-content" in facts.ids
+        assert "#main-content" in facts.links  # the skip link
+        assert facts.inline_scripts == 0 and facts.style_attributes == 0, page
+        assert facts.title not in titles, f"duplicate title {facts.title}"
+        titles.add(facts.title)
+
+
+def test_no_broken_internal_links(site):
+    for page in pages(site):
+        for link in page_facts(page).links:
+            parts = urlsplit(link)
+            if parts.scheme or link.startswith("#") or link.startswith("mailto:"):
+                continue
+            target = (page.parent / parts.path).resolve()
+            if link.endswith("/") or target.is_dir():
+                target = target / "index.html"
+            assert target.exists(), f"{page.relative_to(site)} links to missing {link}"
+
+
+def test_every_chart_has_caption_summary_and_table(site):
+    page = (site / "services/renew-driving-licence/index.html").read_text(encoding="utf-8")
+    figures = page.count('<figure class="app-chart"')
+    assert figures == 5
+    assert page.count('<figcaption') == figures
+    assert page.count('class="app-chart__summary"') == figures
+    assert page.count('role="img" aria-label=') == figures
+    assert page.count("<table") == figures + 1  # plus the channel table
+
+
+def test_missing_values_say_not_provided_never_zero(site):
+    page = (site / "services/apply-pension-credit/index.html").read_text(encoding="utf-8")
+    assert page.count("Not provided") >= 4
+    assert "£0" not in page and ">0%<" not in page
+    stale = (site / "services/report-lost-passport/index.html").read_text(encoding="utf-8")
+    assert "Out of date: the latest figure is for April 2023 to March 2024" in stale
+    assert "Not applicable" in stale
+
+
+def test_kpis_csv_contract(site):
+    with (site / "data/kpis.csv").open(encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    for column in ("service", "department", "period_start", "period_end", "kpi", "value", "numerator", "denominator", "status"):
+        assert column in reader.fieldnames
+    assert {r["status"] for r in rows} <= {"value", "not_provided", "not_applicable", "stale", "invalid"}
+    lost = [r for r in rows if r["service"] == "report-lost-passport" and r["kpi"] == "cost_per_transaction" and r["period_start"] == "2023-04-01" and r["basis"] == "period"]
+    assert len(lost) == 1
+    assert float(lost[0]["value"]) == pytest.approx(1_466_500 / 287_200)
+    assert (lost[0]["numerator"], lost[0]["denominator"]) == ("1466500", "287200")
+    government = [r for r in rows if r["service"] == "" and r["department"] == "" and r["basis"] == "headline"]
+    assert government and all(r["services_expected"] for r in government)
+    for r in rows:
+        if r["kpi"] in ("digital_take_up", "completion_rate", "user_satisfaction") and r["value"]:
+            assert 0 <= float(r["value"]) <= 1
+
+
+def test_build_is_deterministic(site, tmp_path):
+    again = build_site(EXAMPLE, tmp_path / "again", workers=1)
+    assert tree_hashes(again) == tree_hashes(site)
+
+
+def test_failed_build_leaves_previous_site_untouched(site, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(EXAMPLE, broken)
+    with (broken / "data/dvsa-theory-test.csv").open("a", encoding="utf-8") as handle:
+        handle.write("book-theory-test,2025-Q1,,transactions,lots\n")
+    output = tmp_path / "published"
+    shutil.copytree(site, output)
+    before = tree_hashes(output)
+    from perfgen.errors import DataError
+
+    with pytest.raises(DataError):
+        build_site(broken, output)
+    assert tree_hashes(output) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".published")]
