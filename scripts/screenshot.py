@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from browser import DESKTOP_WIDTH, open_site  # noqa: E402
+from browser import DESKTOP_WIDTH, open_site
 
 
 def picture_name(path: str) -> str:

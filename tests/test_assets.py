@@ -189,7 +189,9 @@ def test_perfgen_icons_have_no_crown():
 
 
 def load_build_script():
-    spec = importlib.util.spec_from_file_location("build_assets", REPO / "scripts" / "build_assets.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_assets", REPO / "scripts" / "build_assets.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -230,7 +230,12 @@ def test_content_security_policy_comes_first():
     ("govuk_branding", "root", "stylesheet", "icon"),
     [
         (False, "", "assets/perfgen.min.css", "assets/images/perfgen-favicon.svg"),
-        (False, "../../", "../../assets/perfgen.min.css", "../../assets/images/perfgen-favicon.svg"),
+        (
+            False,
+            "../../",
+            "../../assets/perfgen.min.css",
+            "../../assets/images/perfgen-favicon.svg",
+        ),
         (True, "../", "../assets/perfgen-govuk.min.css", "../assets/images/favicon.svg"),
     ],
 )
@@ -332,8 +337,11 @@ def test_data_table_markup():
     assert wrapper.get("aria-label") == "Cost by channel"
     assert wrapper.get("tabindex") == "0"
     assert text_of(elements(tree, "caption")[0]) == "Cost by channel"
-    head_cells = [(th.get("scope"), th.get("class")) for th in elements(tree, "thead")[0].iter()
-                  if th.tag == f"{XHTML}th"]
+    head_cells = [
+        (th.get("scope"), th.get("class"))
+        for th in elements(tree, "thead")[0].iter()
+        if th.tag == f"{XHTML}th"
+    ]
     assert head_cells == [
         ("col", "govuk-table__header"),
         ("col", "govuk-table__header govuk-table__header--numeric"),
@@ -370,17 +378,20 @@ def test_chart_figure_markup():
     assert figure.get("class") == "app-chart"
     assert figure.get("aria-labelledby") == "cpt-caption"
     children = [child.tag.removeprefix(XHTML) for child in figure]
-    assert children == ["figcaption", "div", "p", "div"]
+    assert children == ["figcaption", "div", "p", "details"]
     assert figure[0].get("id") == "cpt-caption"
     assert text_of(figure[0]) == "Cost per transaction"
-    assert figure[1].find(f"{{http://www.w3.org/2000/svg}}svg") is not None
+    assert figure[1].find("{http://www.w3.org/2000/svg}svg") is not None
     assert text_of(figure[2]) == "It fell."
-    assert figure[3].get("class") == "app-table-wrapper"
-    assert len(elements(figure[3], "tr")) == 5
+    assert figure[3].get("class") == "govuk-details app-chart__data"
+    (wrapper,) = [e for e in figure[3].iter() if e.get("class") == "app-table-wrapper"]
+    assert len(elements(wrapper, "tr")) == 5
 
 
 def test_chart_svg_must_be_markup():
-    html = render_macro("{{ chart_figure('c', 'C', svg, 'S', table) }}", svg="<svg>", table=CHART_TABLE)
+    html = render_macro(
+        "{{ chart_figure('c', 'C', svg, 'S', table) }}", svg="<svg>", table=CHART_TABLE
+    )
     assert "&lt;svg&gt;" in html
 
 

@@ -38,7 +38,9 @@ MINUS = "\u2212"
         (1000, "£1.00k"),
         (1234, "£1.23k"),
         (1235, "£1.24k"),
-        (9995, "£10.0k"),
+        (9995, "£10.0k"),  # rounding adds a digit: still three significant figures
+        (10_000, "£10.0k"),  # trailing zeros kept
+        (100_000, "£100k"),
         (48_200, "£48.2k"),
         (48_249.99, "£48.2k"),
         (48_250, "£48.3k"),
@@ -167,7 +169,9 @@ def test_count(value, expected):
         (977, "977"),
         (999.4, "999"),
         (999.5, "1.00k"),
+        (1000, "1.00k"),
         (1234, "1.23k"),
+        (99_950, "100k"),
         (48_200, "48.2k"),
         (48_250, "48.3k"),
         (999_950, "1.00m"),
@@ -184,7 +188,9 @@ def test_count_short(value, expected):
     assert count_short(value) == expected
 
 
-@pytest.mark.parametrize("formatter", [money, money_exact, percent, percent_exact, count, count_short])
+@pytest.mark.parametrize(
+    "formatter", [money, money_exact, percent, percent_exact, count, count_short]
+)
 @pytest.mark.parametrize("bad", ["12", True, [1]])
 def test_formatters_reject_non_numbers(formatter, bad):
     with pytest.raises(TypeError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -115,7 +116,7 @@ class Service(_Strict):
     @classmethod
     def _safe_url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://", value):
-            raise ValueError("must start with https:// or http://")
+            raise ValueError(f"'{value}' is not a web address: it must start with https:// or http://")
         return value
 
 
@@ -156,6 +157,25 @@ def _path_text(path: Path_) -> str:
     return text
 
 
+class _Alias:
+    """Where an alias (``*name``) is used. PyYAML's composer hands back the anchored node
+    itself, which would put the problem on the anchor's line instead of the alias's."""
+
+    def __init__(self, target: yaml.Node, start_mark: yaml.Mark):
+        self.target = target
+        self.start_mark = start_mark
+
+
+class _AliasMarkingLoader(yaml.SafeLoader):
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            target = super().compose_node(parent, index)
+            assert target is not None  # PyYAML raises for an undefined alias
+            return _Alias(target, mark)
+        return super().compose_node(parent, index)
+
+
 class _PositionedYaml:
     """Builds plain Python values from a YAML node tree, remembering each node's line."""
 
@@ -163,14 +183,24 @@ class _PositionedYaml:
         self.file = file
         self.lines: dict[Path_, int] = {}
         self.problems: list[Problem] = []
-        self._seen: set[int] = set()
+        self._built: dict[int, Any] = {}
 
-    def build(self, node: yaml.Node, path: Path_ = ()) -> Any:
-        self.lines[path] = node.start_mark.line + 1
-        if id(node) in self._seen:
+    def build(self, node: yaml.Node | _Alias, path: Path_ = ()) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)  # a key's own line if already known
+        if isinstance(node, _Alias):
             self.problems.append(Problem(self.file, node.start_mark.line + 1, _path_text(path), "YAML aliases (*name) are not allowed; write the value out"))
-            return None
-        self._seen.add(id(node))
+            # The aliased value (None while it is still being built) keeps later checks from
+            # reporting a second, misleading problem for the same key.
+            return self._built.get(id(node.target))
+        value = self._build(node, path)
+        self._built[id(node)] = value
+        return value
+
+    def _build(self, node: yaml.Node, path: Path_) -> Any:
+        if isinstance(node, yaml.CollectionNode) and node.tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+            # Scalars get the same error from PyYAML's safe constructor; lists and mappings are
+            # built here, so a tag such as !!python/object would otherwise be silently ignored.
+            raise yaml.constructor.ConstructorError(None, None, f"could not determine a constructor for the tag '{node.tag}'", node.start_mark)
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -185,6 +215,8 @@ class _PositionedYaml:
                     first = self.lines.get(path + (key,))
                     self.problems.append(Problem(self.file, key_node.start_mark.line + 1, _path_text(path + (key,)), f"duplicate key '{key}' (first given on line {first})"))
                     continue
+                # The key's line: a block list or mapping as its value only starts on the next one.
+                self.lines[path + (key,)] = key_node.start_mark.line + 1
                 result[key] = self.build(value_node, path + (key,))
             return result
         if isinstance(node, yaml.SequenceNode):
@@ -195,21 +227,41 @@ class _PositionedYaml:
 _LOADER = yaml.SafeLoader("")
 
 
+_SYNTAX_HINTS = {
+    "found character '\\t'": "indent with spaces, not tabs",
+    "mapping values are not allowed here": "put text that contains ': ' in quotes, or check the indentation",
+    "expected <block end>": "check the indentation: the keys of one mapping, and the items of one list, must start in the same column",
+}
+
+
 def _read_yaml(path: Path, display: str) -> tuple[Any, dict[Path_, int], list[Problem]]:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError([Problem(display, None, "", "file not found", hint="create it, or point perfgen at your config with --config")]) from None
     except UnicodeDecodeError as error:
-        raise ConfigError([Problem(display, None, "", f"not UTF-8 text (byte {error.start})", hint="save the file as UTF-8")]) from None
+        raw = path.read_bytes()
+        try:
+            raw.decode("cp1252")
+            guess = " (it looks like Windows-1252)"
+        except UnicodeDecodeError:
+            guess = ""
+        bad_line = raw[: error.start].count(b"\n") + 1
+        raise ConfigError([Problem(display, bad_line, "", f"the file is not UTF-8 text{guess}", hint="save it as UTF-8")]) from None
     if not text.strip():
         raise ConfigError([Problem(display, 1, "", "the file is empty", hint="it needs at least a 'departments' list")])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_AliasMarkingLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
-        raise ConfigError([Problem(display, line, "", f"YAML syntax error: {error.problem or error.context}")]) from None
+        message = error.problem or error.context or "unreadable YAML"
+        if error.problem and error.context and not error.context.startswith("while"):
+            message = f"{error.context}, {error.problem}"  # "expected a single document in the stream, but found another document"
+        elif error.problem and error.context and error.context_mark:
+            message = f"{error.problem} ({error.context} that starts on line {error.context_mark.line + 1})"
+        hint = next((h for start, h in _SYNTAX_HINTS.items() if message.startswith(start)), "")
+        raise ConfigError([Problem(display, line, "", f"YAML syntax error: {message}", hint=hint)]) from None
     except yaml.YAMLError as error:  # pragma: no cover - composer errors are all marked
         raise ConfigError([Problem(display, None, "", f"YAML error: {error}")]) from None
     builder = _PositionedYaml(display)
@@ -240,6 +292,35 @@ def _model_at(path: Path_) -> type[BaseModel] | None:
     return {"site": Site, "departments": Department, "agencies": Agency, "services": Service}.get(head)
 
 
+#: What a key expects, in words, by the start of pydantic's error type (``int_parsing``).
+_EXPECTED = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "text",
+    "list": "a list",
+    "dict": "keys with values",
+    "model": "keys with values",
+}
+
+
+def _given(value: Any) -> str:
+    """A YAML value in words, for "expected ..., got ..."."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "keys with values"
+    return f"'{value}'"
+
+
 _RENAMED_KEYS = {"url": "start_url", "abbr": "abbreviation", "dept": "department", "license": "licence", "digital": "digital_channels"}
 
 
@@ -252,7 +333,7 @@ def _pydantic_problem(display: str, lines: dict[Path_, int], error: dict[str, An
         model = _model_at(loc[:-1])
         hint = ""
         if key in _RENAMED_KEYS:
-            hint = f"'{key}' is called '{_RENAMED_KEYS[key]}'"
+            hint = f"rename '{key}' to '{_RENAMED_KEYS[key]}'"
         suggestion = did_you_mean(key, _field_names(model)) if model and not hint else ""
         return Problem(display, _line_for(lines, loc), _path_text(loc[:-1]) or "top level", f"unknown key '{key}'{suggestion}", hint=hint)
     if kind == "missing":
@@ -267,11 +348,20 @@ def _pydantic_problem(display: str, lines: dict[Path_, int], error: dict[str, An
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return Problem(display, _line_for(lines, loc), where, f"'{error['input']}' is not allowed; expected {expected}")
-    message = error["msg"]
+    expected, _, suffix = ("int", "", "type") if kind == "int_from_float" else kind.rpartition("_")
+    if suffix in ("type", "parsing") and expected in _EXPECTED:
+        value = error["input"]
+        if value is None:
+            return Problem(display, _line_for(lines, loc), where, f"no value given; expected {_EXPECTED[expected]}")
+        hint = "put the value in quotes to keep it as text" if expected == "string" and not isinstance(value, (list, dict)) else ""
+        return Problem(display, _line_for(lines, loc), where, f"expected {_EXPECTED[expected]}, got {_given(value)}", hint=hint)
+    if kind in ("too_short", "string_too_short") and error.get("ctx", {}).get("min_length") == 1:
+        return Problem(display, _line_for(lines, loc), where, "must not be empty")
+    message = error["msg"].replace("Value error, ", "").replace("Input should be", "should be")
     message = message[:1].lower() + message[1:]
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        message = f"{message} (got {type(error['input']).__name__} {error['input']!r})"
-    return Problem(display, _line_for(lines, loc), where, message.replace("Value error, ", ""))
+    if kind != "value_error" and not isinstance(error["input"], (list, dict)):
+        message = f"{message} (got {_given(error['input'])})"
+    return Problem(display, _line_for(lines, loc), where, message)
 
 
 def _cross_checks(config: Config, display: str, lines: dict[Path_, int]) -> list[Problem]:
@@ -282,7 +372,7 @@ def _cross_checks(config: Config, display: str, lines: dict[Path_, int]) -> list
         seen: dict[str, int] = {}
         for index, item in enumerate(items):
             if item.slug in seen:
-                problems.append(Problem(display, _line_for(lines, (list_name, index, "slug")), f"{list_name}[{index}].slug", f"duplicate slug '{item.slug}' (also {list_name}[{seen[item.slug]}])"))
+                problems.append(Problem(display, _line_for(lines, (list_name, index, "slug")), f"{list_name}[{index}].slug", f"duplicate slug '{item.slug}' (first given at {list_name}[{seen[item.slug]}], line {_line_for(lines, (list_name, seen[item.slug], 'slug'))})"))
             else:
                 seen[item.slug] = index
 

@@ -14,7 +14,7 @@ from difflib import get_close_matches
 from typing import Iterable
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input, located as precisely as the input allows."""
 
@@ -24,6 +24,14 @@ class Problem:
     message: str
     code: str = ""  # stable warning code; empty for errors
     hint: str = ""
+
+    def __lt__(self, other: Problem) -> bool:
+        return self._sort_key() < other._sort_key()
+
+    def _sort_key(self) -> tuple:
+        # By file, then line; problems of the whole file (line None, such as "12 more rows ...
+        # not listed") after its numbered lines. Plain field order would compare None with int.
+        return (self.file, self.line is None, self.line or 0, self.where, self.message, self.code, self.hint)
 
     def __str__(self) -> str:
         location = self.file if self.line is None else f"{self.file}:{self.line}"
@@ -56,7 +64,7 @@ class DataError(PerfgenError):
 
 
 class StrictModeError(PerfgenError):
-    kind = "warnings (strict mode)"
+    kind = "data (--strict turns warnings into errors)"
 
 
 @dataclass

@@ -69,7 +69,7 @@ def _quote(text: str) -> str:
 
 
 def _check_text(path: Path, display: str, problems: list[Problem]) -> str | None:
-    """First line of a CSV file, after checking it is non-empty UTF-8; None if unusable."""
+    """Text of a CSV file, after checking it is non-empty UTF-8; None if unusable."""
     raw = path.read_bytes()
     if not raw.strip():
         problems.append(Problem(display, None, "", "the file is empty", hint=HEADER_HINT))
@@ -85,7 +85,25 @@ def _check_text(path: Path, display: str, problems: list[Problem]) -> str | None
             guess = ""
         problems.append(Problem(display, line, "", f"the file is not UTF-8 text{guess}", hint="save it as UTF-8 (in Excel: Save As, 'CSV UTF-8')"))
         return None
-    return text.splitlines()[0] if text.splitlines() else ""
+    return text
+
+
+def _record_starts(text: str) -> list[int | None] | None:
+    """The line each CSV record starts on (None for a blank line), header first.
+
+    DuckDB numbers records, not lines: a quoted value with line breaks or a blank line would
+    put every later message on the wrong line. None if Python's reader cannot read the file.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    starts: list[int | None] = []
+    end = 0
+    try:
+        for record in reader:
+            starts.append(end + 1 if record else None)
+            end = reader.line_num
+    except csv.Error:
+        return None
+    return starts
 
 
 def _check_columns(columns: list[str], display: str, problems: list[Problem]) -> bool:
@@ -113,9 +131,10 @@ def _select_canonical(columns: list[str], source: str) -> str:
 
 
 def _load_csv(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: str, problems: list[Problem]) -> bool:
-    first_line = _check_text(path, display, problems)
-    if first_line is None:
+    content = _check_text(path, display, problems)
+    if content is None:
         return False
+    first_line = content.splitlines()[0] if content.splitlines() else ""
     columns = next(csv.reader(io.StringIO(first_line)), [])
     columns = [c.strip() for c in columns]
     if not _check_columns(columns, display, problems):
@@ -130,6 +149,12 @@ def _load_csv(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: st
     rejects = db.execute(
         "SELECT line, column_name, error_type, error_message FROM reject_errors ORDER BY line"
     ).fetchall()
+    starts = _record_starts(content)
+
+    def physical(record: int) -> int:
+        """Line of DuckDB's record number ``record`` (1 is the header; blank lines count)."""
+        return (starts[record - 1] or record) if starts and 0 < record <= len(starts) else record
+
     for line, column, error_type, message in rejects[:MAX_LISTED]:
         if error_type == "TOO MANY COLUMNS":
             text = f"too many fields (expected {len(columns)})"
@@ -139,20 +164,18 @@ def _load_csv(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: st
             text = "a quote is not closed"
         else:
             text = message
-        problems.append(Problem(display, int(line), "", text, hint="every row needs one value per header column; quote text containing commas"))
+        problems.append(Problem(display, physical(int(line)), "", text, hint="every row needs one value per header column; quote text containing commas"))
     if len(rejects) > MAX_LISTED:
         problems.append(Problem(display, None, "", f"{len(rejects) - MAX_LISTED} more unreadable rows not listed"))
-    if rejects:
-        # Map each kept row to its line, skipping the rejected ones (DuckDB counts records).
-        db.execute("CREATE TEMP TABLE rejected_lines AS SELECT DISTINCT line FROM reject_errors")
-        db.execute(
-            f"""CREATE TEMP TABLE {table}_lines AS
-            SELECT row_number() OVER (ORDER BY l) - 1 AS row_index, l AS line
-            FROM generate_series(2, (SELECT count(*) FROM {table}_raw) + (SELECT count(*) FROM rejected_lines) + 1) g(l)
-            WHERE l NOT IN (SELECT line FROM rejected_lines)"""
-        )
+    # Map each kept row to the line it starts on: DuckDB skips blank and rejected records.
+    rejected = {int(line) for line, *_ in rejects}
+    kept_rows = int(db.execute(f"SELECT count(*) FROM {table}_raw").fetchall()[0][0])
+    lines = [start for number, start in enumerate(starts or [], start=1) if number > 1 and start is not None and number not in rejected]
+    if len(lines) != kept_rows:  # the two readers disagree: fall back to record numbers
+        lines = [number for number in range(2, kept_rows + len(rejected) + 2) if number not in rejected]
+    if lines != list(range(2, kept_rows + 2)):
+        db.execute(f"CREATE TEMP TABLE {table}_lines AS SELECT unnest(range(?)) AS row_index, unnest(?::BIGINT[]) AS line", [len(lines), lines])
         line_expr, join = "n.line", f"JOIN {table}_lines n ON n.row_index = r.rowid"
-        db.execute("DROP TABLE rejected_lines")
     else:
         line_expr, join = "r.rowid + 2", ""
     db.execute(
@@ -198,13 +221,16 @@ def data_files(data_dir: Path) -> list[Path]:
 def _listed(problems: list[Problem], rows: list[tuple], make) -> None:
     """Add a problem per row, at most MAX_LISTED per file, then a count of the rest."""
     per_file: dict[str, int] = {}
+    first_line: dict[str, int] = {}
     for row in rows:
         per_file[row[0]] = per_file.get(row[0], 0) + 1
+        first_line.setdefault(row[0], row[1])
         if per_file[row[0]] <= MAX_LISTED:
             problems.append(make(*row))
     for file, total in per_file.items():
         if total > MAX_LISTED:
-            problems.append(Problem(file, None, "", f"{total - MAX_LISTED} more rows with the same kind of problem not listed"))
+            # Name a listed example: a file can have several kinds of problem cut short.
+            problems.append(Problem(file, None, "", f"{total - MAX_LISTED} more rows with the same kind of problem as line {first_line[file]} not listed"))
 
 
 def _check_rows(db: duckdb.DuckDBPyConnection, config: Config, problems: list[Problem]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 MONTH = "month"
 QUARTER = "quarter"
@@ -62,17 +62,33 @@ _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})/(\d{4}-\d{2}-\d{2})$")
 FORMATS_HINT = "use 2024-05 (month), 2024-Q2 (quarter), 2024-25 (financial year) or 2024-04-01/2025-03-31"
 
 
+def _year(label: str, text: str) -> int:
+    year = int(text)
+    # Four-digit years that ``date`` can hold a year either side of (financial years, comparisons).
+    if not 1000 <= year < 9999:
+        raise PeriodError(f"'{label}' has an impossible year: {text}")
+    return year
+
+
+def _date(label: str, text: str) -> date:
+    _year(label, text[:4])
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PeriodError(f"'{label}' has an impossible date: {text} does not exist") from None
+
+
 def parse_period(text: str) -> Period:
     """Parse a period label; raise :class:`PeriodError` with a plain-English reason."""
     text = text.strip()
     if match := _QUARTER.match(text):
-        year, quarter = int(match[1]), int(match[2])
+        year, quarter = _year(text, match[1]), int(match[2])
         if not 1 <= quarter <= 4:
             raise PeriodError(f"'{text}' has no quarter {quarter}: quarters are Q1 to Q4")
         start = date(year, 3 * quarter - 2, 1)
         return Period(start, _month_end(year, 3 * quarter), QUARTER)
     if match := _MONTH.match(text):
-        year, second = int(match[1]), int(match[2])
+        year, second = _year(text, match[1]), int(match[2])
         if 1 <= second <= 12:
             return Period(date(year, second, 1), _month_end(year, second), MONTH)
         # 2024-25 style: a financial year whose second year is the next one.
@@ -80,10 +96,7 @@ def parse_period(text: str) -> Period:
             return Period(date(year, 4, 1), date(year + 1, 3, 31), FINANCIAL_YEAR)
         raise PeriodError(f"'{text}' is neither a month (01 to 12) nor a financial year (it would be {year}-{(year + 1) % 100:02d})")
     if match := _RANGE.match(text):
-        try:
-            start, end = date.fromisoformat(match[1]), date.fromisoformat(match[2])
-        except ValueError as error:
-            raise PeriodError(f"'{text}' has an impossible date: {error}") from None
+        start, end = _date(text, match[1]), _date(text, match[2])
         if end < start:
             raise PeriodError(f"'{text}' ends before it starts")
         return Period(start, end, RANGE)
@@ -118,4 +131,12 @@ def year_earlier(start: date, end: date) -> tuple[date, date]:
     if months_spanned(start, end) is not None:
         new_end = add_months(end, -12)
         return add_months(start, -12), _month_end(new_end.year, new_end.month)
-    return start - timedelta(days=365), end - timedelta(days=365)
+    return _a_year_before(start), _a_year_before(end)
+
+
+def _a_year_before(day: date) -> date:
+    """The same date a year earlier (28 February for 29 February); 365 days back would be a
+    day out whenever a 29 February lies in between."""
+    if (day.month, day.day) == (2, 29):
+        return date(day.year - 1, 2, 28)
+    return day.replace(year=day.year - 1)

@@ -36,7 +36,10 @@ def number_text(value: Any) -> str:
     number = float(value)
     if number.is_integer() and abs(number) < 1e15:
         return str(int(number))
-    return repr(round(number, 10))
+    # 12 significant figures: exact for any published figure, and free of the last-bit noise
+    # that summing floats in a different order can leave.
+    text = format(number, ".12g")
+    return str(int(float(text))) if float(text).is_integer() and "e" not in text else text
 
 
 def cell_text(value: Any) -> str:

@@ -29,6 +29,14 @@ from perfgen.quality import WARNING_CODES
 
 HEADLINE_KPIS = ("cost_per_transaction", "completion_rate", "user_satisfaction", "digital_take_up")
 METHOD_WORDS = {"mean_score": "mean score method", "top_two_box": "top-two-box method (satisfied or very satisfied)"}
+QUALITY_LABELS = {
+    "digital-above-total": "Digital transactions above the total",
+    "completed-above-started": "More completed than started",
+    "cost-with-zero-volume": "A cost with no transactions",
+    "invalid-value": "A figure that is not a number",
+    "stale-data": "Out of date",
+    "no-data": "No figures",
+}
 STATUS_WORDS = {"not_provided": "Not provided", "not_applicable": "Not applicable", "invalid": "Not provided"}
 
 
@@ -171,6 +179,9 @@ class SiteModel:
         self._index: dict[tuple, dict[str, Any]] = {}
         for row in self.periods[self.periods["status"] == "value"].to_dict("records"):
             self._index[(row["service"], row["department"] if row["service"] == "" else "", row["kpi"], row["method"], row["period_start"], row["period_end"])] = row
+        # Split once: filtering the whole frame per service is quadratic on large sites.
+        self._series_rows = {key: group for key, group in self.periods.groupby(["service", "department", "kpi", "method"], sort=False)}
+        self._series_cache: dict[tuple, pd.DataFrame] = {}
         self._headline: dict[tuple, dict[str, Any]] = {}
         for row in self.headlines.to_dict("records"):
             key_department = row["department"] if row["service"] == "" else ""
@@ -200,7 +211,8 @@ class SiteModel:
             title = exact_value(definition.unit, row["value"])
             value_title = title if title != value else None
         else:
-            value, value_title = (STATUS_WORDS.get(status, "Not provided"), None)
+            value = Markup('<span class="app-status--missing">{}</span>').format(STATUS_WORDS.get(status, "Not provided"))
+            value_title = None
         if status == "stale":
             notes.append(f"Out of date: the latest figure is for {row['period']}")
         if kpi == "user_satisfaction" and status in ("value", "stale"):
@@ -242,19 +254,23 @@ CHARTED_KPIS = ("transactions", "digital_take_up", "cost_per_transaction", "comp
 
 def series_for(model: SiteModel, service: str, department: str, kpi: str, method: str) -> pd.DataFrame:
     """The series a chart shows: the finest regular periods (months or quarters) if there are at
-    least two values, otherwise the 12-month periods."""
-    rows = model.periods
-    rows = rows[(rows["service"] == service) & (rows["kpi"] == kpi) & (rows["method"] == method)]
-    if service == "":
-        rows = rows[rows["department"] == department]
-    valued = rows[rows["status"] == "value"]
-    for months in (1, 3, 12):
-        chosen = valued[valued["months"] == months]
-        if months == 12:
-            chosen = chosen[chosen["period_kind"] != "rolling_12_months"] if (chosen["period_kind"] != "rolling_12_months").sum() >= 2 else chosen
-        if len(chosen) >= 2:
-            return chosen.sort_values(["period_end", "period_start"])
-    return valued.iloc[0:0]
+    least two values, otherwise the 12-month periods (supplied ones rather than summed ones)."""
+    key = (service, department, kpi, method)
+    if key in model._series_cache:
+        return model._series_cache[key]
+    rows = model._series_rows.get(key)
+    result = rows.iloc[0:0] if rows is not None else model.periods.iloc[0:0]
+    if rows is not None:
+        valued = rows[rows["status"] == "value"]
+        for months in (1, 3, 12):
+            chosen = valued[valued["months"] == months]
+            if months == 12 and (chosen["period_kind"] != "rolling_12_months").sum() >= 2:
+                chosen = chosen[chosen["period_kind"] != "rolling_12_months"]
+            if len(chosen) >= 2:
+                result = chosen.sort_values(["period_end", "period_start"])
+                break
+    model._series_cache[key] = result
+    return result
 
 
 def chart_requests(model: SiteModel) -> list[ChartRequest]:
@@ -262,7 +278,7 @@ def chart_requests(model: SiteModel) -> list[ChartRequest]:
     for service in model.config.services:
         for kpi in CHARTED_KPIS:
             method = model.method_for(service) if kpi == "user_satisfaction" else ""
-            series = series_for(model, service.slug, "", kpi, method)
+            series = series_for(model, service.slug, service.department, kpi, method)
             if series.empty:
                 continue
             definition = model.definitions[kpi]
@@ -382,7 +398,7 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
         "tiles": [model.tile(None, "", k) for k in HEADLINE_KPIS],
         "volume_tile": model.tile(None, "", "transactions"),
         "department_table": {
-            "caption": "Departments",
+            "caption": "Departments, latest 12 months",
             "headers": ["Department", "Services"] + [model.definitions[k].label for k in ("transactions", *HEADLINE_KPIS)],
             "rows": [[{"html": Markup('<a class="govuk-link" href="departments/{}/">{}</a>').format(d.slug, d.name)}, str(len(by_department[d.slug]))]
                      + [_aggregate_cell(model, d.slug, k) for k in ("transactions", *HEADLINE_KPIS)] for d in config.departments],
@@ -420,14 +436,14 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
         figures = []
         for kpi in CHARTED_KPIS:
             method = model.method_for(service) if kpi == "user_satisfaction" else ""
-            series = series_for(model, service.slug, "", kpi, method)
+            series = series_for(model, service.slug, service.department, kpi, method)
             definition = model.definitions[kpi]
             key = f"{service.slug}/{kpi}"
             if series.empty or key not in charts:
                 continue
             figures.append({
                 "id": f"chart-{kpi.replace('_', '-')}",
-                "caption": f"{definition.label}" + (f" ({METHOD_WORDS[method]})" if method else "") + f", {series.iloc[0]['period']} to {series.iloc[-1]['period']}",
+                "caption": f"{definition.label} over time" + (f" ({METHOD_WORDS[method]})" if method else ""),
                 "svg": Markup(charts[key]),
                 "summary": _chart_summary(definition, series),
                 "table": _history_table(model, service, kpi, series),
@@ -445,7 +461,8 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             "channel_table": _channel_table(model, channels, service),
             "digital_channels": ", ".join(c.replace("_", " ") for c in config.digital_channels_for(service)),
             "satisfaction_method": METHOD_WORDS[model.method_for(service)],
-            "quality": model.results.quality[model.results.quality["service"] == service.slug].to_dict("records"),
+            "quality": [{"label": QUALITY_LABELS[q["code"]], "period": period_words(q["period_start"], q["period_end"]) if q["period_start"] is not None and not pd.isna(q["period_start"]) else "",
+                         "detail": q["detail"]} for q in model.results.quality[model.results.quality["service"] == service.slug].to_dict("records")],
             "quality_words": WARNING_CODES,
             "facts": [(label, value) for label, value in (
                 ("Department", department.name),

@@ -136,29 +136,36 @@ def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | 
     A KPI whose latest value ends before the site's latest period is ``stale`` (the older value,
     with its period). A KPI with no value keeps the status of the service's latest period."""
     rows: list[dict[str, Any]] = []
-    service_rows = values[values["service"] != ""]
+    records = values[values["service"] != ""].to_dict("records")
+    order = lambda r: (r["period_end"], r["period_start"])  # noqa: E731
+    # Each service's reference period: its latest 12 months with any value (or latest period).
     reference: dict[str, tuple[date, date]] = {}
-    for service, group in service_rows[service_rows["status"] == "value"].groupby("service"):
-        yearly = group[group["months"] == 12]
-        pool = yearly if not yearly.empty else group
-        latest = pool.sort_values(["period_end", "period_start"]).iloc[-1]
-        reference[service] = (latest["period_start"], latest["period_end"])
-    for (service, kpi, method), group in service_rows.groupby(["service", "kpi", "method"], sort=True):
-        yearly = group[group["months"] == 12]
-        with_value = group[group["status"] == "value"]
-        if not yearly[yearly["status"] == "value"].empty:
-            with_value = yearly[yearly["status"] == "value"]
-        if not with_value.empty:
-            row = with_value.sort_values(["period_end", "period_start"]).iloc[-1].to_dict()
+    best: dict[str, tuple[bool, date, date]] = {}
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault((record["service"], record["kpi"], record["method"]), []).append(record)
+        if record["status"] == "value":
+            rank = (record["months"] == 12, record["period_end"], record["period_start"])
+            if record["service"] not in best or rank > best[record["service"]]:
+                best[record["service"]] = rank
+    reference = {service: (start, end) for service, (_, end, start) in best.items()}
+    for key in sorted(groups):
+        group = groups[key]
+        with_value = [r for r in group if r["status"] == "value"]
+        yearly = [r for r in with_value if r["months"] == 12]
+        if yearly:
+            with_value = yearly
+        if with_value:
+            row = dict(max(with_value, key=order))
             if latest_end is not None and row["period_end"] < latest_end:
                 row["status"] = "stale"
         else:
-            start, end = reference.get(service, (None, None))
-            at_reference = group[(group["period_start"] == start) & (group["period_end"] == end)]
-            row = (at_reference if not at_reference.empty else group.sort_values(["period_end", "period_start"])).iloc[-1].to_dict()
+            start, end = reference.get(key[0], (None, None))
+            at_reference = [r for r in group if r["period_start"] == start and r["period_end"] == end]
+            row = dict(at_reference[-1] if at_reference else max(group, key=order))
         row["basis"] = "headline"
         rows.append(row)
-    covered = set(service_rows["service"])
+    covered = {key[0] for key in groups}
     definitions = load_definitions()
     for service in config.services:
         if service.slug in covered:
@@ -195,6 +202,9 @@ def _aggregate_headlines(aggregates: pd.DataFrame) -> pd.DataFrame:
 
 def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings) -> KpiResults:
     db = loaded.db
+    # One thread: sums of floats then always add up in the same order, so the same inputs give
+    # byte-identical outputs. The KPI tables are small; loading stays parallel.
+    db.execute("SET threads = 1")
     definitions = load_definitions()
     _register_config(db, config)
     _run_kpis(db, definitions)
