@@ -71,13 +71,13 @@ def test_excerpt_report_counts(excerpt_project):
     _, report = excerpt_project
     assert report.encoding == "utf-8"
     assert (report.departments, report.agencies, report.services) == (6, 6, 8)
-    assert report.data_rows == {ANNUAL_DATA_FILE: 525, QUARTERLY_DATA_FILE: 315}
+    assert report.data_rows == {ANNUAL_DATA_FILE: 672, QUARTERLY_DATA_FILE: 315}
     assert report.cells == {
         "value": 490,
-        "not_provided": 350,
+        "not_provided": 497,
         "not_applicable": 0,
         "invalid": 0,
-        "blank": 168,
+        "blank": 21,
     }
     assert report.dash_cells == 2
     assert report.annual_periods[0] == "2012-Q4" and report.annual_periods[-1] == "2017-Q4"
@@ -435,9 +435,14 @@ def test_invalid_cells_are_written_with_their_position_and_reported(tmp_path):
         "status": "invalid",
         "note": "cell H2 (2014-Q3 CPT (£)): '#REF!' is not a number",
     }
-    assert all(row["status"] == "invalid" for row in rows)
-    # b's blank CPT is not written: b has no cost figure in any period
-    assert [row["metric"] for row in rows if row["service"] == "b"] == ["transactions"]
+    assert all(row["status"] == "invalid" for row in rows if row["service"] == "a")
+    # b's blank 12-month cells are written as not provided: the spreadsheet asked for them
+    assert [(row["metric"], row["status"]) for row in rows if row["service"] == "b"] == [
+        ("cost_per_transaction", "not_provided"),
+        ("transactions", "invalid"),
+        ("cost_per_transaction", "not_provided"),
+        ("transactions", "not_provided"),
+    ]
 
 
 def test_not_applicable_marker(tmp_path):
@@ -460,7 +465,7 @@ def test_not_applicable_marker(tmp_path):
     assert project.report.problems == []
 
 
-def test_blank_cells_are_written_only_where_the_figure_is_expected(tmp_path):
+def test_blank_annual_cells_are_all_written_as_not_provided(tmp_path):
     header = IDENTITY + [
         "2014-Q3 Vol.",
         "2014-Q3 Digital vol.",
@@ -472,14 +477,16 @@ def test_blank_cells_are_written_only_where_the_figure_is_expected(tmp_path):
     rows = list(csv.DictReader(io.StringIO(project.files[ANNUAL_DATA_FILE])))
     assert [(r["period"], r["channel"], r["value"], r["status"]) for r in rows] == [
         ("2013-07-01/2014-06-30", "", "5", ""),
+        ("2013-07-01/2014-06-30", "digital", "", "not_provided"),
         ("2013-10-01/2014-09-30", "", "", "not_provided"),
+        ("2013-10-01/2014-09-30", "digital", "", "not_provided"),
     ]
     assert project.report.cells == {
         "value": 1,
-        "not_provided": 1,
+        "not_provided": 3,
         "not_applicable": 0,
         "invalid": 0,
-        "blank": 2,
+        "blank": 0,
     }
 
 

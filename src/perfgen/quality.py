@@ -13,7 +13,7 @@ from dataclasses import dataclass
 WARNING_CODES = {
     "digital-above-total": "Digital transactions exceed all transactions for the period (digital take-up over 100%).",
     "completed-above-started": "More transactions completed than started (completion rate over 100%).",
-    "cost-with-zero-volume": "A cost or cost per transaction was given for a period with zero transactions.",
+    "cost-with-zero-volume": "A cost or cost per transaction was given for a period with zero transactions (all channels or digital).",
     "invalid-value": "A data file marked a figure as invalid (for example a spreadsheet cell that was not a number).",
     "stale-data": "The service's latest figures are older than the latest period on the site.",
     "no-data": "The service is in config/services.yml but has no figures at all.",
@@ -44,7 +44,12 @@ CHECKS = (
         """SELECT service, period_start, period_end,
                   CASE WHEN supplied_cpt IS NOT NULL THEN printf('cost per transaction £%.2f given for zero transactions', supplied_cpt)
                        ELSE printf('cost £%s given for zero transactions', format('{:,.2f}', total_cost)) END
-           FROM facts WHERE NOT summed AND transactions = 0 AND (coalesce(total_cost, 0) > 0 OR coalesce(supplied_cpt, 0) > 0)""",
+           FROM facts WHERE NOT summed AND transactions = 0 AND (supplied_cpt IS NOT NULL OR coalesce(total_cost, 0) > 0)
+           UNION ALL
+           SELECT service, period_start, period_end,
+                  CASE WHEN supplied_digital_cpt IS NOT NULL THEN printf('digital cost per transaction £%.2f given for zero digital transactions', supplied_digital_cpt)
+                       ELSE printf('digital cost £%s given for zero digital transactions', format('{:,.2f}', digital_cost)) END
+           FROM facts WHERE NOT summed AND digital_transactions = 0 AND (supplied_digital_cpt IS NOT NULL OR coalesce(digital_cost, 0) > 0)""",
     ),
     QualityCheck(
         "invalid-value",

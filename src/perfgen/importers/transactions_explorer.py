@@ -965,9 +965,10 @@ class _Converter:
                     series_with_numbers.add((column.metric, column.channel))
                     rows.append(_data_row(order, slug, column, format_number(number), "", ""))
         for column in blanks:
-            # A blank is "expected but absent" only where the service reports that figure
-            # for some other period; otherwise nothing is written, to keep files small.
-            if (column.metric, column.channel) in series_with_numbers:
+            # The spreadsheet asked every service for every 12-month period, so a blank there is
+            # "expected but absent". A blank quarterly cell is only where the service reports
+            # that figure for some other quarter; otherwise nothing is written (smaller files).
+            if table == "annual" or (column.metric, column.channel) in series_with_numbers:
                 self.cell_states["blank"] -= 1
                 self.cell_states["not_provided"] += 1
                 rows.append(_data_row(order, slug, column, "", "not_provided", ""))

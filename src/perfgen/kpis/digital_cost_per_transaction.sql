@@ -9,7 +9,7 @@ SELECT
     CASE WHEN digital_transactions > 0 THEN digital_cost END AS numerator,
     CASE WHEN digital_transactions > 0 AND digital_cost IS NOT NULL THEN digital_transactions END AS denominator,
     CASE
-        WHEN digital_transactions = 0 AND (digital_cost > 0 OR supplied_digital_cpt > 0) THEN 'invalid'
+        WHEN digital_transactions = 0 AND (digital_cost > 0 OR supplied_digital_cpt IS NOT NULL) THEN 'invalid'
         WHEN digital_transactions = 0 THEN 'not_provided'
         WHEN (digital_cost IS NOT NULL AND digital_transactions > 0) OR supplied_digital_cpt IS NOT NULL THEN 'value'
         WHEN digital_cost_invalid OR digital_transactions_invalid THEN 'invalid'
@@ -18,7 +18,7 @@ SELECT
     END AS status,
     digital_cost_derived AS derived,
     CASE
-        WHEN digital_transactions = 0 AND (digital_cost > 0 OR supplied_digital_cpt > 0) THEN 'a digital cost was given for zero digital transactions'
+        WHEN digital_transactions = 0 AND (digital_cost > 0 OR supplied_digital_cpt IS NOT NULL) THEN 'a digital cost was given for zero digital transactions'
         WHEN supplied_digital_cpt IS NOT NULL AND supplied_digital_cost IS NULL THEN 'digital cost per transaction as supplied by the department'
     END AS note
 FROM facts
