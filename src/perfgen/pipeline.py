@@ -5,6 +5,7 @@ Everything is gathered and checked before anything is written; see ARCHITECTURE.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from perfgen.errors import StrictModeError, Warnings
 from perfgen.kpis import KpiResults, channel_breakdown, compute_kpis
 from perfgen.load import LoadedData, load_data
 from perfgen.progress import Progress
-from perfgen.publish import kpis_csv, write_site
+from perfgen.publish import kpis_csv, manifest_json, write_site
 
 
 @dataclass
@@ -71,10 +72,21 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         html = render_stage.render_pages(env, pages, site_context, progress=tick)
     files: list[tuple[str, str | bytes]] = sorted(html.items())
     files.append(("data/kpis.csv", kpis_csv(results.values)))
+    inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, loaded)]
+    files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(pages), [name for name, _ in files])))
     with progress.step("Publishing"):
         write_site(project.output, files)
     loaded.db.close()
     return BuildResult(project.output, len(pages), len(config.services), len(results.values), warnings)
+
+
+def _inputs(project: Project, loaded: LoadedData) -> list[tuple[str, str, int]]:
+    """Every input file with its SHA-256 and row count (the config counts its services)."""
+    config_digest = hashlib.sha256(project.config.read_bytes()).hexdigest()
+    config_rows = loaded.db.execute("SELECT count(*) FROM services").fetchone()[0]
+    entries = [(_display(project.config, project.root), config_digest, int(config_rows))]
+    entries += [(f.path, f.sha256, f.rows) for f in loaded.files]
+    return entries
 
 
 def validate(project: Project) -> Warnings:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
+import platform
 import shutil
 import tempfile
 from datetime import date
@@ -62,6 +64,36 @@ def kpis_csv(values: pd.DataFrame) -> str:
     for row in values[list(SCHEMA_COLUMNS)].itertuples(index=False):
         writer.writerow([cell_text(v) for v in row])
     return buffer.getvalue()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of perfgen and the libraries that shape its output."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in ("perfgen", "duckdb", "pandas", "altair", "vl-convert-python", "jinja2", "govuk-frontend-jinja", "markdown", "nh3", "pydantic", "pyyaml"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            found[name] = "not installed"
+    return found
+
+
+def manifest_json(inputs: list[dict[str, Any]], values: pd.DataFrame, warnings: dict[str, int], pages: int, files: list[str]) -> str:
+    """The build's machine-readable record: inputs with hashes and rows, KPI rows, warnings,
+    versions. No clock time, so identical inputs still give identical files."""
+    kpi_rows = values.groupby(["kpi", "status"]).size()
+    manifest = {
+        "perfgen_manifest_version": 1,
+        "inputs": inputs,
+        "kpi_rows": {kpi: {status: int(count) for (k, status), count in kpi_rows.items() if k == kpi} for kpi in sorted(set(values["kpi"]))},
+        "kpi_rows_total": int(len(values)),
+        "warnings": warnings,
+        "pages": pages,
+        "files": sorted(files),
+        "versions": package_versions(),
+    }
+    return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def copy_assets(target: Path) -> None:
