@@ -183,3 +183,28 @@ def test_government_take_up_is_summed_numerators_over_summed_denominators(tmp_pa
     assert government["denominator"] == expected_total
     assert government["value"] == pytest.approx(expected_digital / expected_total)
     assert (government["services_contributing"], government["services_expected"]) == (len(figures), len(figures))
+
+
+def test_parquet_and_json_files_give_the_same_kpis(tmp_path, results):
+    """The canonical fields in Parquet or JSON load exactly like the CSV."""
+    import shutil
+
+    import duckdb
+
+    values, _ = results
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    db = duckdb.connect()
+    passports = root / "data/hmpo-passports.csv"
+    db.execute(f"COPY (SELECT * FROM read_csv('{passports}', all_varchar=true)) TO '{root / 'data/hmpo-passports.parquet'}' (FORMAT parquet)")
+    theory = root / "data/dvsa-theory-test.csv"
+    db.execute(f"COPY (SELECT * FROM read_csv('{theory}', all_varchar=true)) TO '{root / 'data/dvsa-theory-test.json'}' (FORMAT json, ARRAY true)")
+    db.close()
+    passports.unlink()
+    theory.unlink()
+    config, loaded, converted = check(Project(config=root / "config/services.yml", data=root / "data", root=root), Warnings())
+    loaded.db.close()
+    key = ["service", "department", "kpi", "method", "basis", "period_start", "period_end"]
+    left = values.sort_values(key).reset_index(drop=True)[key + ["value", "status"]]
+    right = converted.values.sort_values(key).reset_index(drop=True)[key + ["value", "status"]]
+    assert left.equals(right)

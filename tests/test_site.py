@@ -91,7 +91,7 @@ def test_every_chart_has_caption_summary_and_table(site):
     assert page.count('<figcaption') == figures
     assert page.count('class="app-chart__summary"') == figures
     assert page.count('role="img" aria-label=') == figures
-    assert page.count("<table") == figures + 1  # plus the channel table
+    assert page.count("<table") == figures + 2  # plus the channel table and "How this service compares"
 
 
 def test_missing_values_say_not_provided_never_zero(site):

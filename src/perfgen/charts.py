@@ -9,15 +9,22 @@ accessible name; the page puts a caption, a sentence and a data table beside it.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any, Iterable
 
 import altair as alt
+
+
+#: Bump when a change here alters the SVG for the same spec (it is part of the cache key).
+CHART_CODE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -91,11 +98,45 @@ def _render_batch(requests: list[ChartRequest]) -> list[tuple[str, str]]:
     return results
 
 
-def render_charts(requests: Iterable[ChartRequest], workers: int | None = None, progress=None) -> dict[str, str]:
-    """Render every chart; returns key -> SVG markup. Deterministic whatever the worker count."""
+def _cache_key(request: ChartRequest) -> str:
+    """Content address of a chart: its spec, label and the renderer's version."""
+    from importlib.metadata import version
+
+    payload = json.dumps([spec_for(request), request.label, version("vl-convert-python"), CHART_CODE_VERSION], sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def render_charts(requests: Iterable[ChartRequest], workers: int | None = None, progress=None, cache_dir: Path | None = None) -> dict[str, str]:
+    """Render every chart; returns key -> SVG markup. Deterministic whatever the worker count.
+
+    With ``cache_dir``, each SVG is stored under the hash of everything that shapes it, and
+    only charts not seen before are drawn."""
     requests = list(requests)
     if not requests:
         return {}
+    if cache_dir is not None:
+        folder = cache_dir / "charts"
+        cached: dict[str, str] = {}
+        missing: list[ChartRequest] = []
+        addresses = {}
+        for request in requests:
+            address = _cache_key(request)
+            addresses[request.key] = address
+            path = folder / address[:2] / f"{address}.svg"
+            if path.is_file():
+                cached[request.key] = path.read_text(encoding="utf-8")
+            else:
+                missing.append(request)
+        if progress and cached:
+            progress(len(cached))
+        drawn = render_charts(missing, workers=workers, progress=progress) if missing else {}
+        for key, svg in drawn.items():
+            path = folder / addresses[key][:2] / f"{addresses[key]}.svg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(svg, encoding="utf-8")
+            os.replace(temporary, path)
+        return {**cached, **drawn}
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     batch_size = max(1, min(50, len(requests) // (workers * 4) or 1))
     batches = [requests[i : i + batch_size] for i in range(0, len(requests), batch_size)]

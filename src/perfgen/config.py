@@ -24,6 +24,7 @@ Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=200)]
 CHANNEL_PATTERN = r"^[a-z0-9]+(?:_[a-z0-9]+)*$"
 Channel = Annotated[str, Field(pattern=CHANNEL_PATTERN, max_length=50)]
 SatisfactionMethod = Literal["mean_score", "top_two_box"]
+Frequency = Literal["monthly", "quarterly", "yearly"]
 
 #: Channels every site knows; a site can add its own with ``site.channels``.
 DEFAULT_CHANNELS = ["online", "api", "assisted_digital", "phone", "paper", "face_to_face", "email", "other"]
@@ -54,6 +55,15 @@ KpiId = Literal[
 ]
 
 
+def check_base_url(value: str | None) -> str | None:
+    """A site address: http(s), with a host, ending in "/" (added when missing)."""
+    if value is None:
+        return None
+    if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+        raise ValueError(f"'{value}' is not a site address: write it like https://example.org/performance/")
+    return value if value.endswith("/") else value + "/"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -62,7 +72,7 @@ class Site(_Strict):
     """Settings for the whole site."""
 
     title: str = Field("Service performance", min_length=1, description="Site name, shown in every page header and title.")
-    base_url: str | None = Field(None, description="Public address of the site (for example https://example.org/performance/); used in feeds and the sitemap.")
+    base_url: str | None = Field(None, description="Public address of the site, ending in `/` (for example https://example.org/performance/ for a site published under a subpath); used in the Atom feeds and sitemap.xml, which are written only when it is set. Pages link relatively, so they work under any path. `perfgen build --base-url` overrides it.")
     licence: str = Field(
         "Contains public sector information licensed under the Open Government Licence v3.0.",
         description="Licence text shown in the footer and the open data files.",
@@ -72,7 +82,14 @@ class Site(_Strict):
     digital_channels: list[Channel] = Field(default_factory=lambda: ["online"], description="Channels counted as digital unless a service says otherwise.")
     satisfaction_method: SatisfactionMethod = Field("mean_score", description="Headline user satisfaction method: `mean_score` (Performance Platform) or `top_two_box` (satisfied or very satisfied).")
     min_responses: int = Field(100, ge=0, description="Fewer survey responses than this mark a satisfaction figure as low-confidence.")
+    min_transactions_to_rank: int = Field(1000, ge=0, description="Fewer transactions than this in a KPI's period and a service is not ranked on the rate KPIs (cost per transaction, completion rate, user satisfaction, digital take-up): it is shown in league tables, marked \"not ranked: fewer than N transactions\".")
     govuk_branding: bool = Field(False, description="Use the GOV.UK crown and the GDS Transport font. Only for sites on a gov.uk domain.")
+    data_due_days: int = Field(60, ge=0, description="Days after a period ends by which its figures are due. A service with `expected_frequency` is overdue when the figures for the period after its latest one are later than this.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return check_base_url(value)
 
 
 class Department(_Strict):
@@ -111,6 +128,7 @@ class Service(_Strict):
     digital_channels: list[Channel] | None = Field(None, description="Channels counted as digital for this service (default: `site.digital_channels`).")
     satisfaction_method: SatisfactionMethod | None = Field(None, description="Headline satisfaction method for this service (default: `site.satisfaction_method`).")
     not_applicable: list[KpiId] = Field(default_factory=list, description="KPIs that do not apply to this service; shown as \"Not applicable\" and left out of coverage.")
+    expected_frequency: Frequency | None = Field(None, description="How often new figures are expected: `monthly`, `quarterly` or `yearly`. The service is flagged as overdue on its page, its department's page and the data-quality report once the next figures are more than `site.data_due_days` late.")
 
     @field_validator("start_url")
     @classmethod

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import duckdb
 
+from perfgen import plugins
 from perfgen.config import ALL_CHANNELS, DIGITAL, Config
 from perfgen.errors import DataError, Problem, did_you_mean
 from perfgen.periods import PeriodError, months_spanned, parse_period
+from perfgen.plugins import Loader, hookimpl
 
 METRICS = (
     "transactions",
@@ -206,7 +208,15 @@ def _load_table_file(db: duckdb.DuckDBPyConnection, path: Path, display: str, ta
     return True
 
 
-LOADERS = {".csv": _load_csv, ".parquet": _load_table_file, ".json": _load_table_file, ".jsonl": _load_table_file}
+# The built-in formats and metrics go through the same plugin hooks as installed plugins'.
+@hookimpl
+def load_formats() -> list[Loader]:
+    return [Loader("CSV", (".csv",), _load_csv), Loader("Parquet or JSON", (".parquet", ".json", ".jsonl"), _load_table_file)]
+
+
+@hookimpl
+def load_metrics() -> list[str]:
+    return list(METRICS)
 
 
 def data_files(data_dir: Path) -> list[Path]:
@@ -237,6 +247,7 @@ def _check_rows(db: duckdb.DuckDBPyConnection, config: Config, problems: list[Pr
     """Row-level checks on the combined ``observations`` table."""
     services = [s.slug for s in config.services]
     channels = config.known_channels() + [DIGITAL]
+    metrics = plugins.metrics()
 
     def rows(sql: str) -> list[tuple]:
         return db.execute(sql).fetchall()
@@ -250,9 +261,9 @@ def _check_rows(db: duckdb.DuckDBPyConnection, config: Config, problems: list[Pr
     known = ", ".join(_quote(s) for s in services) or "NULL"
     _listed(problems, rows(f"SELECT file, line, service FROM observations WHERE service IS NOT NULL AND service NOT IN ({known}) ORDER BY file, line"),
             lambda f, l, v: Problem(f, l, "column 'service'", f"unknown service '{v}'{did_you_mean(v, services)}", hint="add the service to config/services.yml or correct the slug"))
-    known = ", ".join(_quote(m) for m in METRICS)
+    known = ", ".join(_quote(m) for m in metrics)
     _listed(problems, rows(f"SELECT file, line, coalesce(metric, '') FROM observations WHERE metric IS NULL OR metric NOT IN ({known}) ORDER BY file, line"),
-            lambda f, l, v: Problem(f, l, "column 'metric'", f"unknown metric '{v}'{did_you_mean(v, METRICS)}", hint="metrics are " + ", ".join(METRICS)))
+            lambda f, l, v: Problem(f, l, "column 'metric'", f"unknown metric '{v}'{did_you_mean(v, metrics)}", hint="metrics are " + ", ".join(metrics)))
     known = ", ".join(_quote(c) for c in channels)
     _listed(problems, rows(f"SELECT file, line, channel FROM observations WHERE channel IS NOT NULL AND channel NOT IN ({known}) ORDER BY file, line"),
             lambda f, l, v: Problem(f, l, "column 'channel'", f"unknown channel '{v}'{did_you_mean(v, channels)}", hint="leave it empty for an all-channel figure, or add the channel to site.channels in config/services.yml"))
@@ -308,17 +319,22 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
     db.execute("SET preserve_insertion_order = true")
     files: list[InputFile] = []
     loaded_tables: list[str] = []
+    available = plugins.loaders()
+    locators = {}  # file -> how a loader places later problems in it (sheet, row, column)
     for index, path in enumerate(data_files(data_dir)):
         try:
             display = str(path.relative_to(display_root)) if display_root else str(path)
         except ValueError:
             display = str(path)
-        loader = LOADERS.get(path.suffix.lower())
+        loader = plugins.loader_for(path, available)
         if loader is None:
             problems.append(Problem(display, None, "", f"unsupported file type '{path.suffix}'", hint="data files must be .csv, .parquet or .json; move other files out of the data folder"))
             continue
         table = f"input_{index}"
-        if loader(db, path, display, table, problems):
+        loaded = loader.load(db, path, display, table, problems)
+        if loaded:
+            if getattr(loaded, "locate", None):
+                locators[display] = loaded.locate
             loaded_tables.append(table)
             rows = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             files.append(InputFile(display, _sha256(path), rows))
@@ -336,13 +352,13 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
         FROM ({union})"""
     )
     for table in loaded_tables:
-        db.execute(f"DROP TABLE {table}; DROP TABLE {table}_raw")
+        db.execute(f"DROP TABLE {table}; DROP TABLE IF EXISTS {table}_raw")
     _check_rows(db, config, problems)
     _load_periods(db, problems)
     _check_duplicates(db, problems)
     if problems:
         db.close()
-        raise DataError(problems)
+        raise DataError([locators[p.file](p) if p.file in locators else p for p in problems])
     db.execute(
         """CREATE TABLE clean_observations AS
         SELECT o.file, o.line, o.service, p.period_start, p.period_end, p.kind AS period_kind, p.months,

@@ -6,17 +6,24 @@ Everything is gathered and checked before anything is written; see ARCHITECTURE.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
+from perfgen import __version__, plugins
+from perfgen import changelog as changelog_stage
 from perfgen import charts as charts_stage
+from perfgen import feeds as feeds_stage
 from perfgen import render as render_stage
 from perfgen.config import Config, load_config
+from perfgen.diff import services_csv, warnings_csv
 from perfgen.errors import StrictModeError, Warnings
+from perfgen.freshness import Freshness
 from perfgen.kpis import KpiResults, channel_breakdown, compute_kpis
 from perfgen.load import LoadedData, load_data
 from perfgen.progress import Progress
-from perfgen.publish import kpis_csv, manifest_json, write_site
+from perfgen.publish import manifest_json, write_site
 
 
 @dataclass
@@ -28,6 +35,10 @@ class Project:
     output: Path = Path("site")
     templates: Path = Path("templates")
     root: Path = Path(".")  # paths in messages are shown relative to this
+    cache: Path | None = Path(".perfgen-cache")  # rendered charts by content; None to disable
+    today: date | None = None  # build date: freshness reference and correction date (freshness.py, changelog.py)
+    base_url: str | None = None  # overrides site.base_url (feeds.py)
+    previous: str | Path | None = None  # previously published site (folder or URL); default: output
 
 
 @dataclass
@@ -37,6 +48,11 @@ class BuildResult:
     services: int
     kpi_rows: int
     warnings: Warnings = field(default_factory=Warnings)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    files_written: int = 0  # files whose content changed since the previous build
+    up_to_date: bool = False  # nothing changed since the build in the output folder: nothing done
+    changelog: changelog_stage.Changelog | None = None  # corrections to published figures
+    overdue: list[Freshness] = field(default_factory=list)  # services whose next figures are late
 
 
 def _display(path: Path, root: Path) -> str:
@@ -50,34 +66,84 @@ def check(project: Project, warnings: Warnings) -> tuple[Config, LoadedData, Kpi
     """Config, data and KPIs: everything a build needs, all checked. Writes nothing."""
     config = load_config(project.config, _display(project.config, project.root))
     loaded = load_data(project.data, config, project.root.resolve())
-    results = compute_kpis(loaded, config, warnings)
+    results = compute_kpis(loaded, config, warnings, today=project.today)
     return config, loaded, results
 
 
 def build(project: Project, strict: bool = False, workers: int | None = None, progress: Progress | None = None) -> BuildResult:
     progress = progress or Progress(enabled=False)
     warnings = Warnings()
-    with progress.step("Checking config and data"):
-        config, loaded, results = check(project, warnings)
+    with progress.step("Checking for changes", "key"):
+        key = build_key(project, strict)
+    if key == _published_key(project.output):
+        return BuildResult(project.output, 0, 0, 0, warnings, timings=dict(progress.timings), up_to_date=True)
+    with progress.step("Reading config", "config"):
+        config = load_config(project.config, _display(project.config, project.root))
+    with progress.step("Loading data", "load"):
+        loaded = load_data(project.data, config, project.root.resolve())
+    with progress.step("Computing KPIs", "kpis"):
+        results = compute_kpis(loaded, config, warnings, today=project.today)
+        published = changelog_stage.read_published(project.previous if project.previous is not None else project.output)
     if strict and len(warnings):
         raise StrictModeError(warnings.sorted())
-    model = render_stage.SiteModel(config, results)
-    requests = render_stage.chart_requests(model)
-    with progress.counter("Drawing charts", len(requests)) as tick:
-        svgs = charts_stage.render_charts(requests, workers=workers, progress=tick)
-    pages = render_stage.build_pages(model, svgs, channel_breakdown(loaded.db, results))
+    with progress.step("Preparing pages", "model"):
+        model = render_stage.SiteModel(config, results)
+        requests = render_stage.chart_requests(model)
+    with progress.counter("Drawing charts", len(requests), "charts") as tick:
+        svgs = charts_stage.render_charts(requests, workers=workers, progress=tick, cache_dir=project.cache)
+    with progress.step("Laying out pages", "pages"):
+        pages = render_stage.build_pages(model, svgs, channel_breakdown(loaded.db, results))
+        history = changelog_stage.record(published, results.values, config, project.today)
+        changelog_stage.add_pages(pages, history, config, results.definitions)
+    base_url = project.base_url or config.site.base_url
     env = render_stage.make_environment(project.templates)
-    site_context = {"site": config.site, "built_on": _latest_words(results)}
-    with progress.counter("Writing pages", len(pages)) as tick:
+    site_context = {"site": config.site, "built_on": _latest_words(results), "feeds": base_url is not None}
+    with progress.counter("Rendering pages", len(pages), "render") as tick:
+        render_stage.add_page_sections(pages, model)  # plugins' and built-in sections, on every page
         html = render_stage.render_pages(env, pages, site_context, progress=tick)
     files: list[tuple[str, str | bytes]] = sorted(html.items())
-    files.append(("data/kpis.csv", kpis_csv(results.values)))
+    files += plugins.published_files(config, results)  # data/kpis.csv, the other open data and the API (perfgen.opendata)
+    files += changelog_stage.files(history) + feeds_stage.files(config, results, [p.path for p in pages], history, base_url)
+    files += [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]  # for perfgen diff
     inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, loaded)]
-    files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(pages), [name for name, _ in files])))
-    with progress.step("Publishing"):
-        write_site(project.output, files)
+    files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(pages), [name for name, _ in files], key)))
+    with progress.step("Publishing", "write"):
+        written = write_site(project.output, files)
     loaded.db.close()
-    return BuildResult(project.output, len(pages), len(config.services), len(results.values), warnings)
+    return BuildResult(project.output, len(pages), len(config.services), len(results.values), warnings,
+                       timings=dict(progress.timings), files_written=written, changelog=history,
+                       overdue=[f for f in results.freshness if f.overdue])
+
+
+def _tree_digest(digest: "hashlib._Hash", folder: Path) -> None:
+    if folder.is_dir():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(folder)).encode("utf-8") + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+def build_key(project: Project, strict: bool) -> str:
+    """Hash of everything a build's output depends on: perfgen's own code, templates and
+    assets, the config, every data file, the project's templates and the options."""
+    digest = hashlib.sha256()
+    digest.update(f"{__version__}|{strict}|{project.today}|{project.base_url}|{project.previous}".encode())
+    digest.update(plugins.fingerprint().encode())  # installing or changing a plugin changes the site
+    if project.previous is not None and not str(project.previous).startswith(("http://", "https://")):
+        _tree_digest(digest, Path(project.previous) / "changelog")  # what a separate previous site says
+        _tree_digest(digest, Path(project.previous) / "data")
+    _tree_digest(digest, Path(__file__).parent)
+    for path in (project.config,):
+        digest.update(path.read_bytes() if path.is_file() else b"missing")
+    _tree_digest(digest, project.data)
+    _tree_digest(digest, project.templates)
+    return digest.hexdigest()
+
+
+def _published_key(output: Path) -> str | None:
+    try:
+        return json.loads((output / "_build" / "manifest.json").read_text(encoding="utf-8")).get("build_key")
+    except (OSError, ValueError):
+        return None
 
 
 def _inputs(project: Project, loaded: LoadedData) -> list[tuple[str, str, int]]:

@@ -12,19 +12,21 @@ class Progress:
     def __init__(self, enabled: bool | None = None, stream: TextIO | None = None):
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.timings: dict[str, float] = {}  # seconds per named stage, recorded even when silent
 
     @contextmanager
-    def step(self, label: str) -> Iterator[None]:
+    def step(self, label: str, name: str | None = None) -> Iterator[None]:
         started = time.monotonic()
         if self.enabled:
             self.stream.write(f"{label}...")
             self.stream.flush()
         yield
+        self.timings[name or label] = time.monotonic() - started
         if self.enabled:
             self.stream.write(f" done ({time.monotonic() - started:.1f} s)\n")
 
     @contextmanager
-    def counter(self, label: str, total: int) -> Iterator[Callable[[int], None]]:
+    def counter(self, label: str, total: int, name: str | None = None) -> Iterator[Callable[[int], None]]:
         started = time.monotonic()
         done = 0
         last = 0.0
@@ -39,5 +41,6 @@ class Progress:
                 self.stream.flush()
 
         yield tick
+        self.timings[name or label] = time.monotonic() - started
         if self.enabled:
             self.stream.write(f"\r{label}: {total:,} of {total:,} done ({time.monotonic() - started:.1f} s)\n")

@@ -79,12 +79,13 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def manifest_json(inputs: list[dict[str, Any]], values: pd.DataFrame, warnings: dict[str, int], pages: int, files: list[str]) -> str:
+def manifest_json(inputs: list[dict[str, Any]], values: pd.DataFrame, warnings: dict[str, int], pages: int, files: list[str], build_key: str = "") -> str:
     """The build's machine-readable record: inputs with hashes and rows, KPI rows, warnings,
     versions. No clock time, so identical inputs still give identical files."""
     kpi_rows = values.groupby(["kpi", "status"]).size()
     manifest = {
         "perfgen_manifest_version": 1,
+        "build_key": build_key,
         "inputs": inputs,
         "kpi_rows": {kpi: {status: int(count) for (k, status), count in kpi_rows.items() if k == kpi} for kpi in sorted(set(values["kpi"]))},
         "kpi_rows_total": int(len(values)),
@@ -96,38 +97,58 @@ def manifest_json(inputs: list[dict[str, Any]], values: pd.DataFrame, warnings: 
     return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def copy_assets(target: Path) -> None:
+def asset_files() -> list[tuple[str, bytes]]:
+    """The shared CSS, fonts and icons shipped inside the package, as site files."""
     assets = resources.files("perfgen").joinpath("assets")
     with resources.as_file(assets) as source:
-        shutil.copytree(source, target / "assets", dirs_exist_ok=True)
+        return [(f"assets/{path.relative_to(source).as_posix()}", path.read_bytes())
+                for path in sorted(source.rglob("*")) if path.is_file()]
 
 
-def write_site(output: Path, files: Iterable[tuple[str, str | bytes]]) -> None:
-    """Write every file into a fresh temporary folder, then swap it in for ``output``."""
+def _same_file(old: Path, data: bytes) -> bool:
+    try:
+        return old.stat().st_size == len(data) and old.read_bytes() == data
+    except OSError:
+        return False
+
+
+def write_site(output: Path, files: Iterable[tuple[str, str | bytes]]) -> int:
+    """Write every file into a fresh temporary folder, then swap it in for ``output``.
+
+    A file whose content is unchanged since the previous build is hard-linked from it rather
+    than rewritten, so only the pages a change affects are new files. Returns how many were
+    written (new or changed)."""
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.building-", dir=output.parent))
+    written = 0
     try:
-        copy_assets(staging)
-        for relative, content in files:
+        for relative, content in [*asset_files(), *files]:
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8", newline="\n")
+            data = content if isinstance(content, bytes) else content.encode("utf-8")
+            previous = output / relative
+            if _same_file(previous, data):
+                try:
+                    os.link(previous, path)
+                    continue
+                except OSError:
+                    pass
+            path.write_bytes(data)
+            written += 1
         _normalise_times(staging)
-        previous = output.with_name(f".{output.name}.previous")
-        if previous.exists():
-            shutil.rmtree(previous)
+        retired = output.with_name(f".{output.name}.previous")
+        if retired.exists():
+            shutil.rmtree(retired)
         if output.exists():
-            os.replace(output, previous)
+            os.replace(output, retired)
         os.replace(staging, output)
-        if previous.exists():
-            shutil.rmtree(previous)
+        if retired.exists():
+            shutil.rmtree(retired)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return written
 
 
 def _normalise_times(folder: Path) -> None:

@@ -17,6 +17,7 @@ WARNING_CODES = {
     "invalid-value": "A data file marked a figure as invalid (for example a spreadsheet cell that was not a number).",
     "stale-data": "The service's latest figures are older than the latest period on the site.",
     "no-data": "The service is in config/services.yml but has no figures at all.",
+    "overdue": "The service declares how often it sends figures (monthly, quarterly or yearly) and its next figures are late: due a set number of days after their period ends (site.data_due_days), they have not arrived.",
 }
 
 

@@ -20,7 +20,7 @@ from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoad
 from jinja2.exceptions import UndefinedError
 from markupsafe import Markup
 
-from perfgen import formatters
+from perfgen import formatters, freshness, plugins
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
 from perfgen.kpis import KpiDefinition, KpiResults
@@ -36,6 +36,7 @@ QUALITY_LABELS = {
     "invalid-value": "A figure that is not a number",
     "stale-data": "Out of date",
     "no-data": "No figures",
+    "overdue": "Overdue",
 }
 STATUS_WORDS = {"not_provided": "Not provided", "not_applicable": "Not applicable", "invalid": "Not provided"}
 
@@ -75,6 +76,7 @@ def make_environment(project_templates: Path | None = None) -> Environment:
     loaders = []
     if project_templates is not None and project_templates.is_dir():
         loaders.append(FileSystemLoader(str(project_templates)))
+    loaders += [FileSystemLoader(str(folder)) for folder in plugins.template_folders()]  # plugins' sections
     loaders.append(PackageLoader("perfgen", "templates"))
     loaders.append(PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja", "templates")}))
     env = Environment(
@@ -154,6 +156,7 @@ class Page:
     context: dict[str, Any] = field(default_factory=dict)
     breadcrumbs: list[dict[str, str]] = field(default_factory=list)
     section: str = ""  # which nav item is current
+    sections: list[plugins.PageSection] = field(default_factory=list)  # from the render_page_sections hook
 
     @property
     def root(self) -> str:
@@ -209,6 +212,9 @@ class SiteModel:
         if status in ("value", "stale") and not pd.isna(row["value"]):
             value: str | None = format_value(definition.unit, row["value"])
             title = exact_value(definition.unit, row["value"])
+            if definition.unit == "count" and row["value"] >= 10_000_000:
+                # Long counts overflow a tile: abbreviate, with the exact figure in the title.
+                value, title = formatters.count_short(row["value"]), formatters.count(row["value"])
             value_title = title if title != value else None
         else:
             value = Markup('<span class="app-status--missing">{}</span>').format(STATUS_WORDS.get(status, "Not provided"))
@@ -236,6 +242,10 @@ class SiteModel:
         if previous is None:
             return "No figure for the previous year to compare with", "app-change--neutral"
         words = period_words(start, end)
+        if service == "" and previous["services_contributing"] != row["services_contributing"]:
+            # Totals over different sets of services are not comparable: say so, do not compare.
+            return (f"Not compared with {words}: {int(previous['services_contributing'])} services reported then, "
+                    f"{int(row['services_contributing'])} now"), "app-change--neutral"
         if definition.better == "neutral":
             result = formatters.change(previous["value"], row["value"], definition.unit, "higher")
             if result is None:
@@ -307,7 +317,7 @@ def _headline_cells(model: SiteModel, service: Service, kpis: tuple[str, ...]) -
         cell = value_cell(definition.unit, row["value"], row["status"])
         if row["status"] == "stale":
             text = cell["text"] if isinstance(cell, dict) else cell
-            cell = {"html": Markup('{} <span class="app-stale">({})</span>').format(text, row["period"])}
+            cell = {"html": Markup('{}<br><span class="govuk-body-s app-status--missing">out of date: {}</span>').format(text, row["period"])}
         cells.append(cell)
     return cells
 
@@ -319,13 +329,17 @@ def _service_link(page: Page, service: Service) -> dict[str, Any]:
     return {"html": Markup('<a class="govuk-link" href="{}">{}</a>').format(href(page.path, f"services/{service.slug}/"), service.name)}
 
 
-def _league_rows(model: SiteModel, page: Page, services: list[Service]) -> list[list[Any]]:
-    return [[_service_link(page, s), model.config.department(s.department).abbreviation or model.config.department(s.department).name, *_headline_cells(model, s, LEAGUE_KPIS)]
-            for s in sorted(services, key=lambda s: s.name.lower())]
+def _league_rows(model: SiteModel, page: Page, services: list[Service], with_department: bool = True) -> list[list[Any]]:
+    rows = []
+    for service in sorted(services, key=lambda s: s.name.lower()):
+        department = model.config.department(service.department)
+        owner = [department.abbreviation or department.name] if with_department else []
+        rows.append([_service_link(page, service), *owner, *_headline_cells(model, service, LEAGUE_KPIS)])
+    return rows
 
 
-def _league_headers(model: SiteModel) -> list[str]:
-    return ["Service", "Department"] + [model.definitions[k].label for k in LEAGUE_KPIS]
+def _league_headers(model: SiteModel, with_department: bool = True) -> list[str]:
+    return ["Service"] + (["Department"] if with_department else []) + [model.definitions[k].label for k in LEAGUE_KPIS]
 
 
 def _history_table(model: SiteModel, service: Service, kpi: str, series: pd.DataFrame) -> dict[str, Any]:
@@ -361,9 +375,9 @@ def _chart_summary(definition: KpiDefinition, series: pd.DataFrame) -> str:
             f"{format_value(definition.unit, low['value'])} ({low['period']}).")
 
 
-def _channel_table(model: SiteModel, channels: pd.DataFrame, service: Service) -> dict[str, Any] | None:
-    mine = channels[channels["service"] == service.slug]
-    if mine.empty:
+def _channel_table(model: SiteModel, channels: dict[str, pd.DataFrame], service: Service) -> dict[str, Any] | None:
+    mine = channels.get(service.slug)
+    if mine is None or mine.empty:
         return None
     start, end = mine["period_start"].min(), mine["period_end"].max()
     total = mine[mine["channel"] == ""]["value"].sum() if (mine["channel"] == "").any() else mine[~mine["channel"].isin(["", "digital"])]["value"].sum()
@@ -387,11 +401,18 @@ def _channel_table(model: SiteModel, channels: pd.DataFrame, service: Service) -
 
 
 def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame) -> list[Page]:
+    from perfgen import compare, league as league_stage  # league builds on this module's Page
     config = model.config
+    leagues = league_stage.Leagues(model, compare.Comparison(model.results.values, model.results.definitions, config))
     pages: list[Page] = []
     by_department: dict[str, list[Service]] = {d.slug: [] for d in config.departments}
     for service in config.services:
         by_department[service.department].append(service)
+    # Split per service once: filtering whole frames inside the service loop is quadratic.
+    channels_by_service = {slug: group for slug, group in channels.groupby("service", sort=False)}
+    quality_by_service: dict[str, list[dict[str, Any]]] = {}
+    for finding in model.results.quality.to_dict("records"):
+        quality_by_service.setdefault(finding["service"], []).append(finding)
 
     home = Page("index.html", "home.html", config.site.title, section="home")
     home.context = {
@@ -424,8 +445,11 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             "department": department,
             "tiles": [model.tile(None, department.slug, k) for k in HEADLINE_KPIS],
             "volume_tile": model.tile(None, department.slug, "transactions"),
-            "league": {"caption": f"Services of the {department.name}", "headers": _league_headers(model), "rows": _league_rows(model, page, services), "numeric_columns": [2, 3, 4, 5, 6]},
+            "league": {"caption": f"{department.name}: each service's latest figures", "headers": _league_headers(model, with_department=False),
+                       "rows": _league_rows(model, page, services, with_department=False), "numeric_columns": [1, 2, 3, 4, 5]},
             "service_count": len(services),
+            "overdue": freshness.department_context(model.results, config, department.slug, page.path),
+            "compares": leagues.department_context(department.slug, page.path),
         }
         pages.append(page)
 
@@ -458,12 +482,14 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             "cost_tile": model.tile(service, department.slug, "total_cost"),
             "figures": figures,
             "not_charted": missing,
-            "channel_table": _channel_table(model, channels, service),
+            "channel_table": _channel_table(model, channels_by_service, service),
             "digital_channels": ", ".join(c.replace("_", " ") for c in config.digital_channels_for(service)),
             "satisfaction_method": METHOD_WORDS[model.method_for(service)],
             "quality": [{"label": QUALITY_LABELS[q["code"]], "period": period_words(q["period_start"], q["period_end"]) if q["period_start"] is not None and not pd.isna(q["period_start"]) else "",
-                         "detail": q["detail"]} for q in model.results.quality[model.results.quality["service"] == service.slug].to_dict("records")],
+                         "detail": q["detail"]} for q in quality_by_service.get(service.slug, []) if q["code"] != "overdue"],
             "quality_words": WARNING_CODES,
+            "freshness": freshness.service_context(model.results, service.slug),  # overdue: its own marker
+            "compares": leagues.service_context(service, page.path),
             "facts": [(label, value) for label, value in (
                 ("Department", department.name),
                 ("Agency", config.agency(service.agency).name if service.agency else None),
@@ -473,9 +499,7 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
         }
         pages.append(page)
 
-    league = Page("league/index.html", "league.html", "League table", section="league", breadcrumbs=[{"text": "Home", "href": "../"}])
-    league.context = {"table": {"caption": f"All {len(config.services)} services, latest figures", "headers": _league_headers(model), "rows": _league_rows(model, league, config.services), "numeric_columns": [2, 3, 4, 5, 6]}}
-    pages.append(league)
+    pages += league_stage.league_pages(leagues)  # the overview and one league per KPI, in every sort order
 
     definitions = Page("definitions/index.html", "definitions.html", "Definitions", section="definitions", breadcrumbs=[{"text": "Home", "href": "../"}])
     definitions.context = {"definitions": model.results.definitions, "min_responses": config.site.min_responses,
@@ -496,6 +520,13 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
     return pages
 
 
+def add_page_sections(pages: list[Page], model: SiteModel) -> None:
+    """Sections from the render_page_sections hook, once every page exists. A page's kind is its
+    template's name (``service`` for service.html)."""
+    for page in pages:
+        page.sections = plugins.page_sections(page.template.removesuffix(".html"), page, model)
+
+
 def _aggregate_cell(model: SiteModel, department: str, kpi: str) -> Any:
     definition = model.definitions[kpi]
     method = model.config.site.satisfaction_method if kpi == "user_satisfaction" else ""
@@ -508,7 +539,7 @@ def _aggregate_cell(model: SiteModel, department: str, kpi: str) -> Any:
 def _quality_context(model: SiteModel, page: Page) -> dict[str, Any]:
     quality = model.results.quality
     counts = quality.groupby("code").size().to_dict() if not quality.empty else {}
-    summary = [{"code": code, "description": description, "count": int(counts.get(code, 0))} for code, description in WARNING_CODES.items()]
+    summary = [{"code": code, "label": QUALITY_LABELS[code], "description": description, "count": int(counts.get(code, 0))} for code, description in WARNING_CODES.items()]
     services = {s.slug: s for s in model.config.services}
     groups = []
     for department in model.config.departments:
@@ -519,9 +550,12 @@ def _quality_context(model: SiteModel, page: Page) -> dict[str, Any]:
         for row in rows.itertuples():
             service = services[row.service]
             period = period_words(row.period_start, row.period_end) if row.period_start is not None and not pd.isna(row.period_start) else ""
-            items.append([_service_link(page, service), row.code, period or "All periods", row.detail])
-        groups.append({"department": department, "table": {"caption": f"{department.name}: {len(items)} problems", "headers": ["Service", "Problem", "Period", "Detail"], "rows": items}})
+            items.append([_service_link(page, service), QUALITY_LABELS[row.code], period or "All periods", row.detail])
+        noun = "problem" if len(items) == 1 else "problems"
+        groups.append({"department": department, "count": len(items),
+                       "table": {"caption": f"{department.name}: {len(items)} {noun}", "headers": ["Service", "Problem", "Period", "Detail"], "rows": items}})
     return {"summary": summary, "groups": groups, "total": len(quality),
+            "freshness_as_of": freshness.as_of_words(model.results.as_of, model.results.as_of_given),
             "services_affected": quality["service"].nunique() if not quality.empty else 0}
 
 
@@ -532,6 +566,8 @@ def render_pages(env: Environment, pages: list[Page], site_context: dict[str, An
         context = {**site_context, **page.context, "page_title": page.title, "root": page.root,
                    "nav": _nav(page), "breadcrumbs": page.breadcrumbs}
         try:
+            context["sections"] = [Markup(env.get_template(section.template).render({**context, **section.context, "section": section}))
+                                   for section in page.sections]
             rendered[page.path] = template.render(context)
         except UndefinedError as error:
             raise RuntimeError(f"template {page.template} for {page.path}: {error}") from error

@@ -9,16 +9,20 @@ for identical periods only, with coverage), and picks each headline figure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
+from perfgen import plugins
 from perfgen.config import Config
 from perfgen.errors import Problem, Warnings
+from perfgen.freshness import LATEST_SQL, Freshness, check_freshness
 from perfgen.load import LoadedData
 from perfgen.periods import months_spanned, period_words
 from perfgen.quality import CHECKS
@@ -47,6 +51,7 @@ class KpiDefinition:
     denominator: str
     definition: str
     sql: str
+    source: str = "perfgen.kpis"  # the plugin that registered it
 
 
 def _package_text(name: str) -> str:
@@ -54,8 +59,57 @@ def _package_text(name: str) -> str:
 
 
 def load_definitions() -> list[KpiDefinition]:
-    entries = yaml.safe_load(_package_text("kpis.yml"))
-    return [KpiDefinition(**entry, sql=_package_text(f"{entry['id']}.sql")) for entry in entries]
+    """Every KPI: the built-in ones and those of installed plugins, through the same hook."""
+    return plugins.kpi_definitions()
+
+
+KPI_KEYS = {"id": str, "label": str, "unit": str, "better": str, "aggregate": str, "mandatory": bool,
+            "numerator": str, "denominator": str, "definition": str}
+KPI_CHOICES = {"unit": ("money", "percent", "count"), "better": ("higher", "lower", "neutral"), "aggregate": ("ratio", "sum")}
+
+
+def definitions_from(folder: Any, metadata: str = "kpis.yml") -> list[KpiDefinition]:
+    """KPI definitions from a folder (a path or ``importlib.resources.files(package)``) holding
+    ``metadata`` (a YAML list, keys as in perfgen's own ``kpis.yml``) and one ``<id>.sql`` per
+    entry. Used for the built-in KPIs and by plugins; every problem is reported at once."""
+    root = Path(folder) if isinstance(folder, str) else folder
+    where = f"{root.name}/{metadata}"
+    entries = yaml.safe_load(root.joinpath(metadata).read_text(encoding="utf-8"))
+    if not isinstance(entries, list):
+        raise plugins.PluginError([Problem(where, None, "", "must be a list of KPI definitions")])
+    definitions, problems = [], []
+    for index, entry in enumerate(entries):
+        before = len(problems)
+        place = f"[{index}]" + (f" ({entry.get('id')})" if isinstance(entry, dict) and entry.get("id") else "")
+        if not isinstance(entry, dict):
+            problems.append(Problem(where, None, place, "must be a mapping of keys"))
+            continue
+        for key, kind in KPI_KEYS.items():
+            if key not in entry:
+                problems.append(Problem(where, None, place, f"required key '{key}' is missing"))
+            elif not isinstance(entry[key], kind):
+                problems.append(Problem(where, None, f"{place}.{key}", f"expected {'true or false' if kind is bool else 'text'}"))
+        for key in entry:
+            if key not in KPI_KEYS:
+                problems.append(Problem(where, None, place, f"unknown key '{key}'"))
+        for key, choices in KPI_CHOICES.items():
+            if isinstance(entry.get(key), str) and entry[key] not in choices:
+                problems.append(Problem(where, None, f"{place}.{key}", f"'{entry[key]}' is not one of {', '.join(choices)}"))
+        if isinstance(entry.get("id"), str) and not re.fullmatch(r"[a-z][a-z0-9_]*", entry["id"]):
+            problems.append(Problem(where, None, f"{place}.id", f"'{entry['id']}' is not a valid KPI id: use lower-case letters, digits and underscores"))
+        sql_file = root.joinpath(f"{entry.get('id')}.sql")
+        if isinstance(entry.get("id"), str) and not sql_file.is_file():
+            problems.append(Problem(where, None, place, f"no SQL file {entry['id']}.sql beside {metadata}"))
+        if len(problems) == before:
+            definitions.append(KpiDefinition(**entry, sql=sql_file.read_text(encoding="utf-8")))
+    if problems:
+        raise plugins.PluginError(problems)
+    return definitions
+
+
+@plugins.hookimpl
+def kpis_definitions() -> list[KpiDefinition]:
+    return definitions_from(resources.files("perfgen.kpis"))
 
 
 @dataclass
@@ -64,6 +118,9 @@ class KpiResults:
     values: pd.DataFrame  # every published row, SCHEMA_COLUMNS
     quality: pd.DataFrame  # service, department, period_start, period_end, code, detail
     latest_end: date | None  # end of the latest period any service reports
+    as_of: date | None = None  # freshness reference date: --today, else latest_end
+    as_of_given: bool = False  # True when as_of came from --today / PERFGEN_TODAY
+    freshness: list[Freshness] = field(default_factory=list)  # services declaring a frequency
 
     def definition(self, kpi_id: str) -> KpiDefinition:
         return next(d for d in self.definitions if d.id == kpi_id)
@@ -200,7 +257,7 @@ def _aggregate_headlines(aggregates: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(rows) if rows else aggregates.iloc[0:0].copy()
 
 
-def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings) -> KpiResults:
+def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: date | None = None) -> KpiResults:
     db = loaded.db
     # One thread: sums of floats then always add up in the same order, so the same inputs give
     # byte-identical outputs. The KPI tables are small; loading stays parallel.
@@ -246,15 +303,18 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings) -> KpiR
         ["department", "service", "kpi", "method", "basis", "period_start", "period_end"], kind="stable"
     ).reset_index(drop=True)
 
-    quality = _quality(db, config, values, latest_end, warnings)
-    return KpiResults(definitions, values, quality, latest_end)
+    as_of = today or latest_end
+    latest = {service: (start, end) for service, start, end in db.execute(LATEST_SQL).fetchall()}
+    freshness = check_freshness(config, latest, as_of) if as_of else []
+    quality = _quality(db, config, values, latest_end, warnings, [f for f in freshness if f.overdue])
+    return KpiResults(definitions, values, quality, latest_end, as_of=as_of, as_of_given=today is not None, freshness=freshness)
 
 
 def _months(start: date, end: date) -> int | None:
     return months_spanned(start, end)
 
 
-def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | None, warnings: Warnings) -> pd.DataFrame:
+def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | None, warnings: Warnings, overdue: list[Freshness] | None = None) -> pd.DataFrame:
     rows: list[tuple] = []
     for check in CHECKS:
         for service, start, end, detail in db.execute(check.sql).fetchall():
@@ -271,6 +331,8 @@ def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | N
         if not mine.empty and (headline[(headline["service"] == service.slug)]["status"] != "value").all():
             latest = mine.sort_values("period_end").iloc[-1]
             rows.append((service.slug, latest["period_start"], latest["period_end"], "stale-data", f"no figures after {latest['period_end']:%B %Y}; the site's latest figures run to {latest_end:%B %Y}"))
+    for late in overdue or []:  # the period whose figures are late
+        rows.append((late.service, late.next_start, late.next_end, "overdue", late.detail()))
     frame = pd.DataFrame(rows, columns=["service", "period_start", "period_end", "code", "detail"])
     frame["department"] = frame["service"].map(departments)
     frame = frame.sort_values(["department", "service", "code", "period_start", "detail"], kind="stable", na_position="first").reset_index(drop=True)

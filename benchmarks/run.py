@@ -1,0 +1,99 @@
+"""Benchmark perfgen builds and print figures per stage.
+
+    python benchmarks/run.py                      # 100 and 1,000 services, 5 years monthly, 5 channels
+    python benchmarks/run.py --sizes 1000 10000   # choose the sizes
+
+For each size: a cold build (empty chart cache, no previous site), a rebuild with nothing
+changed, and a rebuild after one service's data changed. Each build runs in a fresh process so
+peak memory (max RSS, including chart workers) is measured per build. Prints wall time per stage
+(config, load, kpis, model, charts, pages, render, write), pages per second, files written and
+peak memory. Figures, not assertions: tests never time anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+
+STAGES = ("config", "load", "kpis", "model", "charts", "pages", "render", "write")
+BUILD_ONE = """
+import json, resource, sys, time
+from pathlib import Path
+from perfgen.pipeline import Project, build
+root = Path(sys.argv[1])
+started = time.perf_counter()
+result = build(Project(config=root / "config/services.yml", data=root / "data", output=root / "site",
+                       templates=root / "templates", root=root, cache=root / ".perfgen-cache"))
+wall = time.perf_counter() - started
+print(json.dumps({"wall": wall, "timings": result.timings, "pages": result.pages, "written": result.files_written,
+                  "skipped": result.up_to_date}))
+"""
+
+
+def run_build(root: Path) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    output = subprocess.run([sys.executable, "-c", BUILD_ONE, str(root)], check=True, capture_output=True, text=True)
+    figures = json.loads(output.stdout.strip().splitlines()[-1])
+    figures["peak_mb"] = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    return figures
+
+
+def change_one_service(root: Path) -> None:
+    """Edit one figure of one service, as a corrected export would."""
+    path = sorted((root / "data").glob("*.csv"))[0]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for index, line in enumerate(lines[1:], start=1):
+        fields = line.split(",")
+        if fields[3] == "transactions" and fields[4]:
+            fields[4] = str(int(float(fields[4])) + 1)
+            lines[index] = ",".join(fields)
+            break
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def report(label: str, figures: dict) -> None:
+    stages = "  ".join(f"{stage} {figures['timings'].get(stage, 0):6.2f}" for stage in STAGES)
+    rate = figures["pages"] / figures["wall"] if figures["wall"] else 0
+    print(f"  {label:<11} wall {figures['wall']:7.2f} s  {rate:7.1f} pages/s  written {figures['written']:>6}  "
+          f"peak {figures['peak_mb']:7.0f} MB  {'(up to date)' if figures.get('skipped') else ''}")
+    print(f"  {'':<11} {stages}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--months", type=int, default=60)
+    parser.add_argument("--channels", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="keep the generated projects in this folder")
+    args = parser.parse_args()
+    base = args.keep or Path(tempfile.mkdtemp(prefix="perfgen-bench-"))
+    print(f"perfgen benchmark: {args.months} months, {args.channels} channels; projects in {base}")
+    for size in args.sizes:
+        root = base / f"services-{size}"
+        shutil.rmtree(root, ignore_errors=True)
+        started = time.perf_counter()
+        generate(root, size, args.months, args.channels)
+        rows = sum(sum(1 for _ in p.open()) - 1 for p in (root / "data").glob("*.csv"))
+        print(f"\n{size:,} services ({rows:,} data rows, generated in {time.perf_counter() - started:.1f} s)")
+        report("cold", run_build(root))
+        report("no change", run_build(root))
+        change_one_service(root)
+        report("one change", run_build(root))
+    if not args.keep:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Corrections to published figures: the site's public changelog.
+
+A correction is a figure the previously published site showed for a service and period that this
+build changes (a revised month, a corrected cost) or no longer publishes. Corrections are never
+silent: each build compares its figures with the previously published ones (``diff.py`` is the
+engine), adds what changed to the history it carries forward, and publishes the whole history as
+``changelog/index.html``, ``changelog/corrections.csv``, on each service's page and in the feeds.
+
+What a build keeps to compare with next time is in the site itself: ``data/kpis.csv`` (every
+published value) and ``changelog/corrections.csv`` (the history). The previously published site
+is, by default, the output folder of the build (``site/``); ``--previous`` names another folder or
+the public address of the live site (the nightly workflow uses the live site, so history survives
+fresh CI machines). Nothing published there yet (no folder, or HTTP 404) starts a new history;
+any other failure to read it stops the build, so history is never lost silently.
+
+Dates: a correction is dated with the build date, ``--today`` (or ``PERFGEN_TODAY``), which the
+workflows pass explicitly. Without one, the clock's date is used **and the build says so**. The
+date only matters when there are new corrections; a build with none is byte-identical whatever
+the day, and earlier entries keep their dates.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+
+from perfgen import opendata
+from perfgen.config import Config
+from perfgen.diff import (
+    KPIS_FILE,
+    STATUS_WORDS,
+    format_unit,
+    period_text,
+    read_kpis,
+    read_site_file,
+    value_changes,
+)
+from perfgen.errors import PerfgenError, Problem
+
+CORRECTIONS_FILE = "changelog/corrections.csv"
+COLUMNS = ["date", "service", "service_name", "department", "kpi", "method", "period_start", "period_end",
+           "old_value", "new_value", "old_status", "new_status"]
+
+
+class PreviousSiteError(PerfgenError):
+    kind = "previously published site"
+
+
+@dataclass
+class Published:
+    """What the previously published site said: its figures and its corrections so far."""
+
+    source: str
+    kpis: pd.DataFrame
+    corrections: list[dict[str, str]] = field(default_factory=list)
+
+
+def _read(location: str | Path, relative: str) -> str | None:
+    return read_site_file(location, relative, PreviousSiteError,
+                          hint="check the address and the network; the build stops rather than lose the history of corrections")
+
+
+def read_published(location: str | Path | None) -> Published | None:
+    """The previously published site at a folder or web address; None when nothing is there."""
+    if location is None:
+        return None
+    kpis = _read(location, KPIS_FILE)
+    if kpis is None:
+        return None
+    label = f"{location}{'' if str(location).endswith('/') else '/'}{KPIS_FILE}"
+    published = Published(str(location), read_kpis(kpis, label))
+    history = _read(location, CORRECTIONS_FILE)
+    if history:
+        rows = list(csv.DictReader(io.StringIO(history)))
+        if rows and set(COLUMNS) - set(rows[0]):
+            raise PreviousSiteError([Problem(f"{location}/{CORRECTIONS_FILE}", 1, "", "not a perfgen corrections file: columns differ")])
+        published.corrections = [{c: row[c] for c in COLUMNS} for row in rows]
+    return published
+
+
+@dataclass
+class Changelog:
+    """Every correction so far (newest first), and what this build added."""
+
+    entries: list[dict[str, str]]
+    new: int = 0
+    dated: date | None = None
+    dated_by_clock: bool = False
+    compared_with: str | None = None
+
+    def for_service(self, slug: str) -> list[dict[str, str]]:
+        return [e for e in self.entries if e["service"] == slug]
+
+
+def _number_text(value: Any) -> str:
+    """A value as ``kpis.csv`` writes it."""
+    number = opendata.number(value)
+    return "" if number is None else (str(number) if isinstance(number, int) else format(number, ".12g"))
+
+
+def published_rows(values: pd.DataFrame) -> pd.DataFrame:
+    """This build's service figures for periods, as text the way ``kpis.csv`` has them (without
+    writing the whole file a second time: it is large for a large site)."""
+    rows = values[(values["service"] != "") & (values["basis"] == "period")]
+    frame = pd.DataFrame({column: rows[column].fillna("").astype(str) for column in ("service", "department", "kpi", "method", "basis", "period_kind", "status")})
+    frame["period_start"] = [d.isoformat() if isinstance(d, date) else "" for d in rows["period_start"]]
+    frame["period_end"] = [d.isoformat() if isinstance(d, date) else "" for d in rows["period_end"]]
+    frame["value"] = [_number_text(v) for v in rows["value"]]
+    return frame
+
+
+def record(published: Published | None, values: pd.DataFrame, config: Config, today: date | None) -> Changelog:
+    """Compare this build's figures with the published ones; return the updated history."""
+    if published is None:
+        return Changelog([])
+    current = published_rows(values)
+    names = {s.slug: s.name for s in config.services}
+    kept = set(published.kpis.loc[published.kpis["service"] != "", "service"]) & set(names)
+    corrections, _ = value_changes(published.kpis, current, kept)
+    history = Changelog(list(published.corrections), compared_with=published.source)
+    if corrections:
+        history.dated = today or date.today()
+        history.dated_by_clock = today is None
+        history.new = len(corrections)
+        for change in corrections:
+            history.entries.append({
+                "date": history.dated.isoformat(), "service": change.service, "service_name": names[change.service],
+                "department": change.department, "kpi": change.kpi, "method": change.method,
+                "period_start": change.period_start, "period_end": change.period_end,
+                "old_value": change.old_value, "new_value": change.new_value,
+                "old_status": change.old_status, "new_status": change.new_status,
+            })
+    history.entries.sort(key=lambda e: (e["service"], e["kpi"], e["method"], e["period_start"], e["period_end"]))
+    history.entries.sort(key=lambda e: e["date"], reverse=True)  # stable: newest first, then by service
+    return history
+
+
+def corrections_csv(history: Changelog) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history.entries)
+    return buffer.getvalue()
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+def date_words(iso: str) -> str:
+    day = date.fromisoformat(iso)
+    return f"{day.day} {day:%B %Y}"
+
+
+def figure_words(entry: dict[str, str], definitions: dict[str, Any]) -> str:
+    definition = definitions.get(entry["kpi"])
+    label = definition.label if definition else entry["kpi"].replace("_", " ").capitalize()
+    method = {"mean_score": "mean score", "top_two_box": "top-two-box"}.get(entry["method"], entry["method"])
+    return f"{label} ({method})" if method else label
+
+
+def value_words(entry: dict[str, str], which: str, definitions: dict[str, Any]) -> str:
+    status, text = entry[f"{which}_status"], entry[f"{which}_value"]
+    if status != "value" or text == "":
+        return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+    definition = definitions.get(entry["kpi"])
+    return format_unit(definition.unit if definition else "count", float(text))
+
+
+def _rows(entries: list[dict[str, str]], definitions: dict[str, Any], service_cell: Any = None) -> list[list[Any]]:
+    rows = []
+    for entry in entries:
+        cells: list[Any] = [service_cell(entry)] if service_cell else [date_words(entry["date"])]
+        cells += [figure_words(entry, definitions), period_text(entry["period_start"], entry["period_end"]),
+                  value_words(entry, "old", definitions), value_words(entry, "new", definitions)]
+        rows.append(cells)
+    return rows
+
+
+def add_pages(pages: list[Any], history: Changelog, config: Config, definitions: list[Any]) -> None:
+    """Give every service page its corrections and add the changelog page itself."""
+    from perfgen.render import Page, href
+
+    by_id = {d.id: d for d in definitions}
+    for page in pages:
+        service = page.context.get("service") if page.template == "service.html" else None
+        if service is None:
+            continue
+        mine = history.for_service(service.slug)
+        page.context["corrections"] = {
+            "caption": f"Corrections to published figures for {service.name}",
+            "headers": ["Date", "Figure", "Period", "Published before", "Corrected to"],
+            "rows": _rows(mine, by_id),
+        } if mine else None
+    services = {s.slug for s in config.services}
+    page = Page("changelog/index.html", "changelog.html", "Corrections to published figures",
+                breadcrumbs=[{"text": "Home", "href": "../"}])
+
+    def service_cell(entry: dict[str, str]) -> Any:
+        if entry["service"] in services:
+            return {"html": Markup('<a class="govuk-link" href="{}">{}</a>').format(href(page.path, f"services/{entry['service']}/"), entry["service_name"])}
+        return f"{entry['service_name']} (no longer listed)"
+
+    groups: dict[str, list[dict[str, str]]] = {}
+    for entry in history.entries:
+        groups.setdefault(entry["date"], []).append(entry)
+    page.context = {
+        "groups": [{"date": date_words(day), "id": f"corrections-{day}", "table": {
+            "caption": f"Corrected on {date_words(day)}: {len(entries)} {'figure' if len(entries) == 1 else 'figures'}",
+            "headers": ["Service", "Figure", "Period", "Published before", "Corrected to"],
+            "rows": _rows(entries, by_id, service_cell)}} for day, entries in groups.items()],
+        "total": len(history.entries),
+        "csv_href": "corrections.csv",
+    }
+    pages.append(page)
+
+
+def files(history: Changelog) -> list[tuple[str, str]]:
+    return [(CORRECTIONS_FILE, corrections_csv(history))]

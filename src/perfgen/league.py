@@ -1,0 +1,484 @@
+"""League tables, and the comparison parts of service and department pages.
+
+In: the :class:`perfgen.render.SiteModel` and a :class:`perfgen.compare.Comparison`. Out:
+:class:`perfgen.render.Page` objects (the overview league, one league per KPI, each in every
+sort order, and per-department filtered leagues) and context for the service and department
+pages.
+
+Sorting works without JavaScript: every sort order is a page of its own, linked from the column
+headers (``aria-sort`` on the sorted one). Services with no figure (or one that is not ranked)
+always come last, in both directions. There are many such pages (KPIs x columns x 2 directions,
+each with every service), so each table row is rendered to HTML once per KPI here and the
+pages only put those rows in order: rendering a page is a join, not thousands of macro calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup, escape
+
+from perfgen import formatters
+from perfgen.compare import (
+    Comparison,
+    improvement_summary,
+    is_ranked_kpi,
+    ordinal,
+    percentile_words,
+    rank_change_words,
+)
+from perfgen.config import Service
+from perfgen.render import (
+    LEAGUE_KPIS,
+    STATUS_WORDS,
+    Page,
+    SiteModel,
+    exact_value,
+    format_value,
+    href,
+)
+
+DIRECTIONS = ("ascending", "descending")
+OVERVIEW_DEFAULT = ("service", "ascending")
+READINESS_KPIS = ("cost_per_transaction", "completion_rate", "user_satisfaction", "digital_take_up")
+
+
+def kpi_slug(kpi: str) -> str:
+    return kpi.replace("_", "-")
+
+
+def league_path(kpi: str | None, key: str | None = None, direction: str | None = None) -> str:
+    """Site folder of a league page: ``league/`` (overview), ``league/sorted/<key>/<direction>/``,
+    ``league/<kpi>/`` (best first) or ``league/<kpi>/<key>/<direction>/``."""
+    if kpi is None:
+        return "league/" if key is None or (key, direction) == OVERVIEW_DEFAULT else f"league/sorted/{kpi_slug(key)}/{direction}/"
+    base = f"league/{kpi_slug(kpi)}/"
+    return base if key is None else f"{base}{key}/{direction}/"
+
+
+@dataclass
+class Column:
+    """A column of a league table: its header, and the sort key it links to (or none)."""
+
+    label: str
+    key: str | None  # the sort key its header links to
+    numeric: bool = False
+    cell: str = ""  # which of a row's cells it shows (default: ``key``)
+    inverse: bool = False  # sorted the other way from ``key`` (percentile against the value)
+
+    @property
+    def cell_key(self) -> str:
+        return self.cell or self.key or self.label
+
+
+@dataclass
+class Row:
+    service: Service
+    cells: dict[str, str]  # column key -> cell HTML (the <th>/<td> included), links start with ROOT
+    sort: dict[str, tuple]  # sort key -> (group, value); group 0 sorts first in both directions
+    html: str = ""  # the whole <tr>, once the columns are known
+
+
+#: Stands for the relative path to the site root in rows rendered once for pages at any depth.
+ROOT = "\x00root\x00"
+
+
+def _cell(content: Any, numeric: bool = False, header: bool = False) -> str:
+    """One cell's HTML; ``content`` is Markup or text to escape. Plain string building: a real
+    site renders hundreds of thousands of these."""
+    tag = "th" if header else "td"
+    base = "govuk-table__header" if header else "govuk-table__cell"
+    classes = f"{base} {base}--numeric" if numeric else base
+    scope = ' scope="row"' if header else ""
+    return f'<{tag}{scope} class="{classes}">{escape(content)}</{tag}>'
+
+
+def _service_cell(service: Service) -> str:
+    return _cell(Markup(f'<a class="govuk-link" href="{ROOT}services/{escape(service.slug)}/">{escape(service.name)}</a>'), header=True)
+
+
+def _missing(text: str) -> Markup:
+    return Markup('<span class="app-status--missing">{}</span>').format(text)
+
+
+def _note(text: str) -> Markup:
+    return Markup('<br><span class="govuk-body-s app-status--missing">{}</span>').format(text)
+
+
+def _value_html(unit: str, value: Any) -> Markup:
+    text = format_value(unit, value)
+    title = exact_value(unit, value)
+    if title and title != text:
+        return Markup('<abbr title="{}">{}</abbr>').format(title, text)
+    return Markup(escape(text))
+
+
+def _sorted_rows(rows: list[Row], key: str, direction: str) -> list[Row]:
+    """Rows in order: group first (missing values last whatever the direction), then the value
+    in the asked direction, then the service name."""
+    reverse = direction == "descending"
+    by_name = sorted(rows, key=lambda r: r.service.name.lower())
+    groups: dict[int, list[Row]] = {}
+    for row in by_name:
+        groups.setdefault(row.sort[key][0], []).append(row)
+    result = []
+    for group in sorted(groups):
+        members = groups[group]
+        if group < 2:
+            members = sorted(members, key=lambda r: r.sort[key][1], reverse=reverse)  # stable: names stay in order
+        result += members
+    return result
+
+
+def _table_html(page_path: str, columns: list[Column], rows: list[Row], current: tuple[str, str] | None,
+                link: Callable[[str, str], str] | None, defaults: dict[str, str]) -> dict[str, Any]:
+    """Header cells (sort links, aria-sort) and body rows of one page."""
+    headers = []
+    for column in columns:
+        classes = "govuk-table__header" + (" govuk-table__header--numeric" if column.numeric else "")
+        if link is None or column.key is None:
+            headers.append(Markup('<th scope="col" class="{}">{}</th>').format(classes, column.label))
+            continue
+        sorted_here = current is not None and current[0] == column.key
+        if sorted_here and current:
+            direction = "descending" if current[1] == "ascending" else "ascending"
+        else:
+            direction = defaults.get(column.key, "ascending")
+        target = href(page_path, link(column.key, direction))
+        own = direction if not column.inverse else "descending" if direction == "ascending" else "ascending"
+        words = "smallest first" if own == "ascending" else "largest first"
+        if column.key in ("service", "department"):
+            words = "A to Z" if direction == "ascending" else "Z to A"
+        shown = current[1] if current and not column.inverse else "descending" if current and current[1] == "ascending" else "ascending"
+        aria = Markup(' aria-sort="{}"').format(shown) if sorted_here else Markup("")
+        headers.append(Markup('<th scope="col" class="{}"{}><a class="govuk-link app-sort" href="{}">{}<span class="govuk-visually-hidden"> (sort {})</span></a></th>').format(
+            classes, aria, target, column.label, words))
+    root = "../" * page_path.count("/")
+    for row in rows:
+        if not row.html:
+            row.html = '<tr class="govuk-table__row">' + "".join(row.cells[c.cell_key] for c in columns) + "</tr>"
+    body = Markup("\n".join(row.html for row in rows).replace(ROOT, root))
+    return {"headers": headers, "rows": [body]}
+
+
+class Leagues:
+    """Builds every league page from rows rendered once."""
+
+    def __init__(self, model: SiteModel, comparison: Comparison):
+        self.model = model
+        self.comparison = comparison
+        self.config = model.config
+        self.departments = {d.slug: d for d in self.config.departments}
+        self.services = list(self.config.services)
+        self.kpis = [d.id for d in model.results.definitions]
+
+    # --- one KPI --------------------------------------------------------------------------
+
+    def _kpi_columns(self, kpi: str) -> list[Column]:
+        definition = self.model.definitions[kpi]
+        ranked = is_ranked_kpi(definition)
+        # Rank runs with the value when lower is better, against it when higher is better.
+        columns = [Column("Rank", "value", True, cell="rank", inverse=definition.better == "higher")] if ranked else []
+        columns += [Column("Service", "service"), Column("Department", "department"), Column(definition.label, "value", True)]
+        if kpi != "transactions":
+            columns.append(Column("Transactions", "transactions", True))
+        if ranked:
+            columns += [Column("Percentile", "value", True, cell="percentile", inverse=definition.better == "lower"), Column("Change in rank", "change", True)]
+        return columns
+
+    def _kpi_rows(self, kpi: str) -> list[Row]:
+        definition = self.model.definitions[kpi]
+        ranked_kpi = is_ranked_kpi(definition)
+        rows = []
+        for service in self.services:
+            standing = self.comparison.standing(service.slug, kpi)
+            department = self.departments[service.department]
+            has_value = not pd.isna(standing["value"])
+            if has_value:
+                value = _value_html(definition.unit, standing["value"])
+                if standing["reason"]:
+                    value += _note(standing["reason"])
+                if standing["low_confidence"]:
+                    value += _note(f"Low confidence: {formatters.count(standing['responses'])} responses")
+            else:
+                value = _missing(standing["reason"] or STATUS_WORDS.get(standing["status"], "Not provided"))
+            volume = standing["volume"]
+            cells = {
+                "service": _service_cell(service),
+                "department": _cell(department.abbreviation or department.name),
+                "value": _cell(value, numeric=True),
+                "transactions": _cell(formatters.count(volume) if not pd.isna(volume) else _missing("Not provided"), numeric=True),
+            }
+            if ranked_kpi:
+                cells["rank"] = _cell(ordinal(int(standing["rank"])) if standing["ranked"] else _missing("Not ranked"), numeric=True)
+                cells["percentile"] = _cell(
+                    (formatters.percent(standing["percentile"] / 100) if not pd.isna(standing["percentile"]) else _missing("Only one ranked"))
+                    if standing["ranked"] else _missing("Not ranked"), numeric=True)
+                change = standing["rank_change"]
+                if standing["ranked"] and not pd.isna(change):
+                    css = "app-change--good" if change > 0 else "app-change--bad" if change < 0 else "app-change--neutral"
+                    words = "No change" if change == 0 else f"{'Up' if change > 0 else 'Down'} {abs(int(change))}"
+                    cells["change"] = _cell(Markup('<span class="{}">{}</span>').format(css, words), numeric=True)
+                else:
+                    cells["change"] = _cell(_missing("Not ranked a year earlier" if standing["ranked"] else "Not ranked"), numeric=True)
+            # Groups: 0 ranked (or, for totals, a current value), 1 a value not ranked or out of date, 2 none.
+            if ranked_kpi:
+                group = 0 if standing["ranked"] else 1 if has_value else 2
+            else:
+                group = 0 if has_value and standing["status"] == "value" else 1 if has_value else 2
+            value_key = standing["value"] if has_value else 0.0
+            rows.append(Row(service, cells, {
+                "value": (group, value_key),
+                "service": (0, service.name.lower()),
+                "department": (0, ((department.abbreviation or department.name).lower(), group, value_key if definition.better != "higher" else -value_key)),
+                "transactions": (0 if not pd.isna(volume) else 2, volume if not pd.isna(volume) else 0),
+                "change": (0 if standing["ranked"] and not pd.isna(standing["rank_change"]) else 2,
+                           int(standing["rank_change"]) if standing["ranked"] and not pd.isna(standing["rank_change"]) else 0),
+            }))
+        return rows
+
+    def _best_direction(self, kpi: str) -> str:
+        """Best first for a ranked KPI; largest first for a total."""
+        definition = self.model.definitions[kpi]
+        return "ascending" if is_ranked_kpi(definition) and definition.better == "lower" else "descending"
+
+    def kpi_pages(self, kpi: str) -> list[Page]:
+        definition = self.model.definitions[kpi]
+        cohort = self.comparison.cohorts[kpi]
+        columns = self._kpi_columns(kpi)
+        best = self._best_direction(kpi)
+        defaults = {"value": best, "service": "ascending", "department": "ascending", "transactions": "descending", "change": "descending"}
+        keys = [k for k in dict.fromkeys(c.key for c in columns) if k]
+        pages = []
+        all_rows = self._kpi_rows(kpi)  # rendered once, ordered per page
+        for key in keys:
+            for direction in DIRECTIONS:
+                is_default = key == "value" and direction == best
+                path = league_path(kpi) if is_default else league_path(kpi, key, direction)
+                page_path = path + "index.html"
+                ordered = _sorted_rows(all_rows, key, direction)
+                heading = f"{definition.label} league table"
+                title = heading if is_default else f"{heading}, by {self._key_words(key, definition.label)}, {self._direction_words(key, direction)}"
+                page = Page(page_path, "league_kpi.html", title, section="league",
+                            breadcrumbs=[{"text": "Home", "href": href(page_path, "") or "./"}, {"text": "League table", "href": href(page_path, "league/")}])
+
+                def link(column_key: str, column_direction: str, kpi: str = kpi, best: str = best) -> str:
+                    if column_key == "value" and column_direction == best:
+                        return league_path(kpi)
+                    return league_path(kpi, column_key, column_direction)
+
+                page.context = {
+                    **self._kpi_context(kpi, page_path),
+                    "heading": heading,
+                    "sorted_by": None if is_default else f"Sorted by {self._key_words(key, definition.label)}, {self._direction_words(key, direction)}.",
+                    "best_first_href": None if is_default else href(page_path, league_path(kpi)),
+                    "table": _table_html(page_path, columns, ordered, (key, direction), link, defaults),
+                    "caption": f"{definition.label}: all {len(self.services)} services" + (f", ranked for {cohort.period}" if cohort.ranked else ""),
+                    "numeric": [c.numeric for c in columns],
+                    "filters": [{"text": d.name, "href": href(page_path, f"{league_path(kpi)}departments/{d.slug}/")} for d in sorted(self.config.departments, key=lambda d: d.name)],
+                    "department": None,
+                }
+                pages.append(page)
+        for department in self.config.departments:
+            page_path = f"{league_path(kpi)}departments/{department.slug}/index.html"
+            mine = _sorted_rows([r for r in all_rows if r.service.department == department.slug], "value", best)
+            heading = f"{definition.label} league table: {department.name}"
+            page = Page(page_path, "league_kpi.html", heading, section="league",
+                        breadcrumbs=[{"text": "Home", "href": href(page_path, "")}, {"text": "League table", "href": href(page_path, "league/")},
+                                     {"text": definition.label, "href": href(page_path, league_path(kpi))}])
+            page.context = {
+                **self._kpi_context(kpi, page_path),
+                "heading": heading,
+                "sorted_by": None,
+                "best_first_href": None,
+                "table": _table_html(page_path, columns, mine, None, None, defaults),
+                "caption": f"{definition.label}: the {len(mine)} services of {department.name}, best first; ranks are among all services",
+                "numeric": [c.numeric for c in columns],
+                "filters": [],
+                "department": {"name": department.name, "all_href": href(page_path, league_path(kpi)), "page_href": href(page_path, f"departments/{department.slug}/")},
+            }
+            pages.append(page)
+        return pages
+
+    def _kpi_context(self, kpi: str, page_path: str) -> dict[str, Any]:
+        definition = self.model.definitions[kpi]
+        cohort = self.comparison.cohorts[kpi]
+        ranked = is_ranked_kpi(definition)
+        return {
+            "kpi": definition,
+            "ranked_kpi": ranked,
+            "cohort_period": cohort.period,
+            "ranked_count": cohort.ranked,
+            "previous_period": cohort.previous_period,
+            "min_transactions": formatters.count(self.config.site.min_transactions_to_rank),
+            "min_responses": formatters.count(self.config.site.min_responses),
+            "better_words": "lower is better" if definition.better == "lower" else "higher is better" if definition.better == "higher" else "neither higher nor lower is better",
+            "satisfaction_method": self.config.site.satisfaction_method,
+            "overview_href": href(page_path, "league/"),
+            "definitions_href": href(page_path, "definitions/"),
+        }
+
+    @staticmethod
+    def _key_words(key: str, label: str) -> str:
+        return {"value": label.lower(), "service": "service name", "department": "department",
+                "transactions": "transactions", "change": "change in rank"}.get(key, key)
+
+    @staticmethod
+    def _direction_words(key: str, direction: str) -> str:
+        if key in ("service", "department"):
+            return "A to Z" if direction == "ascending" else "Z to A"
+        if key == "change":
+            return "biggest fall first" if direction == "ascending" else "biggest rise first"
+        return "smallest first" if direction == "ascending" else "largest first"
+
+    # --- the overview ---------------------------------------------------------------------
+
+    def overview_pages(self) -> list[Page]:
+        columns = [Column("Service", "service"), Column("Department", "department")]
+        columns += [Column(self.model.definitions[k].label, k, True) for k in LEAGUE_KPIS]
+        defaults = {"service": "ascending", "department": "ascending", **{k: self._best_direction(k) for k in LEAGUE_KPIS}}
+        defaults["transactions"] = "descending"
+        pages = []
+        all_rows = self._overview_rows()
+        for column in columns:
+            assert column.key
+            for direction in DIRECTIONS:
+                path = league_path(None, column.key, direction)
+                page_path = path + "index.html"
+                ordered = _sorted_rows(all_rows, column.key, direction)
+                is_default = (column.key, direction) == OVERVIEW_DEFAULT
+                label = column.label if column.key in LEAGUE_KPIS else self._key_words(column.key, column.label)
+                title = "League table" if is_default else f"League table, by {label.lower() if column.key in LEAGUE_KPIS else label}, {self._direction_words(column.key, direction)}"
+                page = Page(page_path, "league.html", title, section="league", breadcrumbs=[{"text": "Home", "href": href(page_path, "") or "./"}]
+                            + ([] if is_default else [{"text": "League table", "href": href(page_path, "league/")}]))
+                page.context = {
+                    "heading": "League table",
+                    "sorted_by": None if is_default else title.removeprefix("League table, ").capitalize() + ".",
+                    "table": _table_html(page_path, columns, ordered, (column.key, direction), lambda k, d: league_path(None, k, d), defaults),
+                    "caption": f"All {len(self.services)} services, latest figures",
+                    "kpi_leagues": [{"text": self.model.definitions[k].label, "href": href(page_path, league_path(k))} for k in self.kpis],
+                    "min_transactions": formatters.count(self.config.site.min_transactions_to_rank),
+                }
+                pages.append(page)
+        return pages
+
+    def _overview_rows(self) -> list[Row]:
+        rows = []
+        for service in self.services:
+            department = self.departments[service.department]
+            cells = {
+                "service": _service_cell(service),
+                "department": _cell(department.abbreviation or department.name),
+            }
+            sort: dict[str, tuple] = {"service": (0, service.name.lower()), "department": (0, ((department.abbreviation or department.name).lower(), service.name.lower()))}
+            for kpi in LEAGUE_KPIS:
+                definition = self.model.definitions[kpi]
+                standing = self.comparison.standing(service.slug, kpi)
+                has_value = not pd.isna(standing["value"])
+                if has_value:
+                    content = _value_html(definition.unit, standing["value"])
+                    if standing["ranked"]:
+                        content += _note(f"{ordinal(int(standing['rank']))} of {formatters.count(standing['of'])}")
+                    elif standing["reason"]:
+                        content += _note(standing["reason"])
+                    if standing["low_confidence"]:
+                        content += _note("Low confidence")
+                else:
+                    content = _missing(standing["reason"] or "Not provided")
+                cells[kpi] = _cell(content, numeric=True)
+                current = has_value and (standing["ranked"] or (not is_ranked_kpi(definition) and standing["status"] == "value"))
+                sort[kpi] = (0 if current else 1 if has_value else 2, standing["value"] if has_value else 0.0)
+            rows.append(Row(service, cells, sort))
+        return rows
+
+    # --- service and department pages ---------------------------------------------------
+
+    def service_context(self, service: Service, page_path: str) -> dict[str, Any]:
+        """"How this service compares": rank and percentile among all services and among its
+        peers for each ranked KPI, the rank change, and what to improve first."""
+        rows = []
+        for kpi in self.comparison.ranked_kpis():
+            definition = self.model.definitions[kpi]
+            standing = self.comparison.standing(service.slug, kpi)
+            link = Markup('<a class="govuk-link" href="{}">{}</a>').format(href(page_path, league_path(kpi)), definition.label)
+            if pd.isna(standing["value"]):
+                value: Any = {"html": _missing(standing["reason"])}
+            else:
+                value = {"html": _value_html(definition.unit, standing["value"]) + (_note(f"Low confidence: {formatters.count(standing['responses'])} responses") if standing["low_confidence"] else "")}
+            if standing["ranked"]:
+                overall: Any = {"html": Markup("{}{}").format(f"{ordinal(int(standing['rank']))} of {formatters.count(standing['of'])}", _note(percentile_words(standing["percentile"])))}
+                if service.category and not pd.isna(standing["peer_of"]) and standing["peer_of"] >= 2:
+                    peer: Any = {"html": Markup("{}{}").format(f"{ordinal(int(standing['peer_rank']))} of {formatters.count(standing['peer_of'])}",
+                                                                _note(percentile_words(standing["peer_percentile"])))}
+                else:
+                    peer = {"html": _missing(f"No other {service.category} service ranked" if service.category else "No category set")}
+                change = {"text": rank_change_words(standing)}
+            else:
+                overall = {"html": _missing(standing["reason"] if not pd.isna(standing["value"]) else "Not ranked")}
+                peer = {"html": _missing("Not ranked")}
+                change = {"html": _missing("Not ranked")}
+            rows.append([{"html": link}, value, overall, peer, change])
+        peers = f"Among {service.category} services" if service.category else "Among its peers"
+        return {
+            "summary": improvement_summary(self.comparison, service.slug),
+            "table": {"caption": f"How {service.name} compares", "headers": ["KPI", "Latest figure", "Among all services", peers, "Change in rank"],
+                      "rows": rows, "numeric_columns": [1]},
+            "min_transactions": formatters.count(self.config.site.min_transactions_to_rank),
+        }
+
+    def department_context(self, department: str, page_path: str) -> dict[str, Any]:
+        """The service-standard readiness table and the best and worst movers."""
+        services = sorted((s for s in self.services if s.department == department), key=lambda s: s.name.lower())
+        readiness_rows, ready = [], 0
+        for service in services:
+            link = {"html": Markup('<a class="govuk-link" href="{}">{}</a>').format(href(page_path, f"services/{service.slug}/"), service.name)}
+            cells: list[Any] = []
+            publishes_all, current = True, True
+            for kpi in READINESS_KPIS:
+                standing = self.comparison.standing(service.slug, kpi)
+                if standing["status"] == "not_applicable":
+                    cells.append({"html": _missing("Not applicable")})
+                elif pd.isna(standing["value"]):
+                    cells.append({"html": _missing("No")})
+                    publishes_all = False
+                elif standing["status"] == "stale":
+                    cells.append({"html": Markup("Yes{}").format(_note(f"out of date: {standing['period']}"))})
+                    current = False
+                else:
+                    cells.append("Yes")
+            meets = publishes_all and current
+            ready += meets
+            verdict = "Yes" if meets else ("No: out of date" if publishes_all else "No: KPIs missing" if current else "No: KPIs missing, out of date")
+            readiness_rows.append([link, *cells, verdict])
+        movers = []
+        for service in services:
+            for kpi in self.comparison.ranked_kpis():
+                standing = self.comparison.standing(service.slug, kpi)
+                if standing["ranked"] and not pd.isna(standing["rank_change"]) and standing["rank_change"] != 0:
+                    movers.append((int(standing["rank_change"]), service, kpi, standing))
+
+        def mover_rows(chosen: list[tuple]) -> list[list[Any]]:
+            return [[{"html": Markup('<a class="govuk-link" href="{}">{}</a>').format(href(page_path, f"services/{s.slug}/"), s.name)},
+                     self.model.definitions[k].label, rank_change_words(st), f"{ordinal(int(st['rank']))} of {formatters.count(st['of'])}"] for _, s, k, st in chosen]
+
+        risers = sorted((m for m in movers if m[0] > 0), key=lambda m: (-m[0], m[1].name.lower(), m[2]))[:5]
+        fallers = sorted((m for m in movers if m[0] < 0), key=lambda m: (m[0], m[1].name.lower(), m[2]))[:5]
+        headers = ["Service", "KPI", "Change in rank", "Rank now"]
+        return {
+            "readiness": {"caption": "Service standard readiness: the four mandatory KPIs", "headers": ["Service", *[self.model.definitions[k].label for k in READINESS_KPIS], "Publishes all four, up to date"],
+                          "rows": readiness_rows},
+            "ready_count": ready,
+            "service_count": len(services),
+            "risers": {"caption": "Biggest rises in rank since a year earlier", "headers": headers, "rows": mover_rows(risers)} if risers else None,
+            "fallers": {"caption": "Biggest falls in rank since a year earlier", "headers": headers, "rows": mover_rows(fallers)} if fallers else None,
+        }
+
+
+def league_pages(leagues: Leagues) -> list[Page]:
+    pages = leagues.overview_pages()
+    for kpi in leagues.kpis:
+        pages += leagues.kpi_pages(kpi)
+    return pages

@@ -1,0 +1,493 @@
+"""Open data and the static API: KPI values in, downloadable files out (stage 6, publish).
+
+Registered through the ``publish_files`` and ``render_page_sections`` hooks like any plugin.
+Every address below is stable from build to build (it depends only on slugs):
+
+- ``data/kpis.csv`` | ``.json`` | ``.parquet``: every KPI value of the site;
+- ``data/services/<slug>.csv`` | ``.json`` and ``data/departments/<slug>.csv`` | ``.json``:
+  every value of one service; a department's totals for every period and its services'
+  headline values;
+- ``data/kpi-definitions.csv``: each KPI's label, unit and meaning;
+- ``data/datapackage.json`` (Frictionless) with the Table Schema ``data/kpis.tableschema.json``;
+- ``api/index.json``: every service and department with its page and downloads;
+- ``api/schemas/*.schema.json``: JSON Schemas of the JSON files.
+
+CSV text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+``@``, tab or carriage return) are prefixed with an apostrophe. Numbers are written with 12
+significant figures, the same in CSV, JSON and Parquet, so the files agree with each other.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import tempfile
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from perfgen.config import Config
+from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition, KpiResults
+from perfgen.plugins import PageSection, hookimpl
+
+API_VERSION = 1
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+NUMBER_COLUMNS = ("value", "numerator", "denominator")
+INTEGER_COLUMNS = ("services_contributing", "services_expected")
+DATE_COLUMNS = ("period_start", "period_end")
+BOOLEAN_COLUMNS = ("derived",)
+STATUSES = ("value", "not_provided", "not_applicable", "stale", "invalid")
+BASES = ("period", "headline")
+DEFINITION_COLUMNS = ("id", "label", "unit", "better", "aggregate", "mandatory", "numerator", "denominator", "definition")
+UNIT_WORDS = {
+    "money": "pounds sterling (GBP)",
+    "percent": "a fraction from 0 to 1 (0.25 is 25%)",
+    "count": "a number of transactions",
+}
+
+#: What each column of the KPI files means (the data page, the Table Schema and the JSON
+#: Schema all use these words).
+COLUMN_DESCRIPTIONS = {
+    "service": "Slug of the service; empty for a department or government total.",
+    "department": "Slug of the department; empty for a total of all government.",
+    "period_start": "First day of the period (inclusive).",
+    "period_end": "Last day of the period (inclusive).",
+    "period": "The period in words, for example 'April 2024 to March 2025'.",
+    "period_kind": "month, quarter, financial_year, range, rolling_12_months (summed from months or quarters), or for totals month, quarter, 12_months or range.",
+    "kpi": "Id of the KPI; see kpi-definitions.csv for its label, unit and meaning.",
+    "method": "For user satisfaction, the method: mean_score or top_two_box; otherwise empty.",
+    "value": "The KPI value in its unit: pounds for money, a fraction from 0 to 1 for percentages, a number for counts. Empty unless status is value or stale.",
+    "numerator": "Sum the value is worked out from (a count, or pounds for money KPIs).",
+    "denominator": "Sum the numerator is divided by (a count); empty for KPIs that are sums.",
+    "status": "value, not_provided, not_applicable, stale (an older figure, the latest available) or invalid (supplied but unusable).",
+    "basis": "period for every figure of a series; headline for the figure shown first on a page.",
+    "services_contributing": "For a department or government total: how many services it adds up.",
+    "services_expected": "For a department or government total: how many services should report the KPI.",
+    "derived": "true when the figure was derived (a total cost from a supplied cost per transaction).",
+    "note": "Why a figure is missing, invalid or derived.",
+}
+
+
+# --- cells ------------------------------------------------------------------------------------
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def number(value: Any) -> int | float | None:
+    """A published number: 12 significant figures (free of float summing noise), integers as int."""
+    if _missing(value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    rounded = float(format(float(value), ".12g"))
+    return int(rounded) if rounded.is_integer() and abs(rounded) < 1e15 else rounded
+
+
+def safe_text(text: str) -> str:
+    """Text a spreadsheet will not run as a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _csv_cell(value: Any, kind: str) -> str:
+    if _missing(value):
+        return ""
+    if kind == "number":
+        result = number(value)
+        return "" if result is None else (str(result) if isinstance(result, int) else format(result, ".12g"))
+    if kind == "boolean" or isinstance(value, bool):
+        return "true" if bool(value) else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return safe_text(str(value))
+
+
+def _json_cell(column: str, value: Any) -> Any:
+    if _missing(value):
+        return None
+    if column in NUMBER_COLUMNS or column in INTEGER_COLUMNS:
+        return number(value)
+    if column in BOOLEAN_COLUMNS:
+        return bool(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    return text or None
+
+
+def csv_text(columns: Iterable[str], rows: Iterable[Iterable[Any]], numbers: Iterable[str] = (), booleans: Iterable[str] = ()) -> str:
+    """CSV with a header; ``numbers`` and ``booleans`` name the columns that are not text."""
+    columns = list(columns)
+    kinds = ["number" if c in numbers else "boolean" if c in booleans else "text" for c in columns]
+    # The csv module quotes a field holding a line break only if the break is in its line
+    # terminator: write rows ending in \r\n (so \r and \n inside a field are quoted), then end
+    # each row with \n. The writer hands over one whole row per write() call.
+    lines: list[str] = []
+    writer = csv.writer(_Sink(lines), lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_cell(value, kind) for value, kind in zip(row, kinds)])
+    return "".join(line[:-2] + "\n" for line in lines)
+
+
+class _Sink:
+    def __init__(self, lines: list[str]):
+        self.write = lines.append
+
+
+def values_csv(values: pd.DataFrame) -> str:
+    """KPI values as CSV with the public columns (kpis.csv and its per-page subsets)."""
+    return csv_text(SCHEMA_COLUMNS, values[list(SCHEMA_COLUMNS)].itertuples(index=False),
+                    numbers=NUMBER_COLUMNS + INTEGER_COLUMNS, booleans=BOOLEAN_COLUMNS)
+
+
+def values_rows(values: pd.DataFrame) -> list[list[Any]]:
+    """KPI values as JSON-ready lists, one per row, in the order of SCHEMA_COLUMNS."""
+    return [[_json_cell(column, value) for column, value in zip(SCHEMA_COLUMNS, row)]
+            for row in values[list(SCHEMA_COLUMNS)].itertuples(index=False)]
+
+
+def _json(document: Any, compact: bool = False) -> str:
+    if compact:
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    return json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+
+
+def values_parquet(values: pd.DataFrame) -> bytes:
+    """Every value as Parquet, typed (dates as DATE, numbers as DOUBLE), written by DuckDB."""
+    frame = pd.DataFrame(values_rows(values), columns=list(SCHEMA_COLUMNS)).astype(object)
+    casts = []
+    for column in SCHEMA_COLUMNS:
+        kind = "DATE" if column in DATE_COLUMNS else "DOUBLE" if column in NUMBER_COLUMNS else "BIGINT" if column in INTEGER_COLUMNS else "BOOLEAN" if column in BOOLEAN_COLUMNS else "VARCHAR"
+        casts.append(f"CAST({column} AS {kind}) AS {column}")
+    db = duckdb.connect()
+    try:
+        db.execute("SET threads = 1")
+        db.register("published_values", frame)
+        with tempfile.TemporaryDirectory(prefix="perfgen-parquet-") as folder:
+            target = Path(folder) / "kpis.parquet"
+            db.execute(f"COPY (SELECT {', '.join(casts)} FROM published_values) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+            return target.read_bytes()
+    finally:
+        db.close()
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+def service_paths(slug: str) -> dict[str, str]:
+    return {"page": f"services/{slug}/", "csv": f"data/services/{slug}.csv", "json": f"data/services/{slug}.json"}
+
+
+def department_paths(slug: str) -> dict[str, str]:
+    return {"page": f"departments/{slug}/", "csv": f"data/departments/{slug}.csv", "json": f"data/departments/{slug}.json"}
+
+
+SITE_DOWNLOADS = {
+    "csv": "data/kpis.csv",
+    "json": "data/kpis.json",
+    "parquet": "data/kpis.parquet",
+    "kpi_definitions": "data/kpi-definitions.csv",
+    "datapackage": "data/datapackage.json",
+    "table_schema": "data/kpis.tableschema.json",
+}
+SCHEMAS = {
+    "index": "api/schemas/index.schema.json",
+    "values": "api/schemas/values.schema.json",
+}
+
+
+def _definition_record(definition: KpiDefinition) -> dict[str, Any]:
+    return {column: getattr(definition, column) for column in DEFINITION_COLUMNS}
+
+
+def _values_document(scope: dict[str, Any], config: Config, values: pd.DataFrame) -> str:
+    document = {
+        "api_version": API_VERSION,
+        "schema": SCHEMAS["values"],
+        "scope": scope,
+        "licence": config.site.licence,
+        "columns": list(SCHEMA_COLUMNS),
+        "rows": values_rows(values),
+    }
+    return _json(document, compact=True)
+
+
+def index_document(config: Config, results: KpiResults) -> dict[str, Any]:
+    by_department: dict[str, list[str]] = {d.slug: [] for d in config.departments}
+    for service in config.services:
+        by_department[service.department].append(service.slug)
+    document: dict[str, Any] = {
+        "api_version": API_VERSION,
+        "schema": SCHEMAS["index"],
+        "title": config.site.title,
+        "licence": config.site.licence,
+        "base_url": config.site.base_url,
+        "latest_period_end": results.latest_end.isoformat() if results.latest_end else None,
+        "downloads": SITE_DOWNLOADS,
+        "schemas": SCHEMAS,
+        "kpis": [_definition_record(d) for d in results.definitions],
+        "departments": [
+            {"slug": d.slug, "name": d.name, "abbreviation": d.abbreviation, **department_paths(d.slug), "services": by_department[d.slug]}
+            for d in config.departments
+        ],
+        "services": [
+            {"slug": s.slug, "name": s.name, "department": s.department, "agency": s.agency, **service_paths(s.slug)}
+            for s in config.services
+        ],
+    }
+    return document
+
+
+def _package_name(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "perfgen"
+
+
+def _licences(text: str) -> list[dict[str, str]]:
+    if re.search(r"open government licen[cs]e", text, re.IGNORECASE):
+        return [{"name": "OGL-UK-3.0", "path": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/", "title": "Open Government Licence v3.0"}]
+    return [{"name": "other", "title": text}]
+
+
+def table_schema() -> dict[str, Any]:
+    """Frictionless Table Schema of kpis.csv and its per-service and per-department subsets."""
+    fields = []
+    for column in SCHEMA_COLUMNS:
+        kind = "date" if column in DATE_COLUMNS else "number" if column in NUMBER_COLUMNS else "integer" if column in INTEGER_COLUMNS else "boolean" if column in BOOLEAN_COLUMNS else "string"
+        field: dict[str, Any] = {"name": column, "type": kind, "description": COLUMN_DESCRIPTIONS[column]}
+        if column in ("kpi", "status", "basis"):
+            field["constraints"] = {"required": True}
+        if column == "status":
+            field["constraints"]["enum"] = list(STATUSES)
+        if column == "basis":
+            field["constraints"]["enum"] = list(BASES)
+        if column in NUMBER_COLUMNS:
+            field["constraints"] = {"minimum": 0}
+        fields.append(field)
+    return {
+        "fields": fields,
+        "missingValues": [""],
+        "foreignKeys": [{"fields": "kpi", "reference": {"resource": "kpi-definitions", "fields": "id"}}],
+    }
+
+
+def datapackage(config: Config) -> dict[str, Any]:
+    def resource(name: str, path: str, title: str) -> dict[str, Any]:
+        return {"name": name, "path": path, "title": title, "profile": "tabular-data-resource", "format": "csv",
+                "mediatype": "text/csv", "encoding": "utf-8", "schema": "kpis.tableschema.json"}
+
+    definitions_fields = [
+        {"name": "id", "type": "string", "description": "KPI id, as in the kpi column of the value files.", "constraints": {"required": True, "unique": True}},
+        {"name": "label", "type": "string", "description": "Name of the KPI."},
+        {"name": "unit", "type": "string", "description": "; ".join(f"{k}: {v}" for k, v in UNIT_WORDS.items()), "constraints": {"enum": list(UNIT_WORDS)}},
+        {"name": "better", "type": "string", "description": "Which direction is better: higher, lower or neutral.", "constraints": {"enum": ["higher", "lower", "neutral"]}},
+        {"name": "aggregate", "type": "string", "description": "ratio: totals are sum of numerators / sum of denominators; sum: totals are sums.", "constraints": {"enum": ["ratio", "sum"]}},
+        {"name": "mandatory", "type": "boolean", "description": "One of the four KPIs every service must publish."},
+        {"name": "numerator", "type": "string", "description": "What the numerator counts."},
+        {"name": "denominator", "type": "string", "description": "What the denominator counts (empty for sums)."},
+        {"name": "definition", "type": "string", "description": "What the KPI means."},
+    ]
+    resources = [
+        {"name": "kpi-definitions", "path": "kpi-definitions.csv", "title": "KPI definitions: label, unit and meaning of each KPI",
+         "profile": "tabular-data-resource", "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+         "schema": {"fields": definitions_fields, "primaryKey": ["id"], "missingValues": [""]}},
+        resource("kpis", "kpis.csv", "Every KPI value of every service, department and all of government"),
+    ]
+    for department in config.departments:
+        resource_entry = resource(f"department-{department.slug}", f"departments/{department.slug}.csv", f"{department.name}: its totals for every period and its services' headline values")
+        resources.append(resource_entry)
+    for service in config.services:
+        resources.append(resource(f"service-{service.slug}", f"services/{service.slug}.csv", f"{service.name}: every KPI value"))
+    package: dict[str, Any] = {
+        "profile": "tabular-data-package",
+        "name": _package_name(config.site.title),
+        "title": config.site.title,
+        "description": "Key performance indicators of government services: cost per transaction, completion rate, user satisfaction and digital take-up, with their numerators, denominators, status and coverage.",
+        "licenses": _licences(config.site.licence),
+        "resources": resources,
+    }
+    if config.site.source:
+        package["sources"] = [{"title": config.site.source}]
+    if config.site.base_url:
+        package["homepage"] = config.site.base_url
+    return package
+
+
+# --- JSON Schemas -------------------------------------------------------------------------------
+
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [kind, "null"], **extra}
+
+
+def values_schema() -> dict[str, Any]:
+    """JSON Schema of the value files: ``columns`` names the fields, each of ``rows`` is one
+    value with its fields in that order (the "split" layout: a third the size of objects)."""
+    items: list[dict[str, Any]] = []
+    for column in SCHEMA_COLUMNS:
+        if column in DATE_COLUMNS:
+            spec = _nullable("string", format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")
+        elif column in NUMBER_COLUMNS:
+            spec = _nullable("number", minimum=0)
+        elif column in INTEGER_COLUMNS:
+            spec = _nullable("integer", minimum=0)
+        elif column in BOOLEAN_COLUMNS:
+            spec = _nullable("boolean")
+        elif column == "status":
+            spec = {"enum": list(STATUSES)}
+        elif column == "basis":
+            spec = {"enum": list(BASES)}
+        elif column == "kpi":
+            spec = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
+        else:
+            spec = _nullable("string", minLength=1)
+        items.append({"title": column, **spec, "description": COLUMN_DESCRIPTIONS[column]})
+    slug = {"type": "string", "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMAS["values"],
+        "title": "perfgen KPI values (data/kpis.json, data/services/<slug>.json, data/departments/<slug>.json)",
+        "description": "Every row is one KPI value; its fields are in the order given by 'columns'. Empty fields are null.",
+        "type": "object",
+        "required": ["api_version", "schema", "scope", "licence", "columns", "rows"],
+        "additionalProperties": False,
+        "properties": {
+            "api_version": {"const": API_VERSION},
+            "schema": {"const": SCHEMAS["values"]},
+            "scope": {
+                "type": "object",
+                "required": ["type", "name", "page"],
+                "additionalProperties": False,
+                "properties": {
+                    "type": {"enum": ["site", "department", "service"]},
+                    "slug": slug,
+                    "name": {"type": "string"},
+                    "department": slug,
+                    "page": {"type": "string", "description": "The page showing these figures, relative to the site root."},
+                },
+            },
+            "licence": {"type": "string"},
+            "columns": {"const": list(SCHEMA_COLUMNS)},
+            "rows": {
+                "type": "array",
+                "items": {"type": "array", "prefixItems": items, "items": False, "minItems": len(items)},
+            },
+        },
+    }
+
+
+def index_schema() -> dict[str, Any]:
+    slug = {"type": "string", "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$"}
+    path = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9./_-]*$", "description": "Relative to the site root."}
+    definition = {
+        "type": "object",
+        "required": list(DEFINITION_COLUMNS),
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}, "label": {"type": "string"},
+            "unit": {"enum": list(UNIT_WORDS)}, "better": {"enum": ["higher", "lower", "neutral"]},
+            "aggregate": {"enum": ["ratio", "sum"]}, "mandatory": {"type": "boolean"},
+            "numerator": {"type": "string"}, "denominator": {"type": "string"}, "definition": {"type": "string"},
+        },
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMAS["index"],
+        "title": "perfgen static API index (api/index.json)",
+        "type": "object",
+        "required": ["api_version", "schema", "title", "licence", "base_url", "latest_period_end", "downloads", "schemas", "kpis", "departments", "services"],
+        "additionalProperties": False,
+        "properties": {
+            "api_version": {"const": API_VERSION},
+            "schema": {"const": SCHEMAS["index"]},
+            "title": {"type": "string"},
+            "licence": {"type": "string"},
+            "base_url": {"type": ["string", "null"]},
+            "latest_period_end": {"type": ["string", "null"], "format": "date"},
+            "downloads": {"type": "object", "required": list(SITE_DOWNLOADS), "additionalProperties": path},
+            "schemas": {"type": "object", "required": list(SCHEMAS), "additionalProperties": path},
+            "kpis": {"type": "array", "items": definition},
+            "departments": {"type": "array", "items": {
+                "type": "object", "required": ["slug", "name", "abbreviation", "page", "csv", "json", "services"], "additionalProperties": False,
+                "properties": {"slug": slug, "name": {"type": "string"}, "abbreviation": {"type": ["string", "null"]},
+                               "page": path, "csv": path, "json": path, "services": {"type": "array", "items": slug}},
+            }},
+            "services": {"type": "array", "items": {
+                "type": "object", "required": ["slug", "name", "department", "agency", "page", "csv", "json"], "additionalProperties": False,
+                "properties": {"slug": slug, "name": {"type": "string"}, "department": slug, "agency": {"anyOf": [slug, {"type": "null"}]},
+                               "page": path, "csv": path, "json": path},
+            }},
+        },
+    }
+
+
+# --- hooks --------------------------------------------------------------------------------------
+
+def open_data_files(config: Config, results: KpiResults) -> list[tuple[str, str | bytes]]:
+    values = results.values
+    files: list[tuple[str, str | bytes]] = [
+        (SITE_DOWNLOADS["csv"], values_csv(values)),
+        (SITE_DOWNLOADS["json"], _values_document({"type": "site", "name": config.site.title, "page": ""}, config, values)),
+        (SITE_DOWNLOADS["parquet"], values_parquet(values)),
+        (SITE_DOWNLOADS["kpi_definitions"], csv_text(DEFINITION_COLUMNS, ([getattr(d, c) for c in DEFINITION_COLUMNS] for d in results.definitions), booleans=("mandatory",))),
+        (SITE_DOWNLOADS["datapackage"], _json(datapackage(config))),
+        (SITE_DOWNLOADS["table_schema"], _json(table_schema())),
+        ("api/index.json", _json(index_document(config, results))),
+        (SCHEMAS["index"], _json(index_schema())),
+        (SCHEMAS["values"], _json(values_schema())),
+    ]
+    # A department's file: its totals for every period and its services' headline figures (the
+    # values its page shows). Every value of a service is in the service's own file.
+    shown = values[(values["service"] == "") | (values["basis"] == "headline")]
+    by_department = {slug: group for slug, group in shown[shown["department"] != ""].groupby("department", sort=False)}
+    by_service = {slug: group for slug, group in values.groupby("service", sort=False)}
+    empty = values.iloc[0:0]
+    for department in config.departments:
+        rows = by_department.get(department.slug, empty)
+        paths = department_paths(department.slug)
+        files.append((paths["csv"], values_csv(rows)))
+        files.append((paths["json"], _values_document({"type": "department", "slug": department.slug, "name": department.name, "page": paths["page"]}, config, rows)))
+    for service in config.services:
+        rows = by_service.get(service.slug, empty)
+        paths = service_paths(service.slug)
+        files.append((paths["csv"], values_csv(rows)))
+        files.append((paths["json"], _values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]}, config, rows)))
+    return files
+
+
+@hookimpl
+def publish_files(config: Config, results: KpiResults) -> list[tuple[str, str | bytes]]:
+    return open_data_files(config, results)
+
+
+@hookimpl
+def render_page_sections(kind: str, page: Any) -> list[PageSection] | None:
+    """'Download these figures' at the end of the home, department and service pages."""
+    if kind == "service":
+        service = page.context["service"]
+        paths, what = service_paths(service.slug), f"every figure for {service.name}, for every period"
+    elif kind == "department":
+        department = page.context["department"]
+        paths, what = department_paths(department.slug), f"every figure for the {department.name} and its services, for every period"
+    elif kind == "data":
+        files = [
+            {"href": SITE_DOWNLOADS["json"], "text": "kpis.json", "description": "Every value as JSON: a list of columns and a list of rows."},
+            {"href": SITE_DOWNLOADS["parquet"], "text": "kpis.parquet", "description": "Every value as Parquet, typed, for analysis tools."},
+            {"href": SITE_DOWNLOADS["kpi_definitions"], "text": "kpi-definitions.csv", "description": "Each KPI's id, label, unit, better direction and meaning."},
+            {"href": SITE_DOWNLOADS["datapackage"], "text": "datapackage.json", "description": "Frictionless Data Package describing every CSV file: fields, units and licence."},
+            {"href": "api/index.json", "text": "api/index.json", "description": "Every service and department with the addresses of its page and files."},
+            {"href": SCHEMAS["values"], "text": "values.schema.json", "description": "JSON Schema of kpis.json and the service and department JSON files."},
+            {"href": SCHEMAS["index"], "text": "index.schema.json", "description": "JSON Schema of api/index.json."},
+        ]
+        return [PageSection("other-formats", "sections/api.html", {"files": files}, order=900)]
+    elif kind == "home":
+        paths, what = {"csv": SITE_DOWNLOADS["csv"], "json": SITE_DOWNLOADS["json"], "parquet": SITE_DOWNLOADS["parquet"]}, "every figure on this site, for every period"
+    else:
+        return None
+    links = [{"href": paths[key], "text": label} for key, label in (("csv", "CSV"), ("json", "JSON"), ("parquet", "Parquet")) if key in paths]
+    return [PageSection("download-data", "sections/downloads.html", {"downloads": links, "downloads_what": what}, order=900)]

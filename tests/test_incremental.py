@@ -1,0 +1,74 @@
+"""The build cache and incremental publishing: an unchanged project is not rebuilt, a change
+rewrites only the files it affects, and the chart cache never changes the output."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from perfgen.pipeline import Project, build
+from site_checks import tree_hashes
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+
+
+def project(root: Path, output: Path, cache: Path) -> Project:
+    return Project(config=root / "config/services.yml", data=root / "data", output=output,
+                   templates=root / "templates", root=root, cache=cache)
+
+
+def inodes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_ino for p in folder.rglob("*") if p.is_file()}
+
+
+def test_unchanged_project_is_not_rebuilt(tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    first = build(project(root, tmp_path / "site", tmp_path / "cache"), workers=1)
+    assert not first.up_to_date and first.files_written > 0
+    before = inodes(tmp_path / "site")
+    second = build(project(root, tmp_path / "site", tmp_path / "cache"), workers=1)
+    assert second.up_to_date
+    assert inodes(tmp_path / "site") == before
+
+
+def test_one_change_rewrites_only_the_files_that_depend_on_it(tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    site = tmp_path / "site"
+    build(project(root, site, tmp_path / "cache"), workers=1)
+    before_hashes, before_inodes = tree_hashes(site), inodes(site)
+    path = root / "data/dwp-carers-allowance.csv"
+    text = path.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if ",2024-Q4,online,transactions," in line)
+    value = int(old.rsplit(",", 1)[1])
+    path.write_text(text.replace(old, old.rsplit(",", 1)[0] + f",{value + 1000}"), encoding="utf-8")
+    result = build(project(root, site, tmp_path / "cache"), workers=1)
+    after_hashes, after_inodes = tree_hashes(site), inodes(site)
+    changed = {name for name in after_hashes if after_hashes[name] != before_hashes.get(name)}
+    assert "services/claim-carers-allowance/index.html" in changed
+    assert "departments/dwp/index.html" in changed
+    assert "data/kpis.csv" in changed
+    assert "services/renew-driving-licence/index.html" not in changed
+    assert "departments/ho/index.html" not in changed
+    # Unchanged files are the very same files (hard links), not rewritten copies.
+    for name in after_hashes:
+        if name not in changed:
+            assert after_inodes[name] == before_inodes[name], name
+    assert result.files_written == len(changed)
+
+
+def test_chart_cache_never_changes_the_output(tmp_path):
+    warm = build(project(EXAMPLE, tmp_path / "warm", tmp_path / "cache"), workers=1)
+    assert (tmp_path / "cache" / "charts").is_dir()
+    again = build(project(EXAMPLE, tmp_path / "again", tmp_path / "cache"), workers=1)
+    cold = build(project(EXAMPLE, tmp_path / "cold", None), workers=2)
+    assert warm.pages == again.pages == cold.pages
+    assert tree_hashes(tmp_path / "warm") == tree_hashes(tmp_path / "again") == tree_hashes(tmp_path / "cold")
+
+
+def test_deleting_the_cache_gives_the_same_site(tmp_path):
+    build(project(EXAMPLE, tmp_path / "first", tmp_path / "cache"), workers=1)
+    shutil.rmtree(tmp_path / "cache")
+    build(project(EXAMPLE, tmp_path / "second", tmp_path / "cache"), workers=1)
+    assert tree_hashes(tmp_path / "first") == tree_hashes(tmp_path / "second")

@@ -1,0 +1,217 @@
+"""Open data and the static API, as published by building the example project.
+
+Every JSON file validates against the JSON Schema published beside it; datapackage.json validates
+with the Frictionless validator and describes every CSV file; the formats agree with each
+other; addresses depend only on slugs; CSV cells cannot run as spreadsheet formulas.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import jsonschema
+import pytest
+
+from perfgen import opendata, plugins
+from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition
+from site_checks import build_site
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+SERVICES = ["renew-driving-licence", "book-theory-test", "apply-passport", "report-lost-passport", "claim-carers-allowance", "apply-pension-credit"]
+DEPARTMENTS = ["dft", "ho", "dwp"]
+
+
+@pytest.fixture(scope="module")
+def site(published_example) -> Path:
+    assert published_example.exit_code == 0, published_example.stderr
+    return published_example.site
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def validator(site: Path, schema_path: str) -> jsonschema.Draft202012Validator:
+    schema = load_json(site / schema_path)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def test_every_json_output_validates_against_its_published_schema(site):
+    index = load_json(site / "api/index.json")
+    validator(site, index["schemas"]["index"]).validate(index)
+    values = validator(site, index["schemas"]["values"])
+    documents = [site / "data/kpis.json", *sorted((site / "data/services").glob("*.json")), *sorted((site / "data/departments").glob("*.json"))]
+    assert len(documents) == 1 + len(SERVICES) + len(DEPARTMENTS)
+    for path in documents:
+        document = load_json(path)
+        assert document["schema"] == index["schemas"]["values"], path
+        values.validate(document)
+
+
+def test_the_values_schema_rejects_what_it_should(site):
+    values = validator(site, "api/schemas/values.schema.json")
+    document = load_json(site / "data/services/apply-passport.json")
+    row = document["rows"][0]
+    assert not list(values.iter_errors(document))
+    for column, bad in (("status", "fine"), ("value", -1), ("period_start", "2024-13-01"), ("derived", "yes")):
+        broken = json.loads(json.dumps(document))
+        broken["rows"][0][SCHEMA_COLUMNS.index(column)] = bad
+        assert list(values.iter_errors(broken)), (column, bad)
+    broken = json.loads(json.dumps(document))
+    broken["rows"][0] = row[:-1]
+    assert list(values.iter_errors(broken)), "a short row"
+
+
+def test_datapackage_validates_with_frictionless_and_describes_every_csv_file(site):
+    from frictionless import validate
+
+    package = load_json(site / "data/datapackage.json")
+    described = {resource["path"] for resource in package["resources"]}
+    published = {str(p.relative_to(site / "data")) for p in (site / "data").rglob("*.csv")}
+    assert described == published
+    assert package["licenses"] and package["licenses"][0]["title"]
+    report = validate(str(site / "data/datapackage.json"))
+    assert report.valid, report.flatten(["type", "message"])[:5]
+    units = {row["id"]: row["unit"] for row in read_csv(site / "data/kpi-definitions.csv")}
+    assert units["cost_per_transaction"] == "money" and units["digital_take_up"] == "percent"
+
+
+def test_frictionless_finds_a_broken_csv_file(site, tmp_path):
+    """The validation above can fail: a value the Table Schema forbids is reported."""
+    from frictionless import validate
+
+    data = tmp_path / "data"
+    shutil.copytree(site / "data", data)
+    path = data / "services/apply-passport.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[1] = lines[1].replace(",value,", ",maybe,").replace(",stale,", ",maybe,")
+    path.write_text("".join(lines), encoding="utf-8")
+    report = validate(str(data / "datapackage.json"))
+    assert not report.valid
+    assert "constraint-error" in {error.type for task in report.tasks for error in task.errors}
+
+
+def test_index_lists_every_service_and_department_at_stable_addresses(site):
+    index = load_json(site / "api/index.json")
+    assert [s["slug"] for s in index["services"]] == SERVICES
+    assert [d["slug"] for d in index["departments"]] == DEPARTMENTS
+    for service in index["services"]:
+        slug = service["slug"]
+        assert (service["page"], service["csv"], service["json"]) == (f"services/{slug}/", f"data/services/{slug}.csv", f"data/services/{slug}.json")
+    for entry in index["services"] + index["departments"]:
+        assert (site / entry["page"] / "index.html").is_file()
+        assert (site / entry["csv"]).is_file() and (site / entry["json"]).is_file()
+    for path in list(index["downloads"].values()) + list(index["schemas"].values()):
+        assert (site / path).is_file(), path
+    assert {k["id"] for k in index["kpis"]} >= {"cost_per_transaction", "completion_rate", "user_satisfaction", "digital_take_up"}
+    assert index["latest_period_end"] == "2024-12-31"
+
+
+def test_csv_json_and_parquet_hold_the_same_values(site):
+    rows = read_csv(site / "data/kpis.csv")
+    document = load_json(site / "data/kpis.json")
+    assert document["columns"] == list(SCHEMA_COLUMNS)
+    assert len(document["rows"]) == len(rows)
+    for row, json_row in zip(rows, document["rows"]):
+        for column, value in zip(SCHEMA_COLUMNS, json_row):
+            text = row[column]
+            if value is None:
+                assert text == "", (column, row)
+            elif isinstance(value, bool):
+                assert text == str(value).lower()
+            elif isinstance(value, (int, float)):
+                assert float(text) == value, (column, text, value)
+            else:
+                assert text == value
+    db = duckdb.connect()
+    parquet = str(site / "data/kpis.parquet")
+    count, total, dates = db.execute(f"SELECT count(*), sum(value), count(period_start) FROM read_parquet('{parquet}')").fetchone()
+    assert count == len(rows)
+    assert total == pytest.approx(sum(float(r["value"]) for r in rows if r["value"]))
+    assert dates == sum(1 for r in rows if r["period_start"])
+    kinds = dict(db.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('{parquet}'))").fetchall())
+    assert (kinds["period_start"], kinds["value"], kinds["services_expected"], kinds["derived"]) == ("DATE", "DOUBLE", "BIGINT", "BOOLEAN")
+
+
+def test_service_and_department_files_are_subsets_of_kpis_csv(site):
+    header = (site / "data/kpis.csv").read_text(encoding="utf-8").splitlines()[0]
+    rows = read_csv(site / "data/kpis.csv")
+    for slug in SERVICES:
+        path = site / f"data/services/{slug}.csv"
+        assert path.read_text(encoding="utf-8").splitlines()[0] == header
+        assert read_csv(path) == [r for r in rows if r["service"] == slug]
+    for slug in DEPARTMENTS:
+        mine = read_csv(site / f"data/departments/{slug}.csv")
+        assert mine == [r for r in rows if r["department"] == slug and (r["service"] == "" or r["basis"] == "headline")]
+        assert any(r["service"] == "" and r["basis"] == "period" for r in mine), "the department's totals over time"
+        assert all(r["services_expected"] for r in mine if r["service"] == "" and r["status"] == "value")
+    lost = read_csv(site / "data/services/report-lost-passport.csv")
+    headline = [r for r in lost if r["kpi"] == "cost_per_transaction" and r["basis"] == "headline"]
+    assert [(r["status"], r["numerator"], r["denominator"]) for r in headline] == [("stale", "1466500", "287200")]
+
+
+def test_pages_link_to_their_downloads(site):
+    service = (site / "services/apply-passport/index.html").read_text(encoding="utf-8")
+    assert 'href="../../data/services/apply-passport.csv" download' in service
+    assert 'href="../../data/services/apply-passport.json" download' in service
+    department = (site / "departments/ho/index.html").read_text(encoding="utf-8")
+    assert 'href="../../data/departments/ho.csv" download' in department
+    home = (site / "index.html").read_text(encoding="utf-8")
+    for target in ("data/kpis.csv", "data/kpis.json", "data/kpis.parquet"):
+        assert f'href="{target}" download' in home
+    data_page = (site / "data/index.html").read_text(encoding="utf-8")
+    for target in ("api/index.json", "datapackage.json", "values.schema.json", "kpi-definitions.csv"):
+        assert target in data_page
+
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://example.org\",\"x\")", "+1+1", "-2+3", "@SUM(A1:A2)", "\tcalc", "\rcalc"])
+def test_text_that_would_run_as_a_formula_is_escaped(text):
+    assert opendata.safe_text(text) == "'" + text
+    assert opendata.safe_text("renew-passport") == "renew-passport"
+    out = opendata.csv_text(["note", "value"], [[text, -5.0], ["plain", 12.5]], numbers=["value"])
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[1] == ["'" + text, "-5"]
+    assert rows[2] == ["plain", "12.5"]
+
+
+class FormulaKpi:
+    """A plugin whose KPI notes and label start like spreadsheet formulas."""
+
+    @plugins.hookimpl
+    def kpis_definitions(self):
+        sql = """SELECT service, period_start, period_end, period_kind, '' AS method, transactions AS value,
+                        transactions AS numerator, NULL::DOUBLE AS denominator, 'value' AS status, false AS derived,
+                        '=HYPERLINK("http://evil.example","click")' AS note
+                 FROM facts WHERE transactions IS NOT NULL"""
+        return [KpiDefinition("formula_test", "=1+1 label", "count", "neutral", "sum", False, "@numerator", "", "-definition", sql)]
+
+
+def test_published_csv_files_are_safe_to_open_in_a_spreadsheet(tmp_path):
+    manager = plugins.plugin_manager()
+    manager.register(FormulaKpi(), name="formula-test")
+    try:
+        site = build_site(EXAMPLE, tmp_path / "site")
+    finally:
+        manager.unregister(name="formula-test")
+    for path in [site / "data/kpis.csv", site / "data/kpi-definitions.csv", *sorted((site / "data").glob("*/*.csv"))]:
+        for row in csv.reader(io.StringIO(path.read_text(encoding="utf-8"))):
+            for cell in row:
+                assert not cell.startswith(opendata.FORMULA_STARTS), (path.name, cell)
+    notes = {r["note"] for r in read_csv(site / "data/kpis.csv") if r["kpi"] == "formula_test" and r["service"] and r["status"] == "value"}
+    assert notes == {"'=HYPERLINK(\"http://evil.example\",\"click\")"}
+    definition = next(r for r in read_csv(site / "data/kpi-definitions.csv") if r["id"] == "formula_test")
+    assert (definition["label"], definition["numerator"], definition["definition"]) == ("'=1+1 label", "'@numerator", "'-definition")
+    # JSON keeps the text as it is: it is not a spreadsheet format.
+    document = load_json(site / "data/kpis.json")
+    assert {r[-1] for r in document["rows"] if r[6] == "formula_test" and r[0] and r[11] == "value"} == {'=HYPERLINK("http://evil.example","click")'}
