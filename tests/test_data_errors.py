@@ -234,7 +234,7 @@ def test_unsupported_file_type(example_project, failing_build):
     write(example_project, "data/notes.txt", "Figures for 2025 arrive in March.\n")
     assert failing_build() == (
         "error: data/notes.txt: unsupported file type '.txt'\n"
-        "  Hint: data files must be .csv, .parquet or .json; move other files out of the data folder"
+        "  Hint: data files must be one of .csv, .json, .jsonl, .parquet, .xlsm, .xlsx; move other files out of the data folder"
     )
 
 
@@ -293,7 +293,7 @@ def test_every_problem_of_every_file_is_reported_in_one_run(example_project, fai
         f"{HEADER_HINT}\n"
         "error: data/hmpo-passports.csv:248: column 'period': '2025-Q5' has no quarter 5: quarters are Q1 to Q4\n"
         "error: data/notes.txt: unsupported file type '.txt'\n"
-        "  Hint: data files must be .csv, .parquet or .json; move other files out of the data folder"
+        "  Hint: data files must be one of .csv, .json, .jsonl, .parquet, .xlsm, .xlsx; move other files out of the data folder"
     )
     assert failing_build.summary == "perfgen: 5 problems in the data; nothing was written"
 

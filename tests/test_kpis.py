@@ -208,3 +208,14 @@ def test_parquet_and_json_files_give_the_same_kpis(tmp_path, results):
     left = values.sort_values(key).reset_index(drop=True)[key + ["value", "status"]]
     right = converted.values.sort_values(key).reset_index(drop=True)[key + ["value", "status"]]
     assert left.equals(right)
+
+
+def test_config_knows_every_built_in_kpi():
+    from importlib import resources
+
+    import yaml
+
+    from perfgen.config import KPI_IDS
+
+    declared = yaml.safe_load(resources.files("perfgen.kpis").joinpath("kpis.yml").read_text(encoding="utf-8"))
+    assert sorted(KPI_IDS) == sorted(entry["id"] for entry in declared)

@@ -327,9 +327,4 @@ def improvement_summary(comparison: Comparison, service: str) -> str:
     return " ".join(sentences)
 
 
-def _format(unit: str, value: float) -> str:
-    if unit == "money":
-        return formatters.money(value)
-    if unit == "percent":
-        return formatters.percent(value)
-    return formatters.count(value)
+_format = formatters.for_unit

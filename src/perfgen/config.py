@@ -43,16 +43,7 @@ KPI_IDS = (
     "user_satisfaction",
     "digital_take_up",
 )
-KpiId = Literal[
-    "transactions",
-    "digital_transactions",
-    "total_cost",
-    "cost_per_transaction",
-    "digital_cost_per_transaction",
-    "completion_rate",
-    "user_satisfaction",
-    "digital_take_up",
-]
+KpiId = Literal[KPI_IDS]  # type: ignore[valid-type]  # the same ids, for validation
 
 
 def check_base_url(value: str | None) -> str | None:

@@ -449,12 +449,7 @@ def precise(unit: str, text: str) -> str:
     return f"{number:,.8g}"
 
 
-def format_unit(unit: str, number: float) -> str:
-    if unit == "money":
-        return formatters.money(number)
-    if unit == "percent":
-        return formatters.percent(number)
-    return formatters.count(number)
+format_unit = formatters.for_unit
 
 
 def _plural(count: int, one: str, many: str | None = None) -> str:

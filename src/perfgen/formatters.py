@@ -292,3 +292,12 @@ def change(
         amount=amount,
         verdict=verdict,
     )
+
+
+def for_unit(unit: str, value: object) -> str:
+    """Format a value by its KPI unit: ``money``, ``percent`` (a fraction) or ``count``."""
+    if unit == "money":
+        return money(value)
+    if unit == "percent":
+        return percent(value)
+    return count(value)

@@ -328,7 +328,8 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
             display = str(path)
         loader = plugins.loader_for(path, available)
         if loader is None:
-            problems.append(Problem(display, None, "", f"unsupported file type '{path.suffix}'", hint="data files must be .csv, .parquet or .json; move other files out of the data folder"))
+            suffixes = ", ".join(sorted(available))
+            problems.append(Problem(display, None, "", f"unsupported file type '{path.suffix}'", hint=f"data files must be one of {suffixes}; move other files out of the data folder"))
             continue
         table = f"input_{index}"
         loaded = loader.load(db, path, display, table, problems)

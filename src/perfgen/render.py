@@ -110,12 +110,7 @@ def render_markdown(text: str | None) -> Markup:
 
 # --- formatting helpers ---------------------------------------------------------------------
 
-def format_value(unit: str, value: Any) -> str:
-    if unit == "money":
-        return formatters.money(value)
-    if unit == "percent":
-        return formatters.percent(value)
-    return formatters.count(value)
+format_value = formatters.for_unit
 
 
 def exact_value(unit: str, value: Any) -> str | None:
