@@ -27,6 +27,8 @@ PAGE_TYPES = [
     "data-quality/index.html",
     "data/index.html",
     "accessibility/index.html",
+    "about/index.html",
+    "services/index.html",
 ]
 
 

@@ -285,7 +285,7 @@ def test_footer():
     tree = parse(render_sample(root="../"))
     (footer,) = elements(tree, "footer")
     links = [(a.get("href"), text_of(a)) for a in footer.iter(f"{XHTML}a")]
-    assert links == [("../accessibility/", "Accessibility statement"), ("../data/", "Open data")]
+    assert links == [("../about/", "About this site"), ("../accessibility/", "Accessibility statement"), ("../data/", "Open data")]
     text = text_of(footer)
     assert "All content is available under the Open Government Licence v3.0." in text
     assert "Built with perfgen. Latest figures: 26 November 2026." in text

@@ -278,11 +278,11 @@ class Leagues:
                     "table": _table_html(page_path, columns, ordered, (key, direction), link, defaults),
                     "caption": f"{definition.label}: all {len(self.services)} services" + (f", ranked for {cohort.period}" if cohort.ranked else ""),
                     "numeric": [c.numeric for c in columns],
-                    "filters": [{"text": d.name, "href": href(page_path, f"{league_path(kpi)}departments/{d.slug}/")} for d in sorted(self.config.departments, key=lambda d: d.name)],
+                    "filters": [{"text": d.name, "href": href(page_path, f"{league_path(kpi)}departments/{d.slug}/")} for d in sorted(self.config.departments, key=lambda d: d.name)] if self._filterable() else [],
                     "department": None,
                 }
                 pages.append(page)
-        for department in self.config.departments:
+        for department in self.config.departments if self._filterable() else []:
             page_path = f"{league_path(kpi)}departments/{department.slug}/index.html"
             mine = _sorted_rows([r for r in all_rows if r.service.department == department.slug], "value", best)
             heading = f"{definition.label} league table: {department.name}"
@@ -302,6 +302,10 @@ class Leagues:
             }
             pages.append(page)
         return pages
+
+    def _filterable(self) -> bool:
+        """A filter by department only when the services come from more than one."""
+        return len({s.department for s in self.services}) > 1
 
     def _kpi_context(self, kpi: str, page_path: str) -> dict[str, Any]:
         definition = self.model.definitions[kpi]

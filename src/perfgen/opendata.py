@@ -154,15 +154,42 @@ def values_rows(values: pd.DataFrame) -> list[list[Any]]:
             for row in values[list(SCHEMA_COLUMNS)].itertuples(index=False)]
 
 
+class EncodedValues:
+    """Every value encoded once, as CSV lines and JSON rows, so the site file and each service's
+    and department's subset reuse them instead of converting every cell again."""
+
+    def __init__(self, values: pd.DataFrame):
+        self.values = values
+        self.rows = values_rows(values)
+        body = values_csv(values)
+        self.header, *lines = body.splitlines(keepends=True)
+        if len(lines) != len(self.rows):  # a quoted line break inside a field: encode row by row
+            lines = [values_csv(values.iloc[[i]]).split("\n", 1)[1] for i in range(len(values))]
+        self.lines = lines
+
+    def positions(self, subset: pd.DataFrame) -> list[int]:
+        return list(self.values.index.get_indexer(subset.index))
+
+    def csv(self, subset: pd.DataFrame | None = None) -> str:
+        if subset is None:
+            return self.header + "".join(self.lines)
+        return self.header + "".join(self.lines[i] for i in self.positions(subset))
+
+    def json_rows(self, subset: pd.DataFrame | None = None) -> list[list[Any]]:
+        if subset is None:
+            return self.rows
+        return [self.rows[i] for i in self.positions(subset)]
+
+
 def _json(document: Any, compact: bool = False) -> str:
     if compact:
         return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
     return json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
 
 
-def values_parquet(values: pd.DataFrame) -> bytes:
+def values_parquet(values: pd.DataFrame, rows: list[list[Any]] | None = None) -> bytes:
     """Every value as Parquet, typed (dates as DATE, numbers as DOUBLE), written by DuckDB."""
-    frame = pd.DataFrame(values_rows(values), columns=list(SCHEMA_COLUMNS)).astype(object)
+    frame = pd.DataFrame(rows if rows is not None else values_rows(values), columns=list(SCHEMA_COLUMNS)).astype(object)
     casts = []
     for column in SCHEMA_COLUMNS:
         kind = "DATE" if column in DATE_COLUMNS else "DOUBLE" if column in NUMBER_COLUMNS else "BIGINT" if column in INTEGER_COLUMNS else "BOOLEAN" if column in BOOLEAN_COLUMNS else "VARCHAR"
@@ -207,14 +234,14 @@ def _definition_record(definition: KpiDefinition) -> dict[str, Any]:
     return {column: getattr(definition, column) for column in DEFINITION_COLUMNS}
 
 
-def _values_document(scope: dict[str, Any], config: Config, values: pd.DataFrame) -> str:
+def _values_document(scope: dict[str, Any], config: Config, rows: list[list[Any]]) -> str:
     document = {
         "api_version": API_VERSION,
         "schema": SCHEMAS["values"],
         "scope": scope,
         "licence": config.site.licence,
         "columns": list(SCHEMA_COLUMNS),
-        "rows": values_rows(values),
+        "rows": rows,
     }
     return _json(document, compact=True)
 
@@ -430,10 +457,11 @@ def index_schema() -> dict[str, Any]:
 
 def open_data_files(config: Config, results: KpiResults) -> list[tuple[str, str | bytes]]:
     values = results.values
+    encoded = EncodedValues(values)
     files: list[tuple[str, str | bytes]] = [
-        (SITE_DOWNLOADS["csv"], values_csv(values)),
-        (SITE_DOWNLOADS["json"], _values_document({"type": "site", "name": config.site.title, "page": ""}, config, values)),
-        (SITE_DOWNLOADS["parquet"], values_parquet(values)),
+        (SITE_DOWNLOADS["csv"], encoded.csv()),
+        (SITE_DOWNLOADS["json"], _values_document({"type": "site", "name": config.site.title, "page": ""}, config, encoded.json_rows())),
+        (SITE_DOWNLOADS["parquet"], values_parquet(values, encoded.json_rows())),
         (SITE_DOWNLOADS["kpi_definitions"], csv_text(DEFINITION_COLUMNS, ([getattr(d, c) for c in DEFINITION_COLUMNS] for d in results.definitions), booleans=("mandatory",))),
         (SITE_DOWNLOADS["datapackage"], _json(datapackage(config))),
         (SITE_DOWNLOADS["table_schema"], _json(table_schema())),
@@ -450,13 +478,13 @@ def open_data_files(config: Config, results: KpiResults) -> list[tuple[str, str 
     for department in config.departments:
         rows = by_department.get(department.slug, empty)
         paths = department_paths(department.slug)
-        files.append((paths["csv"], values_csv(rows)))
-        files.append((paths["json"], _values_document({"type": "department", "slug": department.slug, "name": department.name, "page": paths["page"]}, config, rows)))
+        files.append((paths["csv"], encoded.csv(rows)))
+        files.append((paths["json"], _values_document({"type": "department", "slug": department.slug, "name": department.name, "page": paths["page"]}, config, encoded.json_rows(rows))))
     for service in config.services:
         rows = by_service.get(service.slug, empty)
         paths = service_paths(service.slug)
-        files.append((paths["csv"], values_csv(rows)))
-        files.append((paths["json"], _values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]}, config, rows)))
+        files.append((paths["csv"], encoded.csv(rows)))
+        files.append((paths["json"], _values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]}, config, encoded.json_rows(rows))))
     return files
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 
 MONTH = "month"
@@ -49,6 +50,7 @@ def add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+@lru_cache(maxsize=65536)  # called for every KPI row; few distinct periods
 def months_spanned(start: date, end: date) -> int | None:
     if start.day != 1 or end != _month_end(end.year, end.month):
         return None
@@ -107,6 +109,7 @@ def _day(day: date) -> str:
     return f"{day.day} {calendar.month_name[day.month]} {day.year}"
 
 
+@lru_cache(maxsize=65536)  # called for every KPI row; few distinct periods
 def period_words(start: date, end: date) -> str:
     """"May 2024", "July to September 2024", "April 2024 to March 2025", or dates in full."""
     if months_spanned(start, end) is not None:

@@ -102,11 +102,12 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         render_stage.add_page_sections(pages, model)  # plugins' and built-in sections, on every page
         html = render_stage.render_pages(env, pages, site_context, progress=tick)
     files: list[tuple[str, str | bytes]] = sorted(html.items())
-    files += plugins.published_files(config, results)  # data/kpis.csv, the other open data and the API (perfgen.opendata)
-    files += changelog_stage.files(history) + feeds_stage.files(config, results, [p.path for p in pages], history, base_url)
-    files += [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]  # for perfgen diff
-    inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, loaded)]
-    files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(pages), [name for name, _ in files], key)))
+    with progress.step("Writing open data, feeds and records", "opendata"):
+        files += plugins.published_files(config, results)  # data/kpis.csv, the other open data and the API (perfgen.opendata)
+        files += changelog_stage.files(history) + feeds_stage.files(config, results, [p.path for p in pages], history, base_url)
+        files += [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]  # for perfgen diff
+        inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, loaded)]
+        files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(pages), [name for name, _ in files], key)))
     with progress.step("Publishing", "write"):
         written = write_site(project.output, files)
     loaded.db.close()

@@ -23,9 +23,10 @@ from markupsafe import Markup
 from perfgen import formatters, freshness, plugins
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
-from perfgen.kpis import KpiDefinition, KpiResults
+from perfgen.kpis import KpiDefinition, KpiResults, records
 from perfgen.periods import period_words, year_earlier
 from perfgen.quality import WARNING_CODES
+from perfgen.summaries import Summaries
 
 HEADLINE_KPIS = ("cost_per_transaction", "completion_rate", "user_satisfaction", "digital_take_up")
 METHOD_WORDS = {"mean_score": "mean score method", "top_two_box": "top-two-box method (satisfied or very satisfied)"}
@@ -175,13 +176,15 @@ class SiteModel:
         self.headlines = values[values["basis"] == "headline"]
         self.periods = values[values["basis"] == "period"]
         self._index: dict[tuple, dict[str, Any]] = {}
-        for row in self.periods[self.periods["status"] == "value"].to_dict("records"):
+        for row in records(self.periods[self.periods["status"] == "value"]):
             self._index[(row["service"], row["department"] if row["service"] == "" else "", row["kpi"], row["method"], row["period_start"], row["period_end"])] = row
         # Split once: filtering the whole frame per service is quadratic on large sites.
-        self._series_rows = {key: group for key, group in self.periods.groupby(["service", "department", "kpi", "method"], sort=False)}
+        self._series_rows: dict[tuple, list[dict[str, Any]]] = {}
+        for row in records(self.periods):
+            self._series_rows.setdefault((row["service"], row["department"], row["kpi"], row["method"]), []).append(row)
         self._series_cache: dict[tuple, pd.DataFrame] = {}
         self._headline: dict[tuple, dict[str, Any]] = {}
-        for row in self.headlines.to_dict("records"):
+        for row in records(self.headlines):
             key_department = row["department"] if row["service"] == "" else ""
             self._headline[(row["service"], key_department, row["kpi"], row["method"])] = row
 
@@ -257,23 +260,24 @@ class SiteModel:
 CHARTED_KPIS = ("transactions", "digital_take_up", "cost_per_transaction", "completion_rate", "user_satisfaction")
 
 
-def series_for(model: SiteModel, service: str, department: str, kpi: str, method: str) -> pd.DataFrame:
+def series_for(model: SiteModel, service: str, department: str, kpi: str, method: str) -> list[dict[str, Any]]:
     """The series a chart shows: the finest regular periods (months or quarters) if there are at
-    least two values, otherwise the 12-month periods (supplied ones rather than summed ones)."""
+    least two values, otherwise the 12-month periods (supplied ones rather than summed ones).
+    Rows are plain dicts in time order (pandas per small series costs milliseconds each)."""
     key = (service, department, kpi, method)
     if key in model._series_cache:
         return model._series_cache[key]
-    rows = model._series_rows.get(key)
-    result = rows.iloc[0:0] if rows is not None else model.periods.iloc[0:0]
-    if rows is not None:
-        valued = rows[rows["status"] == "value"]
-        for months in (1, 3, 12):
-            chosen = valued[valued["months"] == months]
-            if months == 12 and (chosen["period_kind"] != "rolling_12_months").sum() >= 2:
-                chosen = chosen[chosen["period_kind"] != "rolling_12_months"]
-            if len(chosen) >= 2:
-                result = chosen.sort_values(["period_end", "period_start"])
-                break
+    result: list[dict[str, Any]] = []
+    valued = [row for row in model._series_rows.get(key, []) if row["status"] == "value"]
+    for months in (1, 3, 12):
+        chosen = [row for row in valued if row["months"] == months]
+        if months == 12:
+            supplied = [row for row in chosen if row["period_kind"] != "rolling_12_months"]
+            if len(supplied) >= 2:
+                chosen = supplied
+        if len(chosen) >= 2:
+            result = sorted(chosen, key=lambda row: (row["period_end"], row["period_start"]))
+            break
     model._series_cache[key] = result
     return result
 
@@ -284,20 +288,23 @@ def chart_requests(model: SiteModel) -> list[ChartRequest]:
         for kpi in CHARTED_KPIS:
             method = model.method_for(service) if kpi == "user_satisfaction" else ""
             series = series_for(model, service.slug, service.department, kpi, method)
-            if series.empty:
+            if not series:
                 continue
             definition = model.definitions[kpi]
-            points = tuple((row.period_end.isoformat(), float(row.value), definition.label) for row in series.itertuples())
+            points = tuple((row["period_end"].isoformat(), float(row["value"]), definition.label) for row in series)
             requests.append(ChartRequest(f"{service.slug}/{kpi}", definition.unit, points, f"Line chart of {definition.label.lower()} for {service.name}"))
     return requests
 
 
 # --- pages ------------------------------------------------------------------------------------
 
-def _nav(page: Page) -> list[dict[str, Any]]:
+def _nav(page: Page, existing: set[str] | None = None) -> list[dict[str, Any]]:
+    """The main navigation; a section this site has no page for (a one-service site has no league
+    table) is left out."""
     items = [("", "Home", "home"), ("departments/", "Departments", "departments"), ("league/", "League table", "league"),
              ("data-quality/", "Data quality", "data-quality"), ("definitions/", "Definitions", "definitions"), ("data/", "Open data", "data")]
-    return [{"href": href(page.path, target) or "./", "text": text, "active": page.section == key, "current": page.section == key} for target, text, key in items]
+    return [{"href": href(page.path, target) or "./", "text": text, "active": page.section == key, "current": page.section == key}
+            for target, text, key in items if existing is None or f"{target}index.html" in existing]
 
 
 def _headline_cells(model: SiteModel, service: Service, kpis: tuple[str, ...]) -> list[Any]:
@@ -337,15 +344,15 @@ def _league_headers(model: SiteModel, with_department: bool = True) -> list[str]
     return ["Service"] + (["Department"] if with_department else []) + [model.definitions[k].label for k in LEAGUE_KPIS]
 
 
-def _history_table(model: SiteModel, service: Service, kpi: str, series: pd.DataFrame) -> dict[str, Any]:
+def _history_table(model: SiteModel, service: Service, kpi: str, series: list[dict[str, Any]]) -> dict[str, Any]:
     definition = model.definitions[kpi]
     rows = []
-    for row in series.itertuples():
-        cells: list[Any] = [row.period, value_cell(definition.unit, row.value, row.status)]
+    for row in series:
+        cells: list[Any] = [row["period"], value_cell(definition.unit, row["value"], row["status"])]
         if definition.aggregate == "ratio":
             numerator_unit = "money" if definition.unit == "money" else "count"
-            cells.append(format_value(numerator_unit, row.numerator) if not pd.isna(row.numerator) else value_cell("count", None, "not_provided"))
-            cells.append(formatters.count(row.denominator) if not pd.isna(row.denominator) else value_cell("count", None, "not_provided"))
+            cells.append(format_value(numerator_unit, row["numerator"]) if not pd.isna(row["numerator"]) else value_cell("count", None, "not_provided"))
+            cells.append(formatters.count(row["denominator"]) if not pd.isna(row["denominator"]) else value_cell("count", None, "not_provided"))
         rows.append(cells)
     headers = ["Period", definition.label]
     if definition.aggregate == "ratio":
@@ -360,10 +367,10 @@ def _short(text: str) -> str:
     return text
 
 
-def _chart_summary(definition: KpiDefinition, series: pd.DataFrame) -> str:
-    first, last = series.iloc[0], series.iloc[-1]
-    high = series.loc[series["value"].idxmax()]
-    low = series.loc[series["value"].idxmin()]
+def _chart_summary(definition: KpiDefinition, series: list[dict[str, Any]]) -> str:
+    first, last = series[0], series[-1]
+    high = max(series, key=lambda row: row["value"])  # the first of equal highs, as in the table
+    low = min(series, key=lambda row: row["value"])
     return (f"{definition.label} went from {format_value(definition.unit, first['value'])} in {first['period']} "
             f"to {format_value(definition.unit, last['value'])} in {last['period']}; the highest was "
             f"{format_value(definition.unit, high['value'])} ({high['period']}) and the lowest "
@@ -408,9 +415,14 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
     quality_by_service: dict[str, list[dict[str, Any]]] = {}
     for finding in model.results.quality.to_dict("records"):
         quality_by_service.setdefault(finding["service"], []).append(finding)
+    shape = site_shape(config)
+    comparable = len(config.services) > 1  # comparisons only where there is something to compare with
+    summaries = Summaries(model, leagues.comparison if comparable else None)
 
     home = Page("index.html", "home.html", config.site.title, section="home")
     home.context = {
+        "summary": summaries.for_site(),
+        "az_href": "services/",
         "tiles": [model.tile(None, "", k) for k in HEADLINE_KPIS],
         "volume_tile": model.tile(None, "", "transactions"),
         "department_table": {
@@ -430,13 +442,14 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
                              breadcrumbs=[{"text": "Home", "href": "../"}])
     departments_index.context = {"departments": [
         {"name": d.name, "href": f"{d.slug}/", "services": len(by_department[d.slug])} for d in sorted(config.departments, key=lambda d: d.name)]}
-    pages.append(departments_index)
+    if shape == "government":
+        pages.append(departments_index)
 
-    for department in config.departments:
-        page = Page(f"departments/{department.slug}/index.html", "department.html", department.name, section="departments",
-                    breadcrumbs=[{"text": "Home", "href": "../../"}, {"text": "Departments", "href": "../"}])
+    def department_context(department: Any, page: Page) -> dict[str, Any]:
         services = by_department[department.slug]
-        page.context = {
+        return {
+            "summary": summaries.for_department(department.slug),
+            "az_href": href(page.path, "services/") if page.path == "index.html" else None,
             "department": department,
             "tiles": [model.tile(None, department.slug, k) for k in HEADLINE_KPIS],
             "volume_tile": model.tile(None, department.slug, "transactions"),
@@ -445,20 +458,27 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             "service_count": len(services),
             "overdue": freshness.department_context(model.results, config, department.slug, page.path),
             "compares": leagues.department_context(department.slug, page.path),
+            "movers": comparable,
         }
-        pages.append(page)
 
-    for service in config.services:
+    for department in config.departments if shape != "service" else []:
+        page = Page(f"departments/{department.slug}/index.html", "department.html", department.name, section="departments",
+                    breadcrumbs=[{"text": "Home", "href": "../../"}] + ([{"text": "Departments", "href": "../"}] if shape == "government" else []))
+        page.context = department_context(department, page)
+        pages.append(page)
+        if shape == "department" and by_department[department.slug]:  # the department leads: home shows its content
+            home.template = "department.html"
+            home.context = department_context(department, home)
+
+    def service_context(service: Service, page: Page) -> dict[str, Any]:
         department = config.department(service.department)
-        page = Page(f"services/{service.slug}/index.html", "service.html", service.name, section="",
-                    breadcrumbs=[{"text": "Home", "href": "../../"}, {"text": department.name, "href": f"../../departments/{department.slug}/"}])
         figures = []
         for kpi in CHARTED_KPIS:
             method = model.method_for(service) if kpi == "user_satisfaction" else ""
             series = series_for(model, service.slug, service.department, kpi, method)
             definition = model.definitions[kpi]
             key = f"{service.slug}/{kpi}"
-            if series.empty or key not in charts:
+            if not series or key not in charts:
                 continue
             figures.append({
                 "id": f"chart-{kpi.replace('_', '-')}",
@@ -468,7 +488,9 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
                 "table": _history_table(model, service, kpi, series),
             })
         missing = [model.definitions[k].label for k in CHARTED_KPIS if k not in [f["id"][6:].replace("-", "_") for f in figures]]
-        page.context = {
+        return {
+            "summary": summaries.for_service(service),
+            "home": page.path == "index.html",
             "service": service,
             "department": department,
             "agency": config.agency(service.agency) if service.agency else None,
@@ -484,7 +506,7 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
                          "detail": q["detail"]} for q in quality_by_service.get(service.slug, []) if q["code"] != "overdue"],
             "quality_words": WARNING_CODES,
             "freshness": freshness.service_context(model.results, service.slug),  # overdue: its own marker
-            "compares": leagues.service_context(service, page.path),
+            "compares": leagues.service_context(service, page.path) if comparable else None,
             "facts": [(label, value) for label, value in (
                 ("Department", department.name),
                 ("Agency", config.agency(service.agency).name if service.agency else None),
@@ -492,9 +514,20 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
                 ("Business model", service.business_model), ("Type of transaction", service.transaction_type),
             ) if value],
         }
-        pages.append(page)
 
-    pages += league_stage.league_pages(leagues)  # the overview and one league per KPI, in every sort order
+    for service in config.services:
+        department = config.department(service.department)
+        page = Page(f"services/{service.slug}/index.html", "service.html", service.name, section="",
+                    breadcrumbs=[{"text": "Home", "href": "../../"}]
+                    + ([{"text": department.name, "href": f"../../departments/{department.slug}/"}] if shape != "service" else []))
+        page.context = service_context(service, page)
+        pages.append(page)
+        if shape == "service":  # a site of one service: its home page is that service's page
+            home.template = "service.html"
+            home.context = service_context(service, home)
+
+    if comparable:
+        pages += league_stage.league_pages(leagues)  # the overview and one league per KPI, in every sort order
 
     definitions = Page("definitions/index.html", "definitions.html", "Definitions", section="definitions", breadcrumbs=[{"text": "Home", "href": "../"}])
     definitions.context = {"definitions": model.results.definitions, "min_responses": config.site.min_responses,
@@ -512,7 +545,36 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
 
     accessibility = Page("accessibility/index.html", "accessibility.html", "Accessibility statement", breadcrumbs=[{"text": "Home", "href": "../"}])
     pages.append(accessibility)
+    pages += about_and_az_pages(config, shape, comparable)
     return pages
+
+
+def site_shape(config: Config) -> str:
+    """"service" (one service), "department" (one department's services) or "government"."""
+    if len(config.services) <= 1:
+        return "service"
+    if len({s.department for s in config.services}) == 1:
+        return "department"
+    return "government"
+
+
+def about_and_az_pages(config: Config, shape: str, comparable: bool) -> list[Page]:
+    """"About this site" for each audience, and the services A to Z (no JavaScript needed)."""
+    about = Page("about/index.html", "about.html", "About this site", breadcrumbs=[{"text": "Home", "href": "../"}])
+    about.context = {"shape": shape, "comparable": comparable, "service_count": len(config.services),
+                     "department_count": len({s.department for s in config.services})}
+    if shape == "service":
+        return [about]
+    az = Page("services/index.html", "az.html", "Services A to Z", breadcrumbs=[{"text": "Home", "href": "../"}])
+    letters: dict[str, list[dict[str, str]]] = {}
+    for service in sorted(config.services, key=lambda s: (s.name.lower(), s.slug)):
+        first = service.name[:1].upper()
+        letter = first if first.isalpha() else "0-9"
+        department = config.department(service.department)
+        letters.setdefault(letter, []).append({"name": service.name, "href": f"{service.slug}/", "department": department.name})
+    az.context = {"letters": [{"letter": k, "id": f"letter-{k.lower()}", "services": v} for k, v in letters.items()],
+                  "service_count": len(config.services), "show_department": shape == "government"}
+    return [about, az]
 
 
 def add_page_sections(pages: list[Page], model: SiteModel) -> None:
@@ -556,10 +618,11 @@ def _quality_context(model: SiteModel, page: Page) -> dict[str, Any]:
 
 def render_pages(env: Environment, pages: list[Page], site_context: dict[str, Any], progress: Callable[[int], None] | None = None) -> dict[str, str]:
     rendered = {}
+    existing = {page.path for page in pages}
     for page in pages:
         template = env.get_template(page.template)
         context = {**site_context, **page.context, "page_title": page.title, "root": page.root,
-                   "nav": _nav(page), "breadcrumbs": page.breadcrumbs}
+                   "nav": _nav(page, existing), "breadcrumbs": page.breadcrumbs}
         try:
             context["sections"] = [Markup(env.get_template(section.template).render({**context, **section.context, "section": section}))
                                    for section in page.sections]

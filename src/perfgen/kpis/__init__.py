@@ -187,19 +187,26 @@ def _aggregates(db: Any, definitions: list[KpiDefinition]) -> None:
     )
 
 
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts, like ``to_dict("records")`` but several times faster on large frames."""
+    columns = list(frame.columns)
+    lists = [frame[column].tolist() for column in columns]
+    return [dict(zip(columns, row)) for row in zip(*lists)]
+
+
 def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | None) -> pd.DataFrame:
     """One headline row per service, KPI and method: the latest 12 months where possible.
 
     A KPI whose latest value ends before the site's latest period is ``stale`` (the older value,
     with its period). A KPI with no value keeps the status of the service's latest period."""
     rows: list[dict[str, Any]] = []
-    records = values[values["service"] != ""].to_dict("records")
+    service_records = records(values[values["service"] != ""])
     order = lambda r: (r["period_end"], r["period_start"])  # noqa: E731
     # Each service's reference period: its latest 12 months with any value (or latest period).
     reference: dict[str, tuple[date, date]] = {}
     best: dict[str, tuple[bool, date, date]] = {}
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for record in records:
+    for record in service_records:
         groups.setdefault((record["service"], record["kpi"], record["method"]), []).append(record)
         if record["status"] == "value":
             rank = (record["months"] == 12, record["period_end"], record["period_start"])
