@@ -26,6 +26,7 @@ def test_unchanged_project_is_not_rebuilt(tmp_path):
     shutil.copytree(EXAMPLE, root)
     first = build(project(root, tmp_path / "site", tmp_path / "cache"), workers=1)
     assert not first.up_to_date and first.files_written > 0
+    assert (tmp_path / "site").stat().st_mode & 0o777 == 0o755  # readable by a web server
     before = inodes(tmp_path / "site")
     second = build(project(root, tmp_path / "site", tmp_path / "cache"), workers=1)
     assert second.up_to_date

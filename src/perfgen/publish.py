@@ -121,6 +121,7 @@ def write_site(output: Path, files: Iterable[tuple[str, str | bytes]]) -> int:
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.building-", dir=output.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a published site must be readable by a web server
     written = 0
     try:
         for relative, content in [*asset_files(), *files]:
