@@ -160,12 +160,30 @@ class EncodedValues:
 
     def __init__(self, values: pd.DataFrame):
         self.values = values
-        self.rows = values_rows(values)
-        body = values_csv(values)
-        self.header, *lines = body.splitlines(keepends=True)
-        if len(lines) != len(self.rows):  # a quoted line break inside a field: encode row by row
-            lines = [values_csv(values.iloc[[i]]).split("\n", 1)[1] for i in range(len(values))]
-        self.lines = lines
+        # Column by column, each distinct value converted once: the same cells as _json_cell and
+        # _csv_cell give, without calling them for each of millions of cells.
+        json_columns, csv_columns = [], []
+        for column in SCHEMA_COLUMNS:
+            kind = "number" if column in NUMBER_COLUMNS or column in INTEGER_COLUMNS else "boolean" if column in BOOLEAN_COLUMNS else "text"
+            json_memo: dict[Any, Any] = {}
+            csv_memo: dict[Any, str] = {}
+            json_cells, csv_cells = [], []
+            for value in values[column].tolist():
+                key = (type(value), value) if not _missing(value) else None
+                if key not in json_memo:
+                    json_memo[key] = _json_cell(column, value)
+                    csv_memo[key] = _csv_cell(value, kind)
+                json_cells.append(json_memo[key])
+                csv_cells.append(csv_memo[key])
+            json_columns.append(json_cells)
+            csv_columns.append(csv_cells)
+        self.rows = [list(row) for row in zip(*json_columns)]
+        self.header = csv_text(SCHEMA_COLUMNS, [])
+        lines: list[str] = []
+        writer = csv.writer(_Sink(lines), lineterminator="\r\n")
+        for row in zip(*csv_columns):
+            writer.writerow(row)
+        self.lines = [line[:-2] + "\n" for line in lines]
 
     def positions(self, subset: pd.DataFrame) -> list[int]:
         return list(self.values.index.get_indexer(subset.index))
