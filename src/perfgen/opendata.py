@@ -142,12 +142,6 @@ class _Sink:
         self.write = lines.append
 
 
-def values_csv(values: pd.DataFrame) -> str:
-    """KPI values as CSV with the public columns (kpis.csv and its per-page subsets)."""
-    return csv_text(SCHEMA_COLUMNS, values[list(SCHEMA_COLUMNS)].itertuples(index=False),
-                    numbers=NUMBER_COLUMNS + INTEGER_COLUMNS, booleans=BOOLEAN_COLUMNS)
-
-
 def values_rows(values: pd.DataFrame) -> list[list[Any]]:
     """KPI values as JSON-ready lists, one per row, in the order of SCHEMA_COLUMNS."""
     return [[_json_cell(column, value) for column, value in zip(SCHEMA_COLUMNS, row)]

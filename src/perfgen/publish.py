@@ -7,63 +7,16 @@ the previously published one stays untouched.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import os
 import platform
 import shutil
 import tempfile
-from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
-
-from perfgen.kpis import SCHEMA_COLUMNS
-
-ASSET_PATTERNS = ("perfgen.min.css", "perfgen-govuk.min.css", "fonts", "images")
-
-
-def number_text(value: Any) -> str:
-    """A number as plain CSV text: integers without '.0', others as the shortest exact repr."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int,)):
-        return str(value)
-    number = float(value)
-    if number.is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    # 12 significant figures: exact for any published figure, and free of the last-bit noise
-    # that summing floats in a different order can leave.
-    text = format(number, ".12g")
-    return str(int(float(text))) if float(text).is_integer() and "e" not in text else text
-
-
-def cell_text(value: Any) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, (int, float, bool)):
-        return number_text(value)
-    if hasattr(value, "item"):  # numpy scalars
-        return cell_text(value.item())
-    return str(value)
-
-
-def kpis_csv(values: pd.DataFrame) -> str:
-    """The public contract: every KPI value with period, numerator, denominator and status."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(SCHEMA_COLUMNS)
-    for row in values[list(SCHEMA_COLUMNS)].itertuples(index=False):
-        writer.writerow([cell_text(v) for v in row])
-    return buffer.getvalue()
 
 
 def package_versions() -> dict[str, str]:
