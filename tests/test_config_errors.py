@@ -157,6 +157,55 @@ CASES = [
         "'user_satisfaction' or 'digital_take_up'",
         id="unknown-not-applicable-kpi",
     ),
+    pytest.param(
+        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    targets:\n      completion_rate: 0.9\n      digital_take_up: 1.5\n",
+        "error: config/services.yml:86: services[5].targets.digital_take_up: a target for digital_take_up is a rate between 0 and 1, got 1.5\n"
+        '  Hint: write 85% as 0.85 or "85%"',
+        id="target-rate-above-one",
+    ),
+    pytest.param(
+        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    targets:\n      cost_per_transaction: -2\n",
+        "error: config/services.yml:85: services[5].targets.cost_per_transaction: a target cannot be negative, got -2",
+        id="target-negative",
+    ),
+    pytest.param(
+        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    targets:\n      user_satisfaction: lots\n",
+        "error: config/services.yml:85: services[5].targets.user_satisfaction: expected a number, got 'lots'",
+        id="target-not-a-number",
+    ),
+    pytest.param(
+        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    targets:\n      completion: 0.9\n",
+        "error: config/services.yml:85: services[5].targets: unknown KPI 'completion' (did you mean 'completion_rate'?); expected 'transactions', "
+        "'digital_transactions', 'total_cost', 'cost_per_transaction', 'digital_cost_per_transaction', 'completion_rate', "
+        "'user_satisfaction' or 'digital_take_up'",
+        id="target-unknown-kpi",
+    ),
+    pytest.param(
+        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    annotations:\n      - date: 2023-13-01\n        text: New form\n",
+        "error: config/services.yml:85: services[5].annotations[0].date: should be a valid date or datetime, month value is outside expected range of 1-12 (got '2023-13-01')",
+        id="annotation-impossible-date",
+    ),
+    pytest.param(
+        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    annotations:\n      - date: 2023-04-01\n",
+        "error: config/services.yml:85: services[5].annotations[0]: required key 'text' is missing",
+        id="annotation-without-text",
+    ),
+    pytest.param(
+        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    parts:\n      - slug: apply-passport\n        name: Apply\n",
+        "error: config/services.yml:85: services[5].parts[0].slug: slug 'apply-passport' is already used by services[2].slug\n"
+        "  Hint: a part's slug names its figures in the data files, so it must differ from every service and part",
+        id="part-slug-clashes-with-service",
+    ),
+    pytest.param(
+        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\npeer_groups:\n  - slug: big\n    name: Big services\n    services: [apply-passport, apply-pasport]\n",
+        "error: config/services.yml:87: peer_groups[0].services[1]: unknown service 'apply-pasport' (did you mean 'apply-passport'?)",
+        id="peer-group-unknown-service",
+    ),
+    pytest.param(
+        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\npeer_groups:\n  - slug: big\n    name: Big services\n    services: [apply-passport]\n",
+        "error: config/services.yml:87: peer_groups[0].services: needs at least 2 items, got 1",
+        id="peer-group-of-one",
+    ),
 ]
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+import datetime
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from perfgen.errors import ConfigError, Problem, did_you_mean
 
@@ -100,6 +101,51 @@ class Agency(_Strict):
     department: Slug = Field(description="Slug of the department it belongs to.")
 
 
+#: KPIs shown as percentages: their targets are fractions (0.85 or "85%").
+RATE_KPIS = ("completion_rate", "user_satisfaction", "digital_take_up")
+
+
+def _target_value(value: Any) -> Any:
+    """A target as written in YAML: a number, "85%" (a fraction, 0.85) or "£4.50" (4.5)."""
+    if isinstance(value, str):
+        text = value.strip().replace(",", "")
+        match = re.fullmatch(r"(-?\d+(?:\.\d+)?)\s*%", text)
+        if match:
+            return float(match.group(1)) / 100
+        match = re.fullmatch(r"£?\s*(-?\d+(?:\.\d+)?)", text)
+        if match:
+            return float(match.group(1))
+    return value
+
+
+Target = Annotated[float, BeforeValidator(_target_value), Field(allow_inf_nan=False)]
+
+
+class Annotation(_Strict):
+    """A dated note on a service's charts and tables, for example when a new online form launched."""
+
+    date: datetime.date = Field(description="The day it happened, as YYYY-MM-DD.")
+    text: str = Field(min_length=1, max_length=200, description="What happened, in a few words (plain text), for example `New online form launched`.")
+    kpi: KpiId | None = Field(None, description="The KPI it concerns; without it the note applies to every KPI of the service.")
+
+
+class Part(_Strict):
+    """A separately measured part of a service: a transaction (apply, renew, change details) or a stage of one journey."""
+
+    slug: Slug = Field(description="Identifier used in the `service` column of data files for this part's figures; unique among services and parts.")
+    name: str = Field(min_length=1, description="Name of the part, for example `Renew`.")
+    description: str | None = Field(None, description="What the part covers, in Markdown.")
+
+
+class PeerGroup(_Strict):
+    """A group of comparable services with a league of its own, for example every licensing service."""
+
+    slug: Slug = Field(description="Identifier used in addresses.")
+    name: str = Field(min_length=1, description="Name of the group, for example `Licences and permits`.")
+    description: str | None = Field(None, description="Why these services are compared, in Markdown.")
+    services: list[Slug] = Field(min_length=2, description="Slugs of the services in the group (at least two).")
+
+
 class Service(_Strict):
     """A transactional service with its own page."""
 
@@ -120,6 +166,9 @@ class Service(_Strict):
     satisfaction_method: SatisfactionMethod | None = Field(None, description="Headline satisfaction method for this service (default: `site.satisfaction_method`).")
     not_applicable: list[KpiId] = Field(default_factory=list, description="KPIs that do not apply to this service; shown as \"Not applicable\" and left out of coverage.")
     expected_frequency: Frequency | None = Field(None, description="How often new figures are expected: `monthly`, `quarterly` or `yearly`. The service is flagged as overdue on its page, its department's page and the data-quality report once the next figures are more than `site.data_due_days` late.")
+    targets: dict[KpiId, Target] = Field(default_factory=dict, description="A target per KPI, shown in tables, charts and summaries: money in pounds (`cost_per_transaction: 4.50`), rates as fractions or percentages (`digital_take_up: 0.9` or `\"90%\"`).")
+    annotations: list[Annotation] = Field(default_factory=list, description="Dated notes shown on the service's charts and tables, for example `{date: 2023-04-03, text: New online form launched, kpi: digital_take_up}`.")
+    parts: list[Part] = Field(default_factory=list, description="Separately measured parts of the service, each with its own figures in the data (under the part's slug). The service's figures are then the sum of its parts, and its page shows the parts side by side.")
 
     @field_validator("start_url")
     @classmethod
@@ -136,6 +185,7 @@ class Config(_Strict):
     departments: list[Department] = Field(min_length=1, description="Departments, each with a page.")
     agencies: list[Agency] = Field(default_factory=list, description="Agencies (optional).")
     services: list[Service] = Field(default_factory=list, description="Services, each with a page.")
+    peer_groups: list[PeerGroup] = Field(default_factory=list, description="Groups of comparable services, each with a league of its own (besides the peers by category).")
 
     # Convenience look-ups used by later stages.
     def department(self, slug: str) -> Department:
@@ -230,7 +280,10 @@ class _PositionedYaml:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
-        return _LOADER.construct_object(node, deep=True)
+        try:
+            return _LOADER.construct_object(node, deep=True)
+        except (ValueError, OverflowError):  # YAML reads 2023-13-01 as a date and fails:
+            return node.value  # keep the text; the model says what is wrong with it
 
 
 _LOADER = yaml.SafeLoader("")
@@ -354,6 +407,9 @@ def _pydantic_problem(display: str, lines: dict[Path_, int], error: dict[str, An
         else:
             message = f"'{error['input']}' is not a valid channel name: use lower-case letters, digits and underscores, for example 'face_to_face'"
         return Problem(display, _line_for(lines, loc), where, message)
+    if kind == "literal_error" and loc[-1] == "[key]":  # a key of a mapping keyed by KPI id
+        expected = error.get("ctx", {}).get("expected", "")
+        return Problem(display, _line_for(lines, loc[:-1]), _path_text(loc[:-2]), f"unknown KPI '{error['input']}'{did_you_mean(str(error['input']), KPI_IDS)}; expected {expected}")
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return Problem(display, _line_for(lines, loc), where, f"'{error['input']}' is not allowed; expected {expected}")
@@ -366,6 +422,9 @@ def _pydantic_problem(display: str, lines: dict[Path_, int], error: dict[str, An
         return Problem(display, _line_for(lines, loc), where, f"expected {_EXPECTED[expected]}, got {_given(value)}", hint=hint)
     if kind in ("too_short", "string_too_short") and error.get("ctx", {}).get("min_length") == 1:
         return Problem(display, _line_for(lines, loc), where, "must not be empty")
+    if kind == "too_short":
+        context = error.get("ctx", {})
+        return Problem(display, _line_for(lines, loc), where, f"needs at least {context.get('min_length')} items, got {context.get('actual_length')}")
     message = error["msg"].replace("Value error, ", "").replace("Input should be", "should be")
     message = message[:1].lower() + message[1:]
     if kind != "value_error" and not isinstance(error["input"], (list, dict)):
@@ -406,9 +465,35 @@ def _cross_checks(config: Config, display: str, lines: dict[Path_, int]) -> list
                 problems.append(Problem(display, _line_for(lines, ("services", index, "agency")), f"services[{index}].agency", f"unknown agency '{service.agency}'{did_you_mean(service.agency, agency_slugs)}"))
             elif agency.department != service.department:
                 problems.append(Problem(display, _line_for(lines, ("services", index, "agency")), f"services[{index}].agency", f"agency '{service.agency}' belongs to department '{agency.department}', not '{service.department}'"))
+        for kpi, target in service.targets.items():
+            where, line = f"services[{index}].targets.{kpi}", _line_for(lines, ("services", index, "targets", kpi))
+            if kpi in RATE_KPIS and not 0 <= target <= 1:
+                problems.append(Problem(display, line, where, f"a target for {kpi} is a rate between 0 and 1, got {target:g}", hint='write 85% as 0.85 or "85%"'))
+            elif target < 0:
+                problems.append(Problem(display, line, where, f"a target cannot be negative, got {target:g}"))
         for channel_index, channel in enumerate(service.digital_channels or []):
             if channel not in channels:
                 problems.append(Problem(display, _line_for(lines, ("services", index, "digital_channels", channel_index)), f"services[{index}].digital_channels[{channel_index}]", f"unknown channel '{channel}'{did_you_mean(channel, channels)}", hint="add it to site.channels"))
+    slugs_seen: dict[str, str] = {service.slug: f"services[{index}].slug" for index, service in enumerate(config.services)}
+    for index, service in enumerate(config.services):
+        for part_index, part in enumerate(service.parts):
+            where = f"services[{index}].parts[{part_index}].slug"
+            if part.slug in slugs_seen:
+                problems.append(Problem(display, _line_for(lines, ("services", index, "parts", part_index, "slug")), where, f"slug '{part.slug}' is already used by {slugs_seen[part.slug]}", hint="a part's slug names its figures in the data files, so it must differ from every service and part"))
+            else:
+                slugs_seen[part.slug] = where
+    unique(config.peer_groups, "peer_groups")
+    service_slugs = [service.slug for service in config.services]
+    for index, group in enumerate(config.peer_groups):
+        seen_in_group: set[str] = set()
+        for service_index, slug in enumerate(group.services):
+            where = f"peer_groups[{index}].services[{service_index}]"
+            line = _line_for(lines, ("peer_groups", index, "services", service_index))
+            if slug not in service_slugs:
+                problems.append(Problem(display, line, where, f"unknown service '{slug}'{did_you_mean(slug, service_slugs)}"))
+            elif slug in seen_in_group:
+                problems.append(Problem(display, line, where, f"service '{slug}' is listed twice"))
+            seen_in_group.add(slug)
     return problems
 
 
