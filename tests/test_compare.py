@@ -142,8 +142,8 @@ def test_rank_change_against_the_same_period_a_year_earlier():
     assert (a["rank"], a["previous_rank"], a["rank_change"], a["previous_of"]) == (1, 3, 2, 3)
     assert (b["rank"], b["previous_rank"], b["rank_change"]) == (2, 1, -1)
     assert pd.isna(d["previous_rank"])
-    assert rank_change_words(a) == "Up 2 places (3rd of 3 a year earlier, among services ranked both years)"
-    assert rank_change_words(b) == "Down 1 place (1st of 3 a year earlier, among services ranked both years)"
+    assert rank_change_words(a) == "Up 2 places (3rd a year earlier, 1st now, among the 3 services ranked both years)"
+    assert rank_change_words(b) == "Down 1 place (1st a year earlier, 2nd now, among the 3 services ranked both years)"
     assert rank_change_words(d) == "Not ranked a year earlier"
     assert result.cohorts["digital_take_up"].previous_period == "January to December 2023"
 
@@ -152,7 +152,7 @@ def test_no_change_in_rank_words():
     rows = [row("a", "digital_take_up", 0.9), volume("a", 5000),
             row("a", "digital_take_up", 0.5, BEFORE, basis="period"), volume("a", 5000, BEFORE)]
     result = compare(rows, [("a", None)])
-    assert rank_change_words(result.standing("a", "digital_take_up")) == "No change (1st of 1 a year earlier, among services ranked both years)"
+    assert rank_change_words(result.standing("a", "digital_take_up")) == "No change (1st a year earlier, 1st now, the only service ranked both years)"
     assert percentile_words(result.standing("a", "digital_take_up")["percentile"]) == "Only service ranked"
 
 
@@ -236,8 +236,8 @@ def test_summary_single_service():
     assert improvement_summary(compare(rows, [("me", None)]), "me").startswith("There is nothing to compare this service with yet")
 
 
-def test_builds_in_one_pass_on_a_large_site():
-    import time
+def test_a_large_site_is_ranked_whole():
+    # Speed is measured by benchmarks/run.py, never here; this checks the counts at scale.
     count = 3000
     services = [(f"s{i}", f"C{i % 7}") for i in range(count)]
     rows = []
@@ -245,10 +245,9 @@ def test_builds_in_one_pass_on_a_large_site():
         rows += [row(f"s{i}", "digital_take_up", (i % 97) / 100), row(f"s{i}", "cost_per_transaction", 1 + i % 13),
                  volume(f"s{i}", 500 + i), row(f"s{i}", "digital_take_up", (i % 89) / 100, BEFORE, basis="period"),
                  volume(f"s{i}", 500 + i, BEFORE)]
-    started = time.perf_counter()
     result = compare(rows, services)
-    assert time.perf_counter() - started < 10
     assert result.cohorts["digital_take_up"].ranked == count - 500
+    assert result.cohorts["cost_per_transaction"].ranked == count - 500
 
 
 def test_a_shorter_league_is_not_a_rise_in_rank():
@@ -259,3 +258,17 @@ def test_a_shorter_league_is_not_a_rise_in_rank():
         rows += [row(service, "digital_take_up", before, BEFORE, basis="period"), volume(service, 5000, BEFORE)]
     c = compare(rows, [(s, None) for s in "abc"]).standing("c", "digital_take_up")
     assert (c["rank"], c["previous_rank"], c["previous_of"], c["rank_change"]) == (1, 1, 1, 0)
+
+
+def test_a_newcomer_above_a_service_is_not_a_fall_in_rank():
+    # A year earlier a was 1st of {a, b}. Now n (new, no figure a year earlier) is 1st and a 2nd
+    # overall, but among the services ranked both years a is still 1st: no change, not down 1.
+    rows = [row("n", "digital_take_up", 0.95), volume("n", 5000)]
+    for service, now, before in (("a", 0.9, 0.8), ("b", 0.5, 0.6)):
+        rows += [row(service, "digital_take_up", now), volume(service, 5000),
+                 row(service, "digital_take_up", before, BEFORE, basis="period"), volume(service, 5000, BEFORE)]
+    result = compare(rows, [(s, None) for s in "nab"])
+    a = result.standing("a", "digital_take_up")
+    assert (a["rank"], a["rank_both"], a["previous_rank"], a["previous_of"], a["rank_change"]) == (2, 1, 1, 2, 0)
+    assert rank_change_words(a) == "No change (1st a year earlier, 1st now, among the 2 services ranked both years)"
+    assert rank_change_words(result.standing("n", "digital_take_up")) == "Not ranked a year earlier"

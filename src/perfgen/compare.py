@@ -49,7 +49,7 @@ TIE_DECIMALS = 10
 COLUMNS = [
     "service", "name", "department", "category", "kpi", "method", "status", "value", "period_start",
     "period_end", "period", "volume", "responses", "low_confidence", "ranked", "reason", "rank", "of",
-    "percentile", "previous_rank", "previous_of", "rank_change", "peer_rank", "peer_of",
+    "percentile", "previous_rank", "previous_of", "rank_both", "rank_change", "peer_rank", "peer_of",
     "peer_percentile", "peer_median", "median",
 ]
 
@@ -151,7 +151,7 @@ class Comparison:
         cohorts: dict[str, Cohort] = {}
         frame["ranked"] = False
         frame["reason"] = ""
-        for column in ("rank", "of", "previous_rank", "previous_of", "rank_change", "peer_rank", "peer_of"):
+        for column in ("rank", "of", "previous_rank", "previous_of", "rank_both", "rank_change", "peer_rank", "peer_of"):
             frame[column] = pd.array([pd.NA] * len(frame), dtype="Int64")
         for column in ("percentile", "peer_percentile", "peer_median", "median"):
             frame[column] = float("nan")
@@ -196,10 +196,13 @@ class Comparison:
             previous_start, previous_end = year_earlier(start, end)
             previous = self._previous_ranks(values, volumes, kpi, definition, previous_start, previous_end, set(frame.loc[eligible, "service"]))
             if not previous.empty:
-                mapped = frame.loc[eligible, "service"].map(previous["rank"])
-                frame.loc[eligible, "previous_rank"] = mapped.astype("Int64")
-                frame.loc[eligible, "previous_of"] = pd.array([len(previous) if not pd.isna(r) else pd.NA for r in mapped], dtype="Int64")
-                frame.loc[eligible, "rank_change"] = (frame.loc[eligible, "previous_rank"] - frame.loc[eligible, "rank"]).astype("Int64")
+                # Like with like: this year's rank among the same services as last year's.
+                both = ranked[ranked["service"].isin(previous.index)]
+                rank_both, _, _ = _competition_ranks(both, definition.better, ["kpi"])
+                frame.loc[both.index, "rank_both"] = rank_both
+                frame.loc[both.index, "previous_rank"] = both["service"].map(previous["rank"]).astype("Int64")
+                frame.loc[both.index, "previous_of"] = len(previous)
+                frame.loc[both.index, "rank_change"] = (frame.loc[both.index, "previous_rank"] - frame.loc[both.index, "rank_both"]).astype("Int64")
             cohorts[kpi] = Cohort(kpi, start, end, int(eligible.sum()), previous_start, previous_end, len(previous))
         frame = frame[COLUMNS].sort_values(["kpi", "service"], kind="stable").reset_index(drop=True)
         return frame, cohorts
@@ -246,13 +249,17 @@ def percentile_words(percentile: float | None) -> str:
 
 
 def rank_change_words(row: dict[str, Any]) -> str:
-    """"Up 3 places (12th of 300 in April 2015 to March 2016)", "No change", or why not."""
+    """"Up 3 places (12th a year earlier, 9th now, among the 280 services ranked both years)",
+    "No change (...)", or why not. The change compares ranks among the same services in both
+    years, so services joining or leaving the league do not move anyone."""
     if not row["ranked"]:
         return ""
     if pd.isna(row["previous_rank"]):
         return "Not ranked a year earlier"
     change = int(row["rank_change"])
-    before = f"{ordinal(int(row['previous_rank']))} of {formatters.count(row['previous_of'])} a year earlier, among services ranked both years"
+    among = ("the only service ranked both years" if int(row["previous_of"]) == 1
+             else f"among the {formatters.count(row['previous_of'])} services ranked both years")
+    before = f"{ordinal(int(row['previous_rank']))} a year earlier, {ordinal(int(row['rank_both']))} now, {among}"
     if change == 0:
         return f"No change ({before})"
     places = "place" if abs(change) == 1 else "places"
