@@ -171,6 +171,21 @@ def test_status_error(example_project, failing_build, rows, expected):
     assert failing_build() == expected
 
 
+def test_figures_under_a_service_with_parts_belong_to_a_part(example_project, failing_build):
+    # Claim Carer's Allowance is reported by its parts: a figure under its own slug would be
+    # counted twice (on its own and in the sum of its parts).
+    write(example_project, EXTRA, HEADER + "carers-allowance-claim,2025-Q1,online,transactions,5\n"
+          "claim-carers-allowance,2025-Q1,online,transactions,5\nclaim-carers-allowance,2025-Q1,,cost,90\n")
+    hint = ("  Hint: a service with parts is the sum of its parts' figures; declare another part in "
+            "config/services.yml for figures that belong to none")
+    assert failing_build() == (
+        "error: data/extra.csv:3: column 'service': service 'claim-carers-allowance' is reported by its parts "
+        f"'carers-allowance-claim', 'carers-allowance-change': give these figures under a part's slug\n{hint}\n"
+        "error: data/extra.csv:4: column 'service': service 'claim-carers-allowance' is reported by its parts "
+        f"'carers-allowance-claim', 'carers-allowance-change': give these figures under a part's slug\n{hint}"
+    )
+
+
 def test_duplicate_row_across_files_names_the_first(example_project, failing_build):
     # Files are read in name order: hmpo-passports.csv comes before the new file.
     write(example_project, "data/zz-late-corrections.csv", HEADER + "apply-passport,2023-01,online,transactions,357001\n")

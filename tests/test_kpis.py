@@ -15,6 +15,7 @@ from perfgen.errors import Warnings
 from perfgen.pipeline import Project, check
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+CARERS_PARTS = ("carers-allowance-claim", "carers-allowance-change")
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +119,11 @@ def test_rolling_year_from_channels_matches_raw_sums(results):
 
 def test_api_counts_as_digital_where_the_service_says_so(results):
     values, _ = results
-    quarter = [r for r in raw_rows() if r["service"] == "claim-carers-allowance" and r["period"] == "2024-Q1" and r["metric"] == "transactions"]
-    by_channel = {r["channel"]: float(r["value"]) for r in quarter}
+    # Claim Carer's Allowance is reported by its two parts (tests below check the parts' sums).
+    quarter = [r for r in raw_rows() if r["service"] in CARERS_PARTS and r["period"] == "2024-Q1" and r["metric"] == "transactions"]
+    by_channel: dict[str, float] = defaultdict(float)
+    for r in quarter:
+        by_channel[r["channel"]] += float(r["value"])
     take_up = row(values, service="claim-carers-allowance", kpi="digital_take_up", period_start=date(2024, 1, 1), period_end=date(2024, 3, 31), basis="period")
     assert take_up["value"] == pytest.approx((by_channel["online"] + by_channel["api"]) / sum(by_channel.values()))
 
@@ -219,3 +223,102 @@ def test_config_knows_every_built_in_kpi():
 
     declared = yaml.safe_load(resources.files("perfgen.kpis").joinpath("kpis.yml").read_text(encoding="utf-8"))
     assert sorted(KPI_IDS) == sorted(entry["id"] for entry in declared)
+
+
+# --- The parts of a service --------------------------------------------------------------------
+
+YEAR_2024 = dict(period_start=date(2024, 1, 1), period_end=date(2024, 12, 31), basis="period")
+
+
+def part_sums(part: str) -> dict[tuple[str, str], float]:
+    """A part's 2024 figures by (metric, channel), summed from the raw CSV."""
+    totals: dict[tuple[str, str], float] = defaultdict(float)
+    for r in raw_rows():
+        if r["service"] == part and r["period"].startswith("2024-"):
+            totals[(r["metric"], r["channel"])] += float(r["value"])
+    return totals
+
+
+def volume(sums: dict[tuple[str, str], float]) -> float:
+    return sum(v for (metric, _), v in sums.items() if metric == "transactions")
+
+
+def digital(sums: dict[tuple[str, str], float]) -> float:
+    return sums[("transactions", "online")] + sums[("transactions", "api")]  # the service's digital channels
+
+
+@pytest.fixture(scope="module")
+def with_parts():
+    warnings = Warnings()
+    project = Project(config=EXAMPLE / "config/services.yml", data=EXAMPLE / "data", root=EXAMPLE)
+    _config, loaded, results = check(project, warnings)
+    yield results
+    loaded.db.close()
+
+
+def test_a_part_has_every_kpi_from_its_own_rows(with_parts):
+    change = part_sums("carers-allowance-change")
+    parts = with_parts.part_values
+    at = dict(service="claim-carers-allowance", part="carers-allowance-change", **YEAR_2024)
+    assert row(parts, kpi="transactions", **at)["value"] == volume(change)
+    assert row(parts, kpi="cost_per_transaction", **at)["value"] == pytest.approx(change[("cost", "")] / volume(change))
+    take_up = row(parts, kpi="digital_take_up", **at)
+    assert (take_up["numerator"], take_up["denominator"]) == (digital(change), volume(change))
+    # No survey for this part: not provided, never 0.
+    satisfaction = row(parts, kpi="user_satisfaction", method="top_two_box", **at)
+    assert satisfaction["status"] == "not_provided" and satisfaction["value"] != satisfaction["value"]
+    headline = row(parts, part="carers-allowance-change", kpi="transactions", basis="headline")
+    assert (headline["period"], headline["value"]) == ("January to December 2024", volume(change))
+
+
+def test_a_service_with_parts_is_the_sum_of_its_parts(with_parts):
+    claim, change = part_sums("carers-allowance-claim"), part_sums("carers-allowance-change")
+    values = with_parts.values
+    at = dict(service="claim-carers-allowance", **YEAR_2024)
+    transactions = row(values, kpi="transactions", **at)
+    assert transactions["value"] == volume(claim) + volume(change)
+    assert (transactions["parts_contributing"], transactions["parts_expected"]) == (2, 2)
+    cost = row(values, kpi="cost_per_transaction", **at)
+    assert cost["value"] == pytest.approx((claim[("cost", "")] + change[("cost", "")]) / (volume(claim) + volume(change)))
+    take_up = row(values, kpi="digital_take_up", **at)
+    assert take_up["value"] == pytest.approx((digital(claim) + digital(change)) / (volume(claim) + volume(change)))
+    part_rates = [digital(claim) / volume(claim), digital(change) / volume(change)]
+    assert take_up["value"] != pytest.approx(sum(part_rates) / 2)  # never an average of the parts' rates
+    # Only the claim part has a survey: the service's figure is that part's, with its coverage said.
+    ratings = [claim[(f"rating_{i}", "")] for i in range(1, 6)]
+    satisfaction = row(values, kpi="user_satisfaction", method="top_two_box", **at)
+    assert satisfaction["value"] == pytest.approx((ratings[3] + ratings[4]) / sum(ratings))
+    assert (satisfaction["parts_contributing"], satisfaction["parts_expected"], satisfaction["note"]) == (1, 2, "sum of 1 of its 2 parts")
+    # The parts' rows never appear among the services' values.
+    assert not values["service"].isin(["carers-allowance-claim", "carers-allowance-change"]).any()
+
+
+def test_department_counts_a_service_with_parts_once(with_parts):
+    claim, change = part_sums("carers-allowance-claim"), part_sums("carers-allowance-change")
+    values = with_parts.values
+    dwp = dict(service="", department="dwp", **YEAR_2024)
+    transactions = row(values, kpi="transactions", **dwp)
+    assert transactions["value"] == volume(claim) + volume(change)
+    # Two services expected (Pension Credit has no figures), one contributing: never its two parts.
+    assert (transactions["services_contributing"], transactions["services_expected"]) == (1, 2)
+    take_up = row(values, kpi="digital_take_up", **dwp)
+    assert take_up["value"] == pytest.approx((digital(claim) + digital(change)) / (volume(claim) + volume(change)))
+    government = row(values, kpi="transactions", service="", department="", **YEAR_2024)
+    assert government["services_contributing"] == values[(values["department"] != "") & (values["service"] == "")
+                                                         & (values["kpi"] == "transactions") & (values["basis"] == "period")
+                                                         & (values["period_start"] == date(2024, 1, 1)) & (values["period_end"] == date(2024, 12, 31))]["services_contributing"].sum()
+
+
+def test_data_quality_checks_apply_to_parts_and_name_them(example_project):
+    path = example_project / "data/dwp-carers-allowance.csv"
+    path.write_text(path.read_text(encoding="utf-8") + "carers-allowance-change,2025-Q1,,transactions,100\n"
+                    "carers-allowance-change,2025-Q1,digital,transactions,120\n", encoding="utf-8")
+    warnings = Warnings()
+    _config, loaded, results = check(Project(config=example_project / "config/services.yml", data=example_project / "data", root=example_project), warnings)
+    loaded.db.close()
+    finding = results.quality[results.quality["code"] == "digital-above-total"]
+    finding = finding[finding["part"] != ""]
+    assert finding[["service", "part", "department"]].values.tolist() == [["claim-carers-allowance", "carers-allowance-change", "dwp"]]
+    assert finding["detail"].tolist() == ["Report a change (carers-allowance-change): digital transactions 120 exceed all transactions 100"]
+    assert "service 'claim-carers-allowance': January to March 2025: Report a change (carers-allowance-change): digital transactions 120 exceed all transactions 100 [digital-above-total]" in [
+        str(w) for w in warnings.items]

@@ -161,6 +161,34 @@ def test_service_and_department_files_are_subsets_of_kpis_csv(site):
     assert [(r["status"], r["numerator"], r["denominator"]) for r in headline] == [("stale", "1466500", "287200")]
 
 
+def test_a_service_measured_in_parts_lists_each_part_with_its_values(site):
+    index = load_json(site / "api/index.json")
+    entries = {entry["slug"]: entry for entry in index["services"]}
+    assert entries["claim-carers-allowance"]["parts"] == [
+        {"slug": "carers-allowance-claim", "name": "Make a claim"}, {"slug": "carers-allowance-change", "name": "Report a change"}]
+    assert entries["apply-passport"]["parts"] == []
+    document = load_json(site / "data/services/claim-carers-allowance.json")
+    assert [part["slug"] for part in document["parts"]] == ["carers-allowance-claim", "carers-allowance-change"]
+    columns = document["columns"]
+
+    def figure(rows, kpi, basis="headline", method=None):
+        found = [dict(zip(columns, r)) for r in rows if r[columns.index("kpi")] == kpi and r[columns.index("basis")] == basis
+                 and r[columns.index("method")] == method]
+        assert len(found) == 1, (kpi, len(found))
+        return found[0]
+
+    claim, change = (figure(part["rows"], "transactions") for part in document["parts"])
+    service = figure(document["rows"], "transactions")
+    assert claim["service"] == change["service"] == "claim-carers-allowance"
+    assert claim["period_start"] == change["period_start"] == service["period_start"]
+    assert claim["value"] + change["value"] == service["value"]
+    satisfaction = [figure(part["rows"], "user_satisfaction", method="top_two_box") for part in document["parts"]]
+    assert [s["status"] for s in satisfaction] == ["value", "not_provided"]
+    # The service's CSV file and kpis.csv keep their columns and hold no part rows.
+    assert {r["service"] for r in read_csv(site / "data/kpis.csv")} == {"", *SERVICES}
+    assert not any("parts" in load_json(site / f"data/services/{slug}.json") for slug in SERVICES if slug != "claim-carers-allowance")
+
+
 def test_pages_link_to_their_downloads(site):
     service = (site / "services/apply-passport/index.html").read_text(encoding="utf-8")
     assert 'href="../../data/services/apply-passport.csv" download' in service

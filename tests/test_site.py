@@ -91,7 +91,8 @@ def test_every_chart_has_caption_summary_and_table(site):
     assert page.count('<figcaption') == figures
     assert page.count('class="app-chart__summary"') == figures
     assert page.count('role="img" aria-label=') == figures
-    assert page.count("<table") == figures + 2  # plus the channel table and "How this service compares"
+    # plus the two channel tables (12 months, latest month) and "How this service compares"
+    assert page.count("<table") == figures + 3
 
 
 def test_missing_values_say_not_provided_never_zero(site):
@@ -140,3 +141,52 @@ def test_failed_build_leaves_previous_site_untouched(site, tmp_path):
         build_site(broken, output)
     assert tree_hashes(output) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".published")]
+
+
+def table_text(page: str, caption: str) -> list[list[str]]:
+    """The cells of the table with this caption, as the words a reader sees."""
+    import html as html_lib
+    import re
+    table = page[page.index(f">{caption}</caption>"):]
+    table = table[: table.index("</table>")]
+    return [[" ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", cell)).split()) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.DOTALL)]
+            for row in re.findall(r"<tr.*?</tr>", table, re.DOTALL)]
+
+
+def test_parts_of_a_service_side_by_side(site):
+    page = (site / "services/claim-carers-allowance/index.html").read_text(encoding="utf-8")
+    assert '<h2 class="govuk-heading-l" id="parts">Parts of this service</h2>' in page
+    assert table_text(page, "Claim Carer&#39;s Allowance: each part, January to December 2024") == [
+        ["Part", "Transactions", "Cost per transaction", "Completion rate", "User satisfaction", "Digital take-up"],
+        ["Make a claim", "170,785", "£22.43", "Not provided", "70.0%", "86.3%"],
+        ["Report a change", "63,007", "£26.06", "Not provided", "Not provided", "65.6%"],
+        ["All parts (the service)", "233,792", "£23.41", "Not provided", "70.0% 1 of 2 parts", "80.7%"],
+    ]
+    assert "<li>Report a change has the highest cost per transaction: £26.06, against £23.41 for the service.</li>" in page
+    assert "<li>Report a change has the lowest digital take-up: 65.6%, against 80.7% for the service.</li>" in page
+    assert "lowest user satisfaction" not in page  # one part has a survey: nothing to compare
+    # The service's own tile says what its figure covers; services without parts have no section.
+    assert "Top-two-box method (satisfied or very satisfied), 1,205 responses; 1 of 2 parts" in page
+    assert 'id="parts"' not in (site / "services/apply-passport/index.html").read_text(encoding="utf-8")
+
+
+def test_channels_side_by_side_with_changes(site):
+    raw: dict[tuple[str, str], float] = {}
+    for path in sorted((EXAMPLE / "data").glob("*.csv")):
+        with path.open(encoding="utf-8") as handle:
+            for r in csv.DictReader(handle):
+                if r["service"].startswith("carers-allowance-") and r["metric"] == "transactions":
+                    key = (r["period"][:4], r["channel"])
+                    raw[key] = raw.get(key, 0) + float(r["value"])
+    from perfgen import formatters
+    total = {year: sum(v for (y, _), v in raw.items() if y == year) for year in ("2023", "2024")}
+    api_now, api_then = raw[("2024", "api")], raw[("2023", "api")]
+    page = (site / "services/claim-carers-allowance/index.html").read_text(encoding="utf-8")
+    rows = table_text(page, "Transactions by channel, January to December 2024, compared with January to December 2023")
+    assert rows[0] == ["Channel", "Transactions", "Share of all transactions", "Change on a year before", "Change in share on a year before"]
+    assert rows[1] == ["API (digital)", formatters.count(api_now), formatters.percent(api_now / total["2024"]),
+                       formatters.change(api_then, api_now, "count", "higher").amount,
+                       formatters.change(api_then / total["2023"], api_now / total["2024"], "percent", "higher").amount]
+    assert rows[-1][:3] == ["All channels", formatters.count(total["2024"]), "100%"]
+    quarter = table_text(page, "Transactions by channel, October to December 2024, compared with July to September 2024 and October to December 2023")
+    assert quarter[0][3:] == ["Change on previous quarter", "Change in share on previous quarter", "Change on a year before", "Change in share on a year before"]

@@ -5,6 +5,9 @@ value`` and optionally ``status`` and ``note`` (CSV, Parquet or JSON). CSV is re
 own reader with explicit types and no sniffing; rows it cannot read come back from its reject
 tables with their line. Every problem of every file is collected before anything fails.
 
+A service measured in parts has its figures under its parts' slugs; a row under the service's
+own slug is then an error (it would be counted twice).
+
 Output tables: ``observations`` (one row per input row, with file and line), ``periods`` (each
 distinct period label with its dates), ``input_files`` (path, hash, rows).
 """
@@ -245,7 +248,8 @@ def _listed(problems: list[Problem], rows: list[tuple], make) -> None:
 
 def _check_rows(db: duckdb.DuckDBPyConnection, config: Config, problems: list[Problem]) -> None:
     """Row-level checks on the combined ``observations`` table."""
-    services = [s.slug for s in config.services]
+    # A part's figures carry the part's slug; a service with parts is the sum of its parts.
+    services = [s.slug for s in config.services] + [part.slug for s in config.services for part in s.parts]
     channels = config.known_channels() + [DIGITAL]
     metrics = plugins.metrics()
 
@@ -261,6 +265,15 @@ def _check_rows(db: duckdb.DuckDBPyConnection, config: Config, problems: list[Pr
     known = ", ".join(_quote(s) for s in services) or "NULL"
     _listed(problems, rows(f"SELECT file, line, service FROM observations WHERE service IS NOT NULL AND service NOT IN ({known}) ORDER BY file, line"),
             lambda f, l, v: Problem(f, l, "column 'service'", f"unknown service '{v}'{did_you_mean(v, services)}", hint="add the service to config/services.yml or correct the slug"))
+    for service in config.services:
+        if not service.parts:
+            continue
+        part_slugs = ", ".join(f"'{part.slug}'" for part in service.parts)
+        # Figures under the service's own slug would be counted twice: once on their own and once
+        # in the sum of its parts. Each belongs to one part.
+        _listed(problems, rows(f"SELECT file, line, service FROM observations WHERE service = {_quote(service.slug)} ORDER BY file, line"),
+                lambda f, l, v, part_slugs=part_slugs: Problem(f, l, "column 'service'", f"service '{v}' is reported by its parts {part_slugs}: give these figures under a part's slug",
+                                                               hint="a service with parts is the sum of its parts' figures; declare another part in config/services.yml for figures that belong to none"))
     known = ", ".join(_quote(m) for m in metrics)
     _listed(problems, rows(f"SELECT file, line, coalesce(metric, '') FROM observations WHERE metric IS NULL OR metric NOT IN ({known}) ORDER BY file, line"),
             lambda f, l, v: Problem(f, l, "column 'metric'", f"unknown metric '{v}'{did_you_mean(v, metrics)}", hint="metrics are " + ", ".join(metrics)))

@@ -6,7 +6,8 @@ Every address below is stable from build to build (it depends only on slugs):
 - ``data/kpis.csv`` | ``.json`` | ``.parquet``: every KPI value of the site;
 - ``data/services/<slug>.csv`` | ``.json`` and ``data/departments/<slug>.csv`` | ``.json``:
   every value of one service; a department's totals for every period and its services'
-  headline values;
+  headline values. A service measured in parts has its own values (the sum of its parts) in
+  both files, and every value of each part in the JSON file's ``parts`` list;
 - ``data/kpi-definitions.csv``: each KPI's label, unit and meaning;
 - ``data/datapackage.json`` (Frictionless) with the Table Schema ``data/kpis.tableschema.json``;
 - ``api/index.json``: every service and department with its page and downloads;
@@ -246,8 +247,8 @@ def _definition_record(definition: KpiDefinition) -> dict[str, Any]:
     return {column: getattr(definition, column) for column in DEFINITION_COLUMNS}
 
 
-def _values_document(scope: dict[str, Any], config: Config, rows: list[list[Any]]) -> str:
-    document = {
+def _values_document(scope: dict[str, Any], config: Config, rows: list[list[Any]], parts: list[dict[str, Any]] | None = None) -> str:
+    document: dict[str, Any] = {
         "api_version": API_VERSION,
         "schema": SCHEMAS["values"],
         "scope": scope,
@@ -255,6 +256,8 @@ def _values_document(scope: dict[str, Any], config: Config, rows: list[list[Any]
         "columns": list(SCHEMA_COLUMNS),
         "rows": rows,
     }
+    if parts:
+        document["parts"] = parts
     return _json(document, compact=True)
 
 
@@ -277,7 +280,8 @@ def index_document(config: Config, results: KpiResults) -> dict[str, Any]:
             for d in config.departments
         ],
         "services": [
-            {"slug": s.slug, "name": s.name, "department": s.department, "agency": s.agency, **service_paths(s.slug)}
+            {"slug": s.slug, "name": s.name, "department": s.department, "agency": s.agency, **service_paths(s.slug),
+             "parts": [{"slug": part.slug, "name": part.name} for part in s.parts]}
             for s in config.services
         ],
     }
@@ -387,6 +391,7 @@ def values_schema() -> dict[str, Any]:
             spec = _nullable("string", minLength=1)
         items.append({"title": column, **spec, "description": COLUMN_DESCRIPTIONS[column]})
     slug = {"type": "string", "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$"}
+    rows = {"type": "array", "items": {"type": "array", "prefixItems": items, "items": False, "minItems": len(items)}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMAS["values"],
@@ -412,9 +417,21 @@ def values_schema() -> dict[str, Any]:
             },
             "licence": {"type": "string"},
             "columns": {"const": list(SCHEMA_COLUMNS)},
-            "rows": {
+            "rows": rows,
+            "parts": {
                 "type": "array",
-                "items": {"type": "array", "prefixItems": items, "items": False, "minItems": len(items)},
+                "description": "Only in the file of a service measured in parts: each part with every one of its values, in the layout of 'rows' ('service' is the service the part belongs to). The service's own rows are the sum of its parts; departments and government add up the service, never its parts again.",
+                "items": {
+                    "type": "object",
+                    "required": ["slug", "name", "description", "rows"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "slug": slug,
+                        "name": {"type": "string"},
+                        "description": {"type": ["string", "null"]},
+                        "rows": rows,
+                    },
+                },
             },
         },
     }
@@ -457,9 +474,12 @@ def index_schema() -> dict[str, Any]:
                                "page": path, "csv": path, "json": path, "services": {"type": "array", "items": slug}},
             }},
             "services": {"type": "array", "items": {
-                "type": "object", "required": ["slug", "name", "department", "agency", "page", "csv", "json"], "additionalProperties": False,
+                "type": "object", "required": ["slug", "name", "department", "agency", "page", "csv", "json", "parts"], "additionalProperties": False,
                 "properties": {"slug": slug, "name": {"type": "string"}, "department": slug, "agency": {"anyOf": [slug, {"type": "null"}]},
-                               "page": path, "csv": path, "json": path},
+                               "page": path, "csv": path, "json": path,
+                               "parts": {"type": "array", "description": "The parts the service is measured in (empty for most services); each part's values are in the service's JSON file.",
+                                         "items": {"type": "object", "required": ["slug", "name"], "additionalProperties": False,
+                                                   "properties": {"slug": slug, "name": {"type": "string"}}}}},
             }},
         },
     }
@@ -486,6 +506,9 @@ def open_data_files(config: Config, results: KpiResults) -> list[tuple[str, str 
     shown = values[(values["service"] == "") | (values["basis"] == "headline")]
     by_department = {slug: group for slug, group in shown[shown["department"] != ""].groupby("department", sort=False)}
     by_service = {slug: group for slug, group in values.groupby("service", sort=False)}
+    part_values = results.part_values
+    encoded_parts = EncodedValues(part_values) if not part_values.empty else None
+    by_part = {slug: group for slug, group in part_values.groupby("part", sort=False)} if encoded_parts else {}
     empty = values.iloc[0:0]
     for department in config.departments:
         rows = by_department.get(department.slug, empty)
@@ -496,7 +519,10 @@ def open_data_files(config: Config, results: KpiResults) -> list[tuple[str, str 
         rows = by_service.get(service.slug, empty)
         paths = service_paths(service.slug)
         files.append((paths["csv"], encoded.csv(rows)))
-        files.append((paths["json"], _values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]}, config, encoded.json_rows(rows))))
+        parts = [{"slug": part.slug, "name": part.name, "description": part.description,
+                  "rows": encoded_parts.json_rows(by_part[part.slug]) if encoded_parts and part.slug in by_part else []}
+                 for part in service.parts]
+        files.append((paths["json"], _values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]}, config, encoded.json_rows(rows), parts)))
     return files
 
 

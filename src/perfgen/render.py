@@ -20,7 +20,7 @@ from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoad
 from jinja2.exceptions import UndefinedError
 from markupsafe import Markup
 
-from perfgen import formatters, freshness, plugins
+from perfgen import formatters, freshness, parts as parts_stage, plugins
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
 from perfgen.kpis import KpiDefinition, KpiResults, records
@@ -228,6 +228,8 @@ class SiteModel:
             notes.append("Derived from the supplied cost per transaction")
         if not service and status == "value" and row.get("services_expected") and not pd.isna(row["services_expected"]):
             notes.append(f"{int(row['services_contributing'])} of {int(row['services_expected'])} services")
+        if service and status in ("value", "stale") and _partial_parts(row):
+            notes.append(f"{int(row['parts_contributing'])} of {int(row['parts_expected'])} parts")
         change_text, change_class = self.change_text(slug, department if not service else "", kpi, method, row)
         return Tile(definition.label, value, value_title, period, change_text, change_class, "; ".join(notes) or None)
 
@@ -244,6 +246,9 @@ class SiteModel:
             # Totals over different sets of services are not comparable: say so, do not compare.
             return (f"Not compared with {words}: {int(previous['services_contributing'])} services reported then, "
                     f"{int(row['services_contributing'])} now"), "app-change--neutral"
+        parts_then, parts_now = previous.get("parts_contributing"), row.get("parts_contributing")
+        if service != "" and parts_then is not None and parts_now is not None and not pd.isna(parts_now) and parts_then != parts_now:  # likewise a service's parts
+            return f"Not compared with {words}: {int(parts_then)} parts reported then, {int(parts_now)} now", "app-change--neutral"
         if definition.better == "neutral":
             result = formatters.change(previous["value"], row["value"], definition.unit, "higher")
             if result is None:
@@ -253,6 +258,12 @@ class SiteModel:
         if result is None:
             return None, None
         return (result.against(words) if result.direction != "same" else f"No change on {words}"), result.css_class
+
+
+def _partial_parts(row: dict[str, Any]) -> bool:
+    """True for a service's figure that adds up fewer than all of its parts."""
+    contributing, expected = row.get("parts_contributing"), row.get("parts_expected")
+    return contributing is not None and expected is not None and not pd.isna(contributing) and not pd.isna(expected) and contributing < expected
 
 
 # --- charts -----------------------------------------------------------------------------------
@@ -269,6 +280,11 @@ def series_for(model: SiteModel, service: str, department: str, kpi: str, method
         return model._series_cache[key]
     result: list[dict[str, Any]] = []
     valued = [row for row in model._series_rows.get(key, []) if row["status"] == "value"]
+    # A service made of parts: chart only its sums over the most parts (months that some parts
+    # report only by quarter would otherwise look like a fall).
+    best = max((row["parts_contributing"] for row in valued if not pd.isna(row.get("parts_contributing", float("nan")))), default=None)
+    if best is not None:
+        valued = [row for row in valued if row["parts_contributing"] == best]
     for months in (1, 3, 12):
         chosen = [row for row in valued if row["months"] == months]
         if months == 12:
@@ -377,31 +393,6 @@ def _chart_summary(definition: KpiDefinition, series: list[dict[str, Any]]) -> s
             f"{format_value(definition.unit, low['value'])} ({low['period']}).")
 
 
-def _channel_table(model: SiteModel, channels: dict[str, pd.DataFrame], service: Service) -> dict[str, Any] | None:
-    mine = channels.get(service.slug)
-    if mine is None or mine.empty:
-        return None
-    start, end = mine["period_start"].min(), mine["period_end"].max()
-    total = mine[mine["channel"] == ""]["value"].sum() if (mine["channel"] == "").any() else mine[~mine["channel"].isin(["", "digital"])]["value"].sum()
-    digital = set(model.config.digital_channels_for(service))
-    rows = []
-    for channel, group in mine.groupby("channel", sort=True):
-        if channel == "":
-            continue
-        name = "All digital channels" if channel == "digital" else channel.replace("_", " ").capitalize()
-        if channel in digital:
-            name += " (digital)"
-        volume = group["value"].sum()
-        share = formatters.percent(volume / total) if total else value_cell("count", None, "not_provided")
-        if total and volume > total:
-            share = {"html": Markup('<span class="app-status--missing">Not provided (more than the total)</span>')}
-        rows.append([name, formatters.count(volume), share])
-    if not rows:
-        return None
-    rows.append(["All channels", formatters.count(total), "100%"])
-    return {"caption": f"Transactions by channel, {period_words(start, end)}", "headers": ["Channel", "Transactions", "Share of all transactions"], "rows": rows, "numeric_columns": [1, 2]}
-
-
 def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame) -> list[Page]:
     from perfgen import compare, league as league_stage  # league builds on this module's Page
     config = model.config
@@ -412,6 +403,7 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
         by_department[service.department].append(service)
     # Split per service once: filtering whole frames inside the service loop is quadratic.
     channels_by_service = {slug: group for slug, group in channels.groupby("service", sort=False)}
+    parts_index = parts_stage.PartsIndex(model.results.part_values)
     quality_by_service: dict[str, list[dict[str, Any]]] = {}
     for finding in model.results.quality.to_dict("records"):
         quality_by_service.setdefault(finding["service"], []).append(finding)
@@ -499,7 +491,8 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             "cost_tile": model.tile(service, department.slug, "total_cost"),
             "figures": figures,
             "not_charted": missing,
-            "channel_table": _channel_table(model, channels_by_service, service),
+            "channel_tables": parts_stage.channel_tables(model, channels_by_service.get(service.slug), service),
+            "parts": parts_stage.parts_section(model, parts_index, service),
             "digital_channels": ", ".join(c.replace("_", " ") for c in config.digital_channels_for(service)),
             "satisfaction_method": METHOD_WORDS[model.method_for(service)],
             "quality": [{"label": QUALITY_LABELS[q["code"]], "period": period_words(q["period_start"], q["period_end"]) if q["period_start"] is not None and not pd.isna(q["period_start"]) else "",

@@ -5,6 +5,12 @@ rolls up); ``<id>.sql`` computes it per service and period from the ``facts`` ta
 ``_facts.sql`` builds. This module runs them, applies the not-applicable declarations, rolls
 services up to departments and government (always sum of numerators over sum of denominators,
 for identical periods only, with coverage), and picks each headline figure.
+
+A service that declares parts has no figures of its own: each part's KPIs are computed with the
+same SQL as a service's, and the service's figures are the roll-up of its parts (sums of
+numerators and denominators for identical periods, with ``parts_contributing`` of
+``parts_expected``). Departments and government add up the service once, never its parts.
+Part values are kept apart (``KpiResults.part_values``): they are not ranked or rolled up again.
 """
 
 from __future__ import annotations
@@ -121,6 +127,9 @@ class KpiResults:
     as_of: date | None = None  # freshness reference date: --today, else latest_end
     as_of_given: bool = False  # True when as_of came from --today / PERFGEN_TODAY
     freshness: list[Freshness] = field(default_factory=list)  # services declaring a frequency
+    # Every value of every part of a service: the columns of ``values`` plus ``part`` (the part's
+    # slug; ``service`` is the service it belongs to). Empty when no service declares parts.
+    part_values: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def definition(self, kpi_id: str) -> KpiDefinition:
         return next(d for d in self.definitions if d.id == kpi_id)
@@ -133,13 +142,23 @@ def _register_config(db: Any, config: Config) -> None:
     ] or [("", "", None, "")])
     db.execute("DELETE FROM services WHERE service = ''")
     db.execute("CREATE TABLE service_digital_channels (service VARCHAR, channel VARCHAR)")
-    rows = [(s.slug, c) for s in config.services for c in config.digital_channels_for(s)]
+    # A part counts the same channels as digital, and has the same not-applicable KPIs, as its service.
+    rows = [(slug, c) for s in config.services for slug in _units(s) for c in config.digital_channels_for(s)]
     if rows:
         db.executemany("INSERT INTO service_digital_channels VALUES (?, ?)", rows)
     db.execute("CREATE TABLE service_not_applicable (service VARCHAR, kpi VARCHAR)")
-    rows = [(s.slug, k) for s in config.services for k in s.not_applicable]
+    rows = [(slug, k) for s in config.services for slug in _units(s) for k in s.not_applicable]
     if rows:
         db.executemany("INSERT INTO service_not_applicable VALUES (?, ?)", rows)
+    db.execute("CREATE TABLE service_parts (part VARCHAR, service VARCHAR, parts_expected BIGINT)")
+    parts = [(part.slug, s.slug, len(s.parts)) for s in config.services for part in s.parts]
+    if parts:
+        db.executemany("INSERT INTO service_parts VALUES (?, ?, ?)", parts)
+
+
+def _units(service: Any) -> list[str]:
+    """The slugs a service's figures are given under: its own, or its parts'."""
+    return [part.slug for part in service.parts] or [service.slug]
 
 
 def _run_kpis(db: Any, definitions: list[KpiDefinition]) -> None:
@@ -149,6 +168,59 @@ def _run_kpis(db: Any, definitions: list[KpiDefinition]) -> None:
     db.execute(
         """UPDATE service_rows SET status = 'not_applicable', value = NULL, numerator = NULL, denominator = NULL
            WHERE (service, kpi) IN (SELECT service, kpi FROM service_not_applicable)"""
+    )
+    _roll_up_parts(db, definitions)
+
+
+def _roll_up_parts(db: Any, definitions: list[KpiDefinition]) -> None:
+    """Move the parts' rows to ``part_rows`` and put in their place, for each service with
+    parts, the sum of its parts for each identical period, with how many parts contributed."""
+    ratio = ", ".join(f"'{d.id}'" for d in definitions if d.aggregate == "ratio") or "''"
+    db.execute("ALTER TABLE service_rows ADD COLUMN parts_contributing BIGINT")
+    db.execute("ALTER TABLE service_rows ADD COLUMN parts_expected BIGINT")
+    db.execute("CREATE TABLE part_rows AS SELECT r.*, p.service AS parent FROM service_rows r JOIN service_parts p ON p.part = r.service")
+    db.execute("DELETE FROM service_rows WHERE service IN (SELECT part FROM service_parts)")
+    db.execute(
+        f"""INSERT INTO service_rows BY NAME
+        WITH flagged AS (
+            SELECT *, status = 'value' AND numerator IS NOT NULL AND (kpi NOT IN ({ratio}) OR denominator IS NOT NULL) AS contributes
+            FROM part_rows
+        ),
+        marked AS (
+            SELECT *, count(*) FILTER (WHERE contributes) OVER (PARTITION BY parent, kpi, method, period_start, period_end) AS parts_contributing_
+            FROM flagged
+        ),
+        rolled AS (
+            SELECT parent AS service, kpi, method, period_start, period_end,
+                   CASE WHEN count(DISTINCT period_kind) = 1 THEN min(period_kind) ELSE 'range' END AS period_kind,
+                   sum(numerator) FILTER (WHERE contributes) AS numerator,
+                   CASE WHEN kpi IN ({ratio}) THEN sum(denominator) FILTER (WHERE contributes) END AS denominator,
+                   count(*) FILTER (WHERE contributes) AS parts_contributing,
+                   any_value(p.parts_expected) AS parts_expected,
+                   coalesce(bool_or(derived) FILTER (WHERE contributes), false) AS derived,
+                   bool_or(status = 'invalid') AS any_invalid,
+                   bool_and(status = 'not_applicable') AS all_not_applicable,
+                   count(DISTINCT note) FILTER (WHERE contributes = (parts_contributing_ > 0)) AS notes,
+                   min(note) FILTER (WHERE contributes = (parts_contributing_ > 0)) AS one_note
+            FROM marked JOIN service_parts p ON p.part = marked.service
+            GROUP BY parent, kpi, method, period_start, period_end
+        )
+        SELECT service, kpi, method, period_start, period_end, period_kind,
+               CASE WHEN parts_contributing = 0 THEN NULL
+                    WHEN kpi NOT IN ({ratio}) THEN numerator
+                    WHEN denominator > 0 THEN numerator / denominator END AS value,
+               CASE WHEN parts_contributing > 0 THEN numerator END AS numerator,
+               CASE WHEN parts_contributing > 0 THEN denominator END AS denominator,
+               CASE WHEN parts_contributing > 0 AND (kpi NOT IN ({ratio}) OR denominator > 0) THEN 'value'
+                    WHEN any_invalid THEN 'invalid'
+                    WHEN all_not_applicable THEN 'not_applicable'
+                    ELSE 'not_provided' END AS status,
+               derived,
+               -- The parts' own note when they agree (a plugin KPI's, "no transactions"), else coverage.
+               CASE WHEN parts_contributing > 0 AND parts_contributing < parts_expected THEN printf('sum of %d of its %d parts', parts_contributing, parts_expected)
+                    WHEN notes = 1 THEN one_note END AS note,
+               parts_contributing, parts_expected
+        FROM rolled"""
     )
 
 
@@ -194,7 +266,8 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(columns, row)) for row in zip(*lists)]
 
 
-def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | None) -> pd.DataFrame:
+def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | None,
+                       units: list[tuple[str, str, list[str]]] | None = None) -> pd.DataFrame:
     """One headline row per service, KPI and method: the latest 12 months where possible.
 
     A KPI whose latest value ends before the site's latest period is ``stale`` (the older value,
@@ -231,15 +304,17 @@ def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | 
         rows.append(row)
     covered = {key[0] for key in groups}
     definitions = load_definitions()
-    for service in config.services:
-        if service.slug in covered:
+    # (slug, department, not-applicable KPIs) of each service, or of each part for part rows
+    units = units if units is not None else [(s.slug, s.department, list(s.not_applicable)) for s in config.services]
+    for slug, department, not_applicable in units:
+        if slug in covered:
             continue
         for definition in definitions:
             methods = ["mean_score", "top_two_box"] if definition.id == "user_satisfaction" else [""]
             for method in methods:
-                status = "not_applicable" if definition.id in service.not_applicable else "not_provided"
+                status = "not_applicable" if definition.id in not_applicable else "not_provided"
                 rows.append({
-                    "service": service.slug, "department": service.department, "period_start": None,
+                    "service": slug, "department": department, "period_start": None,
                     "period_end": None, "period_kind": "", "kpi": definition.id, "method": method,
                     "value": None, "numerator": None, "denominator": None, "status": status,
                     "basis": "headline", "derived": False, "note": "no figures supplied", "months": None,
@@ -277,8 +352,15 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     service_values = db.execute(
         """SELECT r.service, s.department, r.period_start, r.period_end, r.period_kind, r.kpi, r.method,
                   r.value, r.numerator, r.denominator, r.status, 'period' AS basis,
-                  NULL::BIGINT AS services_contributing, NULL::BIGINT AS services_expected, r.derived, r.note
+                  NULL::BIGINT AS services_contributing, NULL::BIGINT AS services_expected, r.derived, r.note,
+                  r.parts_contributing, r.parts_expected
            FROM service_rows r JOIN services s USING (service)"""
+    ).df()
+    part_values = db.execute(
+        """SELECT r.service, s.department, r.period_start, r.period_end, r.period_kind, r.kpi, r.method,
+                  r.value, r.numerator, r.denominator, r.status, 'period' AS basis,
+                  NULL::BIGINT AS services_contributing, NULL::BIGINT AS services_expected, r.derived, r.note
+           FROM part_rows r JOIN services s ON s.service = r.parent"""
     ).df()
     aggregate_values = db.execute(
         """SELECT '' AS service, coalesce(department, '') AS department, period_start, period_end,
@@ -287,13 +369,13 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
            FROM aggregate_rows"""
     ).df()
     frames = []
-    for frame in (service_values, aggregate_values):
+    for frame in (service_values, aggregate_values, part_values):
         frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
         frame["period_end"] = pd.to_datetime(frame["period_end"]).dt.date
         frame["months"] = [_months(s, e) for s, e in zip(frame["period_start"], frame["period_end"])]
         frames.append(frame)
     aggregate_values["period_kind"] = [AGGREGATE_KINDS.get(m, "range") for m in aggregate_values["months"]]
-    service_values, aggregate_values = frames
+    service_values, aggregate_values, part_values = frames
 
     latest_end = None
     with_value = service_values[service_values["status"] == "value"]
@@ -310,37 +392,80 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
         ["department", "service", "kpi", "method", "basis", "period_start", "period_end"], kind="stable"
     ).reset_index(drop=True)
 
+    part_values = _part_values(part_values, config, latest_end)
+
     as_of = today or latest_end
     latest = {service: (start, end) for service, start, end in db.execute(LATEST_SQL).fetchall()}
+    for service in config.services:  # a service with parts is as recent as its latest part
+        reported = [latest[part.slug] for part in service.parts if part.slug in latest]
+        if reported:
+            latest[service.slug] = max(reported, key=lambda dates: (dates[1], dates[0]))
     freshness = check_freshness(config, latest, as_of) if as_of else []
-    quality = _quality(db, config, values, latest_end, warnings, [f for f in freshness if f.overdue])
-    return KpiResults(definitions, values, quality, latest_end, as_of=as_of, as_of_given=today is not None, freshness=freshness)
+    quality = _quality(db, config, values, latest_end, warnings, [f for f in freshness if f.overdue], part_values)
+    return KpiResults(definitions, values, quality, latest_end, as_of=as_of, as_of_given=today is not None, freshness=freshness,
+                      part_values=part_values)
+
+
+def _part_values(part_values: pd.DataFrame, config: Config, latest_end: date | None) -> pd.DataFrame:
+    """Every part's values and headlines (picked as a service's are), ``service`` naming the
+    service and ``part`` the part."""
+    units = [(part.slug, s.department, list(s.not_applicable)) for s in config.services for part in s.parts]
+    headlines = _service_headlines(part_values, config, latest_end, units) if units else part_values.iloc[0:0]
+    frame = pd.concat([part_values, headlines], ignore_index=True)
+    parent = {part.slug: s.slug for s in config.services for part in s.parts}
+    frame["part"] = frame["service"]
+    frame["service"] = frame["part"].map(parent)
+    frame["period"] = [period_words(s, e) if s is not None and not pd.isna(s) else "" for s, e in zip(frame["period_start"], frame["period_end"])]
+    frame["note"] = frame["note"].fillna("")
+    return frame.sort_values(["department", "service", "part", "kpi", "method", "basis", "period_start", "period_end"], kind="stable").reset_index(drop=True)
 
 
 def _months(start: date, end: date) -> int | None:
     return months_spanned(start, end)
 
 
-def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | None, warnings: Warnings, overdue: list[Freshness] | None = None) -> pd.DataFrame:
+def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | None, warnings: Warnings, overdue: list[Freshness] | None = None,
+             part_values: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Findings per service; a part's findings are its service's, named after the part (``part``
+    column, and the part's name at the start of the detail)."""
     rows: list[tuple] = []
+    parts = {part.slug: (s.slug, part) for s in config.services for part in s.parts}
+
+    def add(slug: str, start: Any, end: Any, code: str, detail: str) -> None:
+        if slug in parts:
+            service, part = parts[slug]
+            rows.append((service, start, end, code, f"{part.name} ({part.slug}): {detail}", part.slug))
+        else:
+            rows.append((slug, start, end, code, detail, ""))
+
     for check in CHECKS:
         for service, start, end, detail in db.execute(check.sql).fetchall():
-            rows.append((service, start, end, check.code, detail))
+            add(service, start, end, check.code, detail)
     departments = {s.slug: s.department for s in config.services}
     headline = values[(values["basis"] == "headline") & (values["service"] != "")]
     services_with_data = set(db.execute("SELECT DISTINCT service FROM clean_observations WHERE status = 'value'").fetchall())
     services_with_data = {row[0] for row in services_with_data}
+    part_headline = part_values[part_values["basis"] == "headline"] if part_values is not None and not part_values.empty else None
     for service in config.services:
-        if service.slug not in services_with_data:
-            rows.append((service.slug, None, None, "no-data", "no figures in any data file"))
+        if service.parts and any(part.slug in services_with_data for part in service.parts):
+            for part in service.parts:
+                if part.slug not in services_with_data:
+                    add(part.slug, None, None, "no-data", "no figures in any data file")
+                    continue
+                mine = part_headline[part_headline["part"] == part.slug] if part_headline is not None else None
+                if mine is not None and not mine.empty and (mine["status"] != "value").all() and (mine["status"] == "stale").any():
+                    latest = mine[mine["status"] == "stale"].sort_values("period_end").iloc[-1]
+                    add(part.slug, latest["period_start"], latest["period_end"], "stale-data", f"no figures after {latest['period_end']:%B %Y}; the site's latest figures run to {latest_end:%B %Y}")
+        elif service.slug not in services_with_data:
+            rows.append((service.slug, None, None, "no-data", "no figures in any data file", ""))
             continue
         mine = headline[(headline["service"] == service.slug) & (headline["status"] == "stale")]
         if not mine.empty and (headline[(headline["service"] == service.slug)]["status"] != "value").all():
             latest = mine.sort_values("period_end").iloc[-1]
-            rows.append((service.slug, latest["period_start"], latest["period_end"], "stale-data", f"no figures after {latest['period_end']:%B %Y}; the site's latest figures run to {latest_end:%B %Y}"))
+            rows.append((service.slug, latest["period_start"], latest["period_end"], "stale-data", f"no figures after {latest['period_end']:%B %Y}; the site's latest figures run to {latest_end:%B %Y}", ""))
     for late in overdue or []:  # the period whose figures are late
-        rows.append((late.service, late.next_start, late.next_end, "overdue", late.detail()))
-    frame = pd.DataFrame(rows, columns=["service", "period_start", "period_end", "code", "detail"])
+        rows.append((late.service, late.next_start, late.next_end, "overdue", late.detail(), ""))
+    frame = pd.DataFrame(rows, columns=["service", "period_start", "period_end", "code", "detail", "part"])
     frame["department"] = frame["service"].map(departments)
     frame = frame.sort_values(["department", "service", "code", "period_start", "detail"], kind="stable", na_position="first").reset_index(drop=True)
     for row in frame.itertuples():
@@ -350,29 +475,17 @@ def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | N
 
 
 def channel_breakdown(db: Any, results: KpiResults) -> pd.DataFrame:
-    """Transactions by channel over each service's headline transactions period, summed over
-    its finest periods inside that window (so months and quarters are never both counted)."""
-    headline = results.values[(results.values["basis"] == "headline") & (results.values["service"] != "")
-                              & (results.values["kpi"] == "transactions") & results.values["period_start"].notna()]
-    windows = headline[["service", "period_start", "period_end"]]
-    if windows.empty:
-        return pd.DataFrame(columns=["service", "channel", "period_start", "period_end", "value"])
-    db.register("headline_windows", windows)
+    """Every transactions figure by channel, with the service it counts towards (``service``)
+    and the slug it was given under (``unit``: the service itself, or one of its parts), for the
+    channel tables of the render stage (``parts.channel_tables``)."""
     frame = db.execute(
-        """WITH inside AS (
-               SELECT o.service, o.channel, o.period_start, o.period_end, o.months, o.value
-               FROM clean_observations o
-               JOIN headline_windows w ON w.service = o.service
-                AND o.period_start >= w.period_start::DATE AND o.period_end <= w.period_end::DATE
-               WHERE o.metric = 'transactions' AND o.value IS NOT NULL
-           ),
-           finest AS (SELECT service, min(months) AS months FROM inside GROUP BY service)
-           SELECT i.service, i.channel, min(i.period_start) AS period_start, max(i.period_end) AS period_end, sum(i.value) AS value
-           FROM inside i JOIN finest f ON f.service = i.service AND f.months = i.months
-           GROUP BY i.service, i.channel
-           ORDER BY i.service, i.channel"""
+        """SELECT coalesce(p.service, o.service) AS service, o.service AS unit, o.channel, o.period_start, o.period_end,
+                  o.months, o.value, o.status
+           FROM clean_observations o LEFT JOIN service_parts p ON p.part = o.service
+           WHERE o.metric = 'transactions' AND o.status <> 'not_applicable'
+           ORDER BY 1, 2, o.period_start, o.period_end, o.channel"""
     ).df()
-    db.unregister("headline_windows")
     frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
     frame["period_end"] = pd.to_datetime(frame["period_end"]).dt.date
+    frame["months"] = [None if pd.isna(m) else int(m) for m in frame["months"]]
     return frame
