@@ -565,7 +565,7 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             key = f"{service.slug}/{kpi}"
             if not series or key not in charts:
                 continue
-            target, notes = chart_marks(model, service, kpi, series)
+            notes = chart_marks(model, service, kpi, series)[1]
             figures.append({
                 "id": f"chart-{kpi.replace('_', '-')}",
                 "caption": f"{definition.label} over time" + (f" ({METHOD_WORDS[method]})" if method else ""),

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import pandas as pd
+
 from perfgen import formatters
 from perfgen.freshness import long_date
 
@@ -83,7 +85,7 @@ def against_target(value: Any, status: str, target: float, unit: str, better: st
     shown = target_words(unit, target)
     if status == "stale":
         return Verdict(shown, "out_of_date")
-    if status != "value" or value is None or value != value:  # NaN is not equal to itself
+    if status != "value" or value is None or pd.isna(value):
         return Verdict(shown, "no_figure")
     gap = float(value) - float(target)
     scale = 100 if unit == "percent" else 1  # percentage points for rates
