@@ -18,7 +18,8 @@ PAGE_TYPES = [
     "services/renew-driving-licence/index.html",
     "services/report-lost-passport/index.html",
     "services/apply-pension-credit/index.html",
-    "services/claim-carers-allowance/index.html",  # a service measured in parts
+    "services/claim-carers-allowance/index.html",  # a service measured in parts, with targets and annotations
+    "departments/dwp/index.html",  # readiness with targets met
     "league/index.html",
     "league/sorted/cost-per-transaction/ascending/index.html",
     "league/digital-take-up/index.html",

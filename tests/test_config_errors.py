@@ -85,7 +85,7 @@ CASES = [
     ),
     pytest.param(
         "    name: Apply for Pension Credit", "    name:",
-        "error: config/services.yml:87: services[5].name: no value given; expected text",
+        "error: config/services.yml:91: services[5].name: no value given; expected text",
         id="empty-value",
     ),
     pytest.param(
@@ -100,27 +100,27 @@ CASES = [
     ),
     pytest.param(
         "  - slug: apply-pension-credit", "  - slug: apply-passport",
-        "error: config/services.yml:86: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)",
+        "error: config/services.yml:90: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)",
         id="duplicate-service-slug",
     ),
     pytest.param(
         "  - slug: apply-pension-credit", "  - slug: ../etc",
-        "error: config/services.yml:86: services[5].slug: '../etc' is not a valid slug: use lower-case letters, digits and single hyphens, for example 'renew-passport'",
+        "error: config/services.yml:90: services[5].slug: '../etc' is not a valid slug: use lower-case letters, digits and single hyphens, for example 'renew-passport'",
         id="slug-path-traversal",
     ),
     pytest.param(
         "  - slug: apply-pension-credit", "  - slug: Renew-Passport",
-        "error: config/services.yml:86: services[5].slug: 'Renew-Passport' is not a valid slug: use lower-case letters, digits and single hyphens, for example 'renew-passport'",
+        "error: config/services.yml:90: services[5].slug: 'Renew-Passport' is not a valid slug: use lower-case letters, digits and single hyphens, for example 'renew-passport'",
         id="slug-upper-case",
     ),
     pytest.param(
         "  - slug: apply-pension-credit", "  - slug: a/b",
-        "error: config/services.yml:86: services[5].slug: 'a/b' is not a valid slug: use lower-case letters, digits and single hyphens, for example 'renew-passport'",
+        "error: config/services.yml:90: services[5].slug: 'a/b' is not a valid slug: use lower-case letters, digits and single hyphens, for example 'renew-passport'",
         id="slug-with-slash",
     ),
     pytest.param(
         "    name: Apply for Pension Credit\n", "",
-        "error: config/services.yml:86: services[5]: required key 'name' is missing",
+        "error: config/services.yml:90: services[5]: required key 'name' is missing",
         id="missing-required-key",
     ),
     pytest.param(
@@ -135,7 +135,7 @@ CASES = [
     ),
     pytest.param(
         "    name: Apply for Pension Credit\n    department: dwp", "    name: Apply for Pension Credit\n    department: dwp\n    agency: hmpo",
-        "error: config/services.yml:89: services[5].agency: agency 'hmpo' belongs to department 'ho', not 'dwp'",
+        "error: config/services.yml:93: services[5].agency: agency 'hmpo' belongs to department 'ho', not 'dwp'",
         id="agency-of-another-department",
     ),
     pytest.param(
@@ -159,51 +159,51 @@ CASES = [
     ),
     pytest.param(
         "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    targets:\n      completion_rate: 0.9\n      digital_take_up: 1.5\n",
-        "error: config/services.yml:93: services[5].targets.digital_take_up: a target for digital_take_up is a rate between 0 and 1, got 1.5\n"
+        "error: config/services.yml:97: services[5].targets.digital_take_up: a target for digital_take_up is a rate between 0 and 1, got 1.5\n"
         '  Hint: write 85% as 0.85 or "85%"',
         id="target-rate-above-one",
     ),
     pytest.param(
         "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    targets:\n      cost_per_transaction: -2\n",
-        "error: config/services.yml:92: services[5].targets.cost_per_transaction: a target cannot be negative, got -2",
+        "error: config/services.yml:96: services[5].targets.cost_per_transaction: a target cannot be negative, got -2",
         id="target-negative",
     ),
     pytest.param(
         "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    targets:\n      user_satisfaction: lots\n",
-        "error: config/services.yml:92: services[5].targets.user_satisfaction: expected a number, got 'lots'",
+        "error: config/services.yml:96: services[5].targets.user_satisfaction: expected a number, got 'lots'",
         id="target-not-a-number",
     ),
     pytest.param(
         "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    targets:\n      completion: 0.9\n",
-        "error: config/services.yml:92: services[5].targets: unknown KPI 'completion' (did you mean 'completion_rate'?); expected 'transactions', "
+        "error: config/services.yml:96: services[5].targets: unknown KPI 'completion' (did you mean 'completion_rate'?); expected 'transactions', "
         "'digital_transactions', 'total_cost', 'cost_per_transaction', 'digital_cost_per_transaction', 'completion_rate', "
         "'user_satisfaction' or 'digital_take_up'",
         id="target-unknown-kpi",
     ),
     pytest.param(
         "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    annotations:\n      - date: 2023-13-01\n        text: New form\n",
-        "error: config/services.yml:92: services[5].annotations[0].date: should be a valid date or datetime, month value is outside expected range of 1-12 (got '2023-13-01')",
+        "error: config/services.yml:96: services[5].annotations[0].date: should be a valid date or datetime, month value is outside expected range of 1-12 (got '2023-13-01')",
         id="annotation-impossible-date",
     ),
     pytest.param(
         "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    annotations:\n      - date: 2023-04-01\n",
-        "error: config/services.yml:92: services[5].annotations[0]: required key 'text' is missing",
+        "error: config/services.yml:96: services[5].annotations[0]: required key 'text' is missing",
         id="annotation-without-text",
     ),
     pytest.param(
         "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\n    parts:\n      - slug: apply-passport\n        name: Apply\n",
-        "error: config/services.yml:92: services[5].parts[0].slug: slug 'apply-passport' is already used by services[2].slug\n"
+        "error: config/services.yml:96: services[5].parts[0].slug: slug 'apply-passport' is already used by services[2].slug\n"
         "  Hint: a part's slug names its figures in the data files, so it must differ from every service and part",
         id="part-slug-clashes-with-service",
     ),
     pytest.param(
         "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\npeer_groups:\n  - slug: big\n    name: Big services\n    services: [apply-passport, apply-pasport]\n",
-        "error: config/services.yml:94: peer_groups[0].services[1]: unknown service 'apply-pasport' (did you mean 'apply-passport'?)",
+        "error: config/services.yml:98: peer_groups[0].services[1]: unknown service 'apply-pasport' (did you mean 'apply-passport'?)",
         id="peer-group-unknown-service",
     ),
     pytest.param(
         "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\npeer_groups:\n  - slug: big\n    name: Big services\n    services: [apply-passport]\n",
-        "error: config/services.yml:94: peer_groups[0].services: needs at least 2 items, got 1",
+        "error: config/services.yml:98: peer_groups[0].services: needs at least 2 items, got 1",
         id="peer-group-of-one",
     ),
 ]
@@ -302,7 +302,7 @@ def test_several_documents(example_project, failing_build):
     path = example_project / CONFIG
     path.write_text(path.read_text(encoding="utf-8") + "---\nsite: {}\n", encoding="utf-8")
     assert failing_build() == (
-        "error: config/services.yml:91: YAML syntax error: expected a single document in the stream, but found another document"
+        "error: config/services.yml:95: YAML syntax error: expected a single document in the stream, but found another document"
     )
 
 
@@ -313,7 +313,7 @@ def test_every_problem_of_the_file_is_reported_in_one_run(example_project, faili
     assert failing_build() == (
         "error: config/services.yml:8: site.satisfaction_method: 'median' is not allowed; expected 'mean_score' or 'top_two_box'\n"
         "error: config/services.yml:9: site: unknown key 'min_respones' (did you mean 'min_responses'?)\n"
-        "error: config/services.yml:86: services[5].slug: 'Apply-Pension-Credit' is not a valid slug: use lower-case letters, "
+        "error: config/services.yml:90: services[5].slug: 'Apply-Pension-Credit' is not a valid slug: use lower-case letters, "
         "digits and single hyphens, for example 'renew-passport'"
     )
 
@@ -325,5 +325,5 @@ def test_every_cross_reference_problem_is_reported_in_one_run(example_project, f
     assert failing_build() == (
         "error: config/services.yml:40: services[0].agency: unknown agency 'dvlaa' (did you mean 'dvla'?)\n"
         "error: config/services.yml:72: services[4].department: unknown department 'dwpp' (did you mean 'dwp'?)\n"
-        "error: config/services.yml:86: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)"
+        "error: config/services.yml:90: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)"
     )

@@ -9,6 +9,7 @@ from perfgen.formatters import (
     change,
     count,
     count_short,
+    difference,
     money,
     money_exact,
     percent,
@@ -325,3 +326,24 @@ def test_change_is_frozen():
     result = change(1, 2, "money", "lower")
     with pytest.raises(AttributeError):
         result.text = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("unit", "amount", "expected"),
+    [
+        ("percent", 0.021, "2.1 percentage points"),
+        ("percent", -0.021, "2.1 percentage points"),  # no sign: the words say which side
+        ("percent", 0.1, "10.0 percentage points"),
+        ("percent", 0.0004, "less than 0.1 percentage points"),
+        ("percent", 0, "0.0 percentage points"),
+        ("money", 0.4, "£0.40"),
+        ("money", -0.4, "£0.40"),
+        ("money", 0.001, "less than £0.01"),
+        ("money", 1234.5, "£1.23k"),
+        ("count", 200000, "200,000"),
+        ("count", 0.2, "less than 1"),
+        ("percent", None, "Not provided"),
+    ],
+)
+def test_difference(unit, amount, expected):
+    assert difference(unit, amount) == expected

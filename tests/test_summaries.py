@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from perfgen.summaries import Figure, sentence, when
+from perfgen.summaries import Figure, note_sentences, sentence, when
+from perfgen.targets import Note
 from site_checks import build_site
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
@@ -89,6 +90,90 @@ def test_periods_other_than_twelve_months_are_in_words():
     assert when(date(2024, 5, 1), date(2024, 5, 31)) == "May 2024"
 
 
+# --- targets ---------------------------------------------------------------------------------------
+
+def test_target_met():
+    figure = Figure(**TAKE_UP, status="value", value=0.871, previous=0.829, rank=3, ranked_of=40, target=0.85, **YEAR)
+    assert sentence(figure) == ("Digital take-up rose 4.2 percentage points to 87.1% in the 12 months to June 2017, "
+                                "2.1 percentage points above its target of 85% (target met), 3rd of 40 ranked services.")
+
+
+def test_target_missed():
+    figure = Figure(**TAKE_UP, status="value", value=0.829, previous=0.871, target=0.85, **YEAR)
+    assert sentence(figure) == ("Digital take-up fell 4.2 percentage points to 82.9% in the 12 months to June 2017, "
+                                "2.1 percentage points below its target of 85% (target not met).")
+
+
+def test_exactly_on_target():
+    figure = Figure(**TAKE_UP, status="value", value=0.85, previous=0.85, target=0.85, **YEAR)
+    assert sentence(figure) == "Digital take-up was unchanged at 85.0% in the 12 months to June 2017, exactly on its target of 85%."
+
+
+def test_lower_is_better_target_missed_when_above_it():
+    figure = Figure(**COST, status="value", value=4.90, previous=5.0, target=4.5, **YEAR)
+    assert sentence(figure) == ("Cost per transaction fell 2.0% to £4.90 in the 12 months to June 2017, "
+                                "£0.40 above its target of £4.50 (target not met).")
+
+
+def test_lower_is_better_target_met_when_below_it():
+    figure = Figure(**COST, status="value", value=4.10, target=4.5, **YEAR)
+    assert sentence(figure) == ("Cost per transaction was £4.10 in the 12 months to June 2017 (no figure a year earlier to compare with), "
+                                "£0.40 below its target of £4.50 (target met).")
+
+
+def test_no_target_says_nothing_about_one():
+    figure = Figure(**TAKE_UP, status="value", value=0.871, previous=0.829, **YEAR)
+    assert "target" not in sentence(figure)
+
+
+@pytest.mark.parametrize("status", ["not_provided", "invalid", ""])
+def test_target_with_no_figure(status):
+    figure = Figure(**TAKE_UP, status=status, target=0.85)
+    assert sentence(figure, "this service") == ("No figure for digital take-up has been provided for this service, "
+                                                "so there is none to compare with its target of 85%.")
+
+
+def test_target_with_an_out_of_date_figure_is_not_compared():
+    figure = Figure(**COST, status="stale", value=5.11, target=4.5, period_start=date(2015, 4, 1), period_end=date(2016, 3, 31))
+    assert sentence(figure) == ("Cost per transaction was £5.11 in the 12 months to March 2016, the latest figure provided: "
+                                "it is out of date, so it is not compared with its target of £4.50.")
+
+
+def test_target_on_a_kpi_that_does_not_apply_is_not_mentioned():
+    assert sentence(Figure(**TAKE_UP, status="not_applicable", target=0.85), "this service") == "Digital take-up does not apply to this service."
+
+
+# --- notes (annotations) --------------------------------------------------------------------------
+
+LABELS = {"digital_take_up": "Digital take-up", "cost_per_transaction": "Cost per transaction", "transactions": "Transactions"}
+HEADLINE = {"digital_take_up": (date(2016, 7, 1), date(2017, 6, 30)), "cost_per_transaction": (date(2016, 7, 1), date(2017, 6, 30))}
+
+
+def test_a_note_on_the_whole_service_inside_the_period():
+    notes = [Note(1, date(2017, 4, 3), "New online form launched", None)]
+    assert note_sentences(notes, HEADLINE, LABELS) == ["3 April 2017: New online form launched."]
+
+
+def test_a_note_outside_the_period_is_left_out():
+    notes = [Note(1, date(2016, 6, 30), "Before", None), Note(2, date(2017, 7, 1), "After", "digital_take_up")]
+    assert note_sentences(notes, HEADLINE, LABELS) == []
+
+
+def test_a_note_on_one_kpi_names_it_and_uses_its_period():
+    periods = {**HEADLINE, "cost_per_transaction": (date(2015, 4, 1), date(2016, 3, 31))}  # cost out of date
+    notes = [Note(1, date(2015, 9, 1), "Fees changed", "cost_per_transaction"), Note(2, date(2017, 1, 9), "Form redesigned", "digital_take_up"),
+             Note(3, date(2017, 1, 9), "Transactions only", "transactions")]  # no headline period for transactions given
+    assert note_sentences(notes, periods, LABELS) == ["1 September 2015, cost per transaction: Fees changed.",
+                                                      "9 January 2017, digital take-up: Form redesigned."]
+
+
+def test_a_note_on_the_whole_service_counts_in_any_kpis_period():
+    periods = {"digital_take_up": (date(2016, 7, 1), date(2017, 6, 30)), "cost_per_transaction": (date(2015, 4, 1), date(2016, 3, 31))}
+    notes = [Note(1, date(2015, 9, 1), "Contact centre moved", None)]
+    assert note_sentences(notes, periods, LABELS) == ["1 September 2015: Contact centre moved."]
+    assert note_sentences(notes, {}, LABELS) == []
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     return build_site(EXAMPLE, tmp_path_factory.mktemp("summaries") / "site")
@@ -113,3 +198,15 @@ def test_summary_sentences_on_the_example(site):
     assert "Digital take-up rose 3.6 percentage points to 90.1% in the 12 months to December 2024, from 1 of 2 services." in department
     home = (site / "index.html").read_text(encoding="utf-8")
     assert "(not compared with a year earlier: 3 services reported then, 4 now), from 4 of 6 services." in home
+
+
+def test_summary_sentences_with_targets_and_notes_on_the_example(site):
+    service = (site / "services/claim-carers-allowance/index.html").read_text(encoding="utf-8")
+    assert ("<li>Digital take-up fell 0.2 percentage points to 80.7% in the 12 months to December 2024, "
+            "0.7 percentage points above its target of 80% (target met), 4th of 4 ranked services.</li>") in service
+    assert ("<li>Cost per transaction rose 0.2% to £23.41 in the 12 months to December 2024, "
+            "£3.41 above its target of £20.00 (target not met), 3rd of 3 ranked services.</li>") in service
+    assert "<li>No figure for completion rate has been provided for this service, so there is none to compare with its target of 90%.</li>" in service
+    # the note of September 2024 is in the headline period; the one of May 2023 is not
+    assert "<li>16 September 2024: Claims by phone moved to a new contact centre.</li>" in service
+    assert "New online claim form launched.</li>" not in service

@@ -33,6 +33,8 @@ class ChartRequest:
     unit: str  # money | percent | count
     points: tuple[tuple[str, float, str], ...]  # (ISO period end, value, series name)
     label: str  # accessible name of the SVG
+    target: tuple[float, str] | None = None  # (value, its label: "Target 85%"), a dashed rule
+    notes: tuple[tuple[str, str], ...] = ()  # (ISO date, marker: "1"), a numbered vertical rule each
 
 
 _AXIS_FORMAT = {
@@ -43,11 +45,16 @@ _AXIS_FORMAT = {
 _TOOLTIP_FORMAT = {"money": ",.2f", "percent": ".1%", "count": ","}
 # GOV.UK blue and a dark orange: both over 4.5:1 on white, distinguishable with dashes too.
 _COLOURS = ["#1d70b8", "#b04b00"]
+# The target (long dashes) and the notes (short dashes) in GOV.UK black and dark grey: 19:1 and
+# 7:1 on white, so they stand apart from the series by colour, weight and dash alike.
+_TARGET_COLOUR = "#0b0c0c"
+_NOTE_COLOUR = "#505a5f"
 
 
 @lru_cache(maxsize=None)
-def base_spec(unit: str, series_count: int) -> dict[str, Any]:
-    """The Vega-Lite spec for one unit, without data."""
+def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = False) -> dict[str, Any]:
+    """The Vega-Lite spec for one unit, without data; with ``target`` or ``notes``, a layered
+    spec whose layers pick their rows from the one data set by ``kind``."""
     y_scale = alt.Scale(domain=[0, 1]) if unit == "percent" else alt.Scale(zero=True)
     encoding = {
         "x": alt.X("end:T", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0, tickCount=6, grid=False)),
@@ -58,10 +65,25 @@ def base_spec(unit: str, series_count: int) -> dict[str, Any]:
         encoding["strokeDash"] = alt.StrokeDash("series:N", title=None, legend=None)
     else:
         encoding["color"] = alt.value(_COLOURS[0])
+    line = alt.Chart().mark_line(point=alt.OverlayMarkDef(size=30, filled=True), strokeWidth=2).encode(**encoding)
+    if target or notes:
+        layers = [line.transform_filter("datum.kind === 'value'")]
+        if target:
+            rows = alt.Chart().transform_filter("datum.kind === 'target'")
+            layers.append(rows.mark_rule(color=_TARGET_COLOUR, strokeDash=[8, 4], strokeWidth=1.5).encode(y=encoding["y"]))
+            # The label sits in the right margin, where no point of the series can hide it.
+            layers.append(rows.mark_text(align="left", baseline="middle", dx=6, font="arial", fontSize=13, color=_TARGET_COLOUR)
+                          .encode(x=alt.value(560), y=encoding["y"], text="label:N"))
+        if notes:
+            rows = alt.Chart().transform_filter("datum.kind === 'note'")
+            layers.append(rows.mark_rule(color=_NOTE_COLOUR, strokeDash=[3, 3], strokeWidth=1.5).encode(x=encoding["x"]))
+            layers.append(rows.mark_text(baseline="bottom", dy=-4, font="arial", fontSize=13, fontWeight="bold", color=_TARGET_COLOUR)
+                          .encode(x=encoding["x"], y=alt.value(0), text="label:N"))
+        layered: alt.LayerChart | alt.Chart = alt.layer(*layers, data=alt.Data(values=[]))
+    else:
+        layered = line.properties(data=alt.Data(values=[]))
     chart = (
-        alt.Chart(alt.Data(values=[]))
-        .mark_line(point=alt.OverlayMarkDef(size=30, filled=True), strokeWidth=2)
-        .encode(**encoding)
+        layered
         .properties(width=560, height=220)
         .configure_view(stroke=None)
         .configure_axis(labelFont="arial", labelFontSize=13, labelColor="#0b0c0c", domainColor="#505a5f", tickColor="#505a5f", gridColor="#dcdcdc")
@@ -72,8 +94,15 @@ def base_spec(unit: str, series_count: int) -> dict[str, Any]:
 
 def spec_for(request: ChartRequest) -> dict[str, Any]:
     series = sorted({name for _, _, name in request.points})
-    spec = copy.deepcopy(base_spec(request.unit, len(series)))
-    spec["data"] = {"values": [{"end": end, "value": value, "series": name} for end, value, name in request.points]}
+    layered = request.target is not None or bool(request.notes)
+    spec = copy.deepcopy(base_spec(request.unit, len(series), request.target is not None, bool(request.notes)))
+    values: list[dict[str, Any]] = [{"end": end, "value": value, "series": name} for end, value, name in request.points]
+    if layered:
+        values = [{**row, "kind": "value"} for row in values]
+        if request.target is not None:
+            values.append({"kind": "target", "value": request.target[0], "label": request.target[1]})
+        values += [{"kind": "note", "end": day, "label": marker} for day, marker in request.notes]
+    spec["data"] = {"values": values}
     return spec
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
 from perfgen.errors import ConfigError, Problem, did_you_mean
 
@@ -118,7 +118,9 @@ def _target_value(value: Any) -> Any:
     return value
 
 
-Target = Annotated[float, BeforeValidator(_target_value), Field(allow_inf_nan=False)]
+#: What editors may write for a target (the JSON Schema says so too): a number, "85%" or "£4.50".
+_TARGET_SCHEMA = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*(?:-?\d+(?:\.\d+)?\s*%|£?\s*-?\d[\d,]*(?:\.\d+)?)\s*$"}]}
+Target = Annotated[float, BeforeValidator(_target_value), Field(allow_inf_nan=False), WithJsonSchema(_TARGET_SCHEMA)]
 
 
 class Annotation(_Strict):

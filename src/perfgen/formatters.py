@@ -301,3 +301,32 @@ def for_unit(unit: str, value: object) -> str:
     if unit == "percent":
         return percent(value)
     return count(value)
+
+
+def difference(unit: str, amount: object) -> str:
+    """The size of a gap between two values of one KPI, without a sign, in the KPI's unit.
+
+    - "percent" (fractions): percentage points, ``0.021`` is "2.1 percentage points";
+    - "money": pounds, ``0.4`` is "£0.40";
+    - "count": ``1200`` is "1,200".
+
+    A gap that is not zero but rounds to zero is "less than 0.1 percentage points" ("less than
+    £0.01", "less than 1"), never "0.0". Pair it with words that say which side it is on
+    ("below its target of 85%").
+    """
+    number = _to_decimal(amount)
+    if number is None:
+        return NOT_PROVIDED
+    magnitude = abs(number)
+    if unit == "percent":
+        rounded = _round(magnitude * 100, 1)
+        if rounded == 0 and magnitude * 100 >= _NOISE:
+            return "less than 0.1 percentage points"
+        return f"{_grouped(rounded)} percentage points"
+    if unit == "money":
+        if _round(magnitude, 2) == 0 and magnitude >= _NOISE:
+            return "less than £0.01"
+        return money(magnitude)
+    if _round(magnitude, 0) == 0 and magnitude >= _NOISE:
+        return "less than 1"
+    return count(magnitude)

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup, escape
 
-from perfgen import formatters
+from perfgen import formatters, targets
 from perfgen.compare import (
     Comparison,
     improvement_summary,
@@ -412,6 +412,12 @@ class Leagues:
                 value: Any = {"html": _missing(standing["reason"])}
             else:
                 value = {"html": _value_html(definition.unit, standing["value"]) + (_note(f"Low confidence: {formatters.count(standing['responses'])} responses") if standing["low_confidence"] else "")}
+            # Satisfaction is ranked with the site's method: a target for the service's own
+            # method is shown on its tile, not against a figure worked out another way.
+            same_method = kpi != "user_satisfaction" or self.model.method_for(service) == self.comparison.method
+            verdict = self._target(service, kpi) if same_method else None
+            if verdict is not None:
+                value["html"] += _note(verdict.short)
             if standing["ranked"]:
                 overall: Any = {"html": Markup("{}{}").format(f"{ordinal(int(standing['rank']))} of {formatters.count(standing['of'])}", _note(percentile_words(standing["percentile"])))}
                 if service.category and not pd.isna(standing["peer_of"]) and standing["peer_of"] >= 2:
@@ -433,9 +439,19 @@ class Leagues:
             "min_transactions": formatters.count(self.config.site.min_transactions_to_rank),
         }
 
+    def _target(self, service: Service, kpi: str) -> targets.Verdict | None:
+        method = self.model.method_for(service) if kpi == "user_satisfaction" else ""
+        return self.model.target_verdict(service, kpi, self.model.headline(service.slug, "", kpi, method))
+
+    def _targets_met(self, service: Service) -> Any:
+        met = targets.targets_met(v for v in (self._target(service, kpi) for kpi in service.targets) if v is not None)
+        return met if met is not None else {"html": _missing("No targets set" if not service.targets else "No target to meet")}
+
     def department_context(self, department: str, page_path: str) -> dict[str, Any]:
-        """The service-standard readiness table and the best and worst movers."""
+        """The service-standard readiness table (with the targets met, when any service of the
+        department sets targets) and the best and worst movers."""
         services = sorted((s for s in self.services if s.department == department), key=lambda s: s.name.lower())
+        with_targets = any(s.targets for s in services)
         readiness_rows, ready = [], 0
         for service in services:
             link = {"html": Markup('<a class="govuk-link" href="{}">{}</a>').format(href(page_path, f"services/{service.slug}/"), service.name)}
@@ -456,7 +472,7 @@ class Leagues:
             meets = publishes_all and current
             ready += meets
             verdict = "Yes" if meets else ("No: out of date" if publishes_all else "No: KPIs missing" if current else "No: KPIs missing, out of date")
-            readiness_rows.append([link, *cells, verdict])
+            readiness_rows.append([link, *cells, verdict] + ([self._targets_met(service)] if with_targets else []))
         movers = []
         for service in services:
             for kpi in self.comparison.ranked_kpis():
@@ -472,7 +488,7 @@ class Leagues:
         fallers = sorted((m for m in movers if m[0] < 0), key=lambda m: (m[0], m[1].name.lower(), m[2]))[:5]
         headers = ["Service", "KPI", "Change in rank", "Rank now"]
         return {
-            "readiness": {"caption": "Service standard readiness: the four mandatory KPIs", "headers": ["Service", *[self.model.definitions[k].label for k in READINESS_KPIS], "Publishes all four, up to date"],
+            "readiness": {"caption": "Service standard readiness: the four mandatory KPIs", "headers": ["Service", *[self.model.definitions[k].label for k in READINESS_KPIS], "Publishes all four, up to date"] + (["Targets met"] if with_targets else []),
                           "rows": readiness_rows},
             "ready_count": ready,
             "service_count": len(services),

@@ -5,9 +5,10 @@ Every address below is stable from build to build (it depends only on slugs):
 
 - ``data/kpis.csv`` | ``.json`` | ``.parquet``: every KPI value of the site;
 - ``data/services/<slug>.csv`` | ``.json`` and ``data/departments/<slug>.csv`` | ``.json``:
-  every value of one service; a department's totals for every period and its services'
-  headline values. A service measured in parts has its own values (the sum of its parts) in
-  both files, and every value of each part in the JSON file's ``parts`` list;
+  every value of one service (its JSON with the service's targets and dated notes); a
+  department's totals for every period and its services' headline values. A service measured
+  in parts has its own values (the sum of its parts) in both files, and every value of each
+  part in the JSON file's ``parts`` list;
 - ``data/kpi-definitions.csv``: each KPI's label, unit and meaning;
 - ``data/datapackage.json`` (Frictionless) with the Table Schema ``data/kpis.tableschema.json``;
 - ``api/index.json``: every service and department with its page and downloads;
@@ -33,7 +34,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from perfgen.config import Config
+from perfgen.config import KPI_IDS, Config, Service
 from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition, KpiResults
 from perfgen.plugins import PageSection, hookimpl
 
@@ -247,7 +248,8 @@ def _definition_record(definition: KpiDefinition) -> dict[str, Any]:
     return {column: getattr(definition, column) for column in DEFINITION_COLUMNS}
 
 
-def _values_document(scope: dict[str, Any], config: Config, rows: list[list[Any]], parts: list[dict[str, Any]] | None = None) -> str:
+def _values_document(scope: dict[str, Any], config: Config, rows: list[list[Any]], parts: list[dict[str, Any]] | None = None,
+                     service: Service | None = None) -> str:
     document: dict[str, Any] = {
         "api_version": API_VERSION,
         "schema": SCHEMAS["values"],
@@ -258,7 +260,19 @@ def _values_document(scope: dict[str, Any], config: Config, rows: list[list[Any]
     }
     if parts:
         document["parts"] = parts
+    if service is not None:
+        document.update(service_marks(service))
     return _json(document, compact=True)
+
+
+def service_marks(service: Service) -> dict[str, Any]:
+    """A service's targets (KPI id -> value, in the KPI's unit: rates as fractions, money in
+    pounds) and its dated notes, in date order as numbered on its page."""
+    return {
+        "targets": {kpi: number(value) for kpi, value in sorted(service.targets.items())},
+        "annotations": [{"date": a.date.isoformat(), "text": a.text, "kpi": a.kpi}
+                        for a in sorted(service.annotations, key=lambda a: a.date)],
+    }
 
 
 def index_document(config: Config, results: KpiResults) -> dict[str, Any]:
@@ -416,6 +430,24 @@ def values_schema() -> dict[str, Any]:
                 },
             },
             "licence": {"type": "string"},
+            "targets": {
+                "type": "object",
+                "description": "Service files only: the service's target for each KPI that has one, in the KPI's unit (rates as fractions from 0 to 1, money in pounds).",
+                "propertyNames": {"enum": list(KPI_IDS)},
+                "additionalProperties": {"type": "number", "minimum": 0},
+            },
+            "annotations": {
+                "type": "array",
+                "description": "Service files only: dated notes on the figures, in date order (numbered 1, 2, ... on the service's page and charts).",
+                "items": {
+                    "type": "object", "required": ["date", "text", "kpi"], "additionalProperties": False,
+                    "properties": {
+                        "date": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+                        "text": {"type": "string", "minLength": 1},
+                        "kpi": {"anyOf": [{"enum": list(KPI_IDS)}, {"type": "null"}], "description": "The KPI the note is about; null for every KPI of the service."},
+                    },
+                },
+            },
             "columns": {"const": list(SCHEMA_COLUMNS)},
             "rows": rows,
             "parts": {
@@ -522,7 +554,7 @@ def open_data_files(config: Config, results: KpiResults) -> list[tuple[str, str 
         parts = [{"slug": part.slug, "name": part.name, "description": part.description,
                   "rows": encoded_parts.json_rows(by_part[part.slug]) if encoded_parts and part.slug in by_part else []}
                  for part in service.parts]
-        files.append((paths["json"], _values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]}, config, encoded.json_rows(rows), parts)))
+        files.append((paths["json"], _values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]}, config, encoded.json_rows(rows), parts, service)))
     return files
 
 

@@ -20,7 +20,7 @@ from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoad
 from jinja2.exceptions import UndefinedError
 from markupsafe import Markup
 
-from perfgen import formatters, freshness, parts as parts_stage, plugins
+from perfgen import formatters, freshness, parts as parts_stage, plugins, targets
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
 from perfgen.kpis import KpiDefinition, KpiResults, records
@@ -142,6 +142,7 @@ class Tile:
     change_text: str | None
     change_class: str | None
     note: str | None
+    target: str | None = None  # "Target 85%: met, 2.1 percentage points above"
 
 
 @dataclass
@@ -202,8 +203,10 @@ class SiteModel:
         method = self.method_for(service) if kpi == "user_satisfaction" else ""
         slug = service.slug if service else ""
         row = self.headline(slug, department if not service else "", kpi, method)
+        verdict = self.target_verdict(service, kpi, row)
+        target = verdict.short if verdict else None
         if row is None:
-            return Tile(definition.label, None, None, None, None, None, "No figures supplied")
+            return Tile(definition.label, None, None, None, None, None, "No figures supplied", target)
         status = row["status"]
         period = row["period"] or None
         notes: list[str] = []
@@ -231,7 +234,17 @@ class SiteModel:
         if service and status in ("value", "stale") and _partial_parts(row):
             notes.append(f"{int(row['parts_contributing'])} of {int(row['parts_expected'])} parts")
         change_text, change_class = self.change_text(slug, department if not service else "", kpi, method, row)
-        return Tile(definition.label, value, value_title, period, change_text, change_class, "; ".join(notes) or None)
+        return Tile(definition.label, value, value_title, period, change_text, change_class, "; ".join(notes) or None, target)
+
+    def target_verdict(self, service: Service | None, kpi: str, row: dict[str, Any] | None) -> targets.Verdict | None:
+        """The service's headline figure for ``kpi`` against its target, if it has one."""
+        if service is None or kpi not in service.targets:
+            return None
+        status = "not_provided" if row is None else row["status"]
+        if status == "not_applicable":
+            return None
+        definition = self.definitions[kpi]
+        return targets.against_target(None if row is None else row["value"], status, service.targets[kpi], definition.unit, definition.better)
 
     def change_text(self, service: str, department: str, kpi: str, method: str, row: dict[str, Any]) -> tuple[str | None, str | None]:
         if row["status"] not in ("value", "stale") or row["period_start"] is None or pd.isna(row["period_start"]):
@@ -298,6 +311,28 @@ def series_for(model: SiteModel, service: str, department: str, kpi: str, method
     return result
 
 
+def chart_marks(model: SiteModel, service: Service, kpi: str, series: list[dict[str, Any]]) -> tuple[str | None, list[targets.Note]]:
+    """What a chart draws besides its series: the target (formatted) and the service's notes
+    dated within the chart's periods."""
+    definition = model.definitions[kpi]
+    target = service.targets.get(kpi)
+    shown = targets.target_words(definition.unit, target) if target is not None else None
+    notes = targets.for_period(targets.numbered(service.annotations), kpi, series[0]["period_start"], series[-1]["period_end"])
+    return shown, notes
+
+
+def _chart_label(definition: KpiDefinition, service: Service, target: str | None, notes: list[targets.Note]) -> str:
+    label = f"Line chart of {definition.label.lower()} for {service.name}"
+    extras = []
+    if target is not None:
+        extras.append(f"a dashed line at its target of {target}")
+    if notes:
+        numbers = [formatters.count(note.number) for note in notes]
+        listed = numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
+        extras.append(f"dotted lines marking {'note' if len(notes) == 1 else 'notes'} {listed}")
+    return label + (f", with {' and '.join(extras)}" if extras else "")
+
+
 def chart_requests(model: SiteModel) -> list[ChartRequest]:
     requests = []
     for service in model.config.services:
@@ -308,7 +343,14 @@ def chart_requests(model: SiteModel) -> list[ChartRequest]:
                 continue
             definition = model.definitions[kpi]
             points = tuple((row["period_end"].isoformat(), float(row["value"]), definition.label) for row in series)
-            requests.append(ChartRequest(f"{service.slug}/{kpi}", definition.unit, points, f"Line chart of {definition.label.lower()} for {service.name}"))
+            target, notes = chart_marks(model, service, kpi, series)
+            markers: dict[str, list[str]] = {}  # notes on one day share a marker: "1, 2"
+            for note in notes:
+                markers.setdefault(note.day.isoformat(), []).append(formatters.count(note.number))
+            requests.append(ChartRequest(
+                f"{service.slug}/{kpi}", definition.unit, points, _chart_label(definition, service, target, notes),
+                target=(float(service.targets[kpi]), f"Target {target}") if target is not None else None,
+                notes=tuple((day, ", ".join(numbers)) for day, numbers in markers.items())))
     return requests
 
 
@@ -360,8 +402,11 @@ def _league_headers(model: SiteModel, with_department: bool = True) -> list[str]
     return ["Service"] + (["Department"] if with_department else []) + [model.definitions[k].label for k in LEAGUE_KPIS]
 
 
-def _history_table(model: SiteModel, service: Service, kpi: str, series: list[dict[str, Any]]) -> dict[str, Any]:
+def _history_table(model: SiteModel, service: Service, kpi: str, series: list[dict[str, Any]], notes: list[targets.Note] | None = None) -> dict[str, Any]:
+    """A chart's figures by period; with the service's target, whether each figure meets it, and
+    with notes, the notes dated in each period (the chart's dashed and dotted lines, in words)."""
     definition = model.definitions[kpi]
+    target = service.targets.get(kpi)
     rows = []
     for row in series:
         cells: list[Any] = [row["period"], value_cell(definition.unit, row["value"], row["status"])]
@@ -369,11 +414,22 @@ def _history_table(model: SiteModel, service: Service, kpi: str, series: list[di
             numerator_unit = "money" if definition.unit == "money" else "count"
             cells.append(format_value(numerator_unit, row["numerator"]) if not pd.isna(row["numerator"]) else value_cell("count", None, "not_provided"))
             cells.append(formatters.count(row["denominator"]) if not pd.isna(row["denominator"]) else value_cell("count", None, "not_provided"))
+        if target is not None:
+            cells.append(targets.against_target(row["value"], row["status"], target, definition.unit, definition.better).mark)
+        if notes:
+            cells.append(_note_links([note for note in notes if note.within(row["period_start"], row["period_end"])]))
         rows.append(cells)
     headers = ["Period", definition.label]
     if definition.aggregate == "ratio":
         headers += [_short(definition.numerator), _short(definition.denominator)]
-    return {"caption": f"{definition.label} by period", "headers": headers, "rows": rows, "numeric_columns": [1, 2, 3]}
+    numeric = [1, 2, 3][: len(headers) - 1]
+    if target is not None:
+        numeric.append(len(headers))  # kept on one line, beside the figures it judges
+        headers.append(f"Against the target of {targets.target_words(definition.unit, target)}")
+    if notes:
+        numeric.append(len(headers))
+        headers.append("Notes")
+    return {"caption": f"{definition.label} by period", "headers": headers, "rows": rows, "numeric_columns": numeric}
 
 
 def _short(text: str) -> str:
@@ -391,6 +447,35 @@ def _chart_summary(definition: KpiDefinition, series: list[dict[str, Any]]) -> s
             f"to {format_value(definition.unit, last['value'])} in {last['period']}; the highest was "
             f"{format_value(definition.unit, high['value'])} ({high['period']}) and the lowest "
             f"{format_value(definition.unit, low['value'])} ({low['period']}).")
+
+
+def _note_links(notes: list[targets.Note]) -> Any:
+    """"Note 1" (or "Note 1, Note 2"), each linked to its note on the page; empty for none."""
+    if not notes:
+        return ""
+    return {"html": Markup(", ").join(Markup('<a class="govuk-link" href="#note-{0}">Note {0}</a>').format(formatters.count(note.number)) for note in notes)}
+
+
+def _lower_first(label: str) -> str:
+    """"digital take-up" inside a sentence; an abbreviation ("CPT") keeps its capitals."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
+def _chart_marks_summary(definition: KpiDefinition, service: Service, series: list[dict[str, Any]], notes: list[targets.Note]) -> str:
+    """The target and the notes of a chart, in words, after its summary sentence."""
+    text = ""
+    target = service.targets.get(definition.id)
+    if target is not None:
+        verdicts = [targets.against_target(row["value"], row["status"], target, definition.unit, definition.better) for row in series]
+        text += f" The dashed line marks the target of {targets.target_words(definition.unit, target)}"
+        if definition.better in ("higher", "lower"):
+            met = sum(1 for verdict in verdicts if verdict.met)
+            text += f": {formatters.count(met)} of {formatters.count(len(verdicts))} figures meet it"
+        text += "."
+    if notes:
+        listed = "; ".join(f"{formatters.count(note.number)}, {note.when}, {note.text.strip().rstrip('.')}" for note in notes)
+        text += f" Numbered dotted lines mark {'a note' if len(notes) == 1 else 'notes'} on the figures: {listed}."
+    return text
 
 
 def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame) -> list[Page]:
@@ -472,12 +557,13 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             key = f"{service.slug}/{kpi}"
             if not series or key not in charts:
                 continue
+            notes = chart_marks(model, service, kpi, series)[1]
             figures.append({
                 "id": f"chart-{kpi.replace('_', '-')}",
                 "caption": f"{definition.label} over time" + (f" ({METHOD_WORDS[method]})" if method else ""),
                 "svg": Markup(charts[key]),
-                "summary": _chart_summary(definition, series),
-                "table": _history_table(model, service, kpi, series),
+                "summary": _chart_summary(definition, series) + _chart_marks_summary(definition, service, series, notes),
+                "table": _history_table(model, service, kpi, series, notes),
             })
         missing = [model.definitions[k].label for k in CHARTED_KPIS if k not in [f["id"][6:].replace("-", "_") for f in figures]]
         return {
@@ -493,6 +579,9 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             "not_charted": missing,
             "channel_tables": parts_stage.channel_tables(model, channels_by_service.get(service.slug), service),
             "parts": parts_stage.parts_section(model, parts_index, service),
+            "notes": [{"number": formatters.count(note.number), "date": note.day.isoformat(), "when": note.when, "text": note.text,
+                       "about": _lower_first(model.definitions[note.kpi].label) if note.kpi else "all figures"}
+                      for note in targets.numbered(service.annotations)],
             "digital_channels": ", ".join(c.replace("_", " ") for c in config.digital_channels_for(service)),
             "satisfaction_method": METHOD_WORDS[model.method_for(service)],
             "quality": [{"label": QUALITY_LABELS[q["code"]], "period": period_words(q["period_start"], q["period_end"]) if q["period_start"] is not None and not pd.isna(q["period_start"]) else "",

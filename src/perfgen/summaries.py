@@ -6,19 +6,21 @@ ranks of :class:`perfgen.compare.Comparison`. Out: plain strings such as "Digita
 
 The wording itself is :func:`sentence`, a pure function of a :class:`Figure`, so every branch
 (rise, fall, no change, no earlier figure, missing, not applicable, stale, tie, only service
-ranked, totals over different sets of services) is tested without building a site. A change in
-a percentage KPI is in percentage points, in money or a count in percent (``formatters.change``).
+ranked, totals over different sets of services, a target met, missed or not judged) is tested
+without building a site. A change in a percentage KPI is in percentage points, in money or a
+count in percent (``formatters.change``). A service's notes (annotations) dated within the
+headline period follow its sentences (:func:`note_sentences`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from perfgen import formatters
+from perfgen import formatters, targets
 from perfgen.compare import ordinal
 from perfgen.periods import months_spanned, period_words, year_earlier
 
@@ -48,6 +50,7 @@ class Figure:
     contributing: int | None = None  # for totals: services that reported it
     expected: int | None = None
     previous_contributing: int | None = None
+    target: float | None = None  # the service's target for this KPI (a fraction for a rate)
 
 
 def when(start: date, end: date) -> str:
@@ -68,11 +71,16 @@ def sentence(figure: Figure, subject: str = "") -> str:
     about = f" for {subject}" if subject else ""
     if figure.status == "not_applicable":
         return f"{label} does not apply{about.replace(' for ', ' to ')}."
+    target = targets.target_words(figure.unit, figure.target) if figure.target is not None else None
     if figure.status in MISSING or figure.value is None or figure.period_start is None or figure.period_end is None:
+        if target is not None:
+            return f"No figure for {_name(label)} has been provided{about}, so there is none to compare with its target of {target}."
         return f"No figure for {_name(label)} has been provided{about}."
     value = formatters.for_unit(figure.unit, figure.value)
     period = when(figure.period_start, figure.period_end)
     if figure.status == "stale":
+        if target is not None:
+            return f"{label} was {value} in {period}, the latest figure provided: it is out of date, so it is not compared with its target of {target}."
         return f"{label} was {value} in {period}, the latest figure provided: it is out of date."
     compared, reason = _change(figure)
     if compared is None:
@@ -85,8 +93,22 @@ def sentence(figure: Figure, subject: str = "") -> str:
             amount = amount.split(" ", 1)[1]  # "by less than 0.1%"
         verb = "rose" if compared.direction == "up" else "fell"
         text = f"{label} {verb} {amount} to {value} in {period}"
+    if figure.target is not None:
+        text += ", " + targets.against_target(figure.value, figure.status, figure.target, figure.unit, figure.better).clause
     text += _rank(figure) + _coverage(figure)
     return text + "."
+
+
+def note_sentences(notes: list[targets.Note], periods: dict[str, tuple[date, date]], labels: dict[str, str]) -> list[str]:
+    """The notes dated within the headline period (``periods``: KPI id -> start and end) of the
+    KPI they are about; a note on the whole service, within any KPI's. "3 April 2023: New online
+    form launched." or, for one KPI, "3 April 2023, digital take-up: New online form launched."."""
+    sentences = []
+    for note in notes:
+        spans = list(periods.values()) if note.kpi is None else [periods[note.kpi]] if note.kpi in periods else []
+        if any(note.within(start, end) for start, end in spans):
+            sentences.append(note.words(labels.get(note.kpi) if note.kpi else None))
+    return sentences
 
 
 def _change(figure: Figure) -> tuple[formatters.Change | None, str]:
@@ -165,8 +187,17 @@ class Summaries:
         return self.model.method_for(service) if kpi == "user_satisfaction" else ""
 
     def for_service(self, service: Any) -> list[str]:
-        return [sentence(self.figure(service.slug, "", kpi, self._method(kpi, service), aggregate=False), "this service")
-                for kpi in SUMMARY_KPIS]
+        sentences = [sentence(replace(self.figure(service.slug, "", kpi, self._method(kpi, service), aggregate=False), target=service.targets.get(kpi)),
+                              "this service") for kpi in SUMMARY_KPIS]
+        if not service.annotations:
+            return sentences
+        periods = {}
+        for kpi in dict.fromkeys([*SUMMARY_KPIS, *(a.kpi for a in service.annotations if a.kpi)]):
+            row = self.model.headline(service.slug, "", kpi, self._method(kpi, service))
+            if row is not None and row["status"] in ("value", "stale") and not pd.isna(row["period_start"]):
+                periods[kpi] = (row["period_start"], row["period_end"])
+        labels = {kpi: definition.label for kpi, definition in self.model.definitions.items()}
+        return sentences + note_sentences(targets.numbered(service.annotations), periods, labels)
 
     def for_department(self, department: str) -> list[str]:
         return [sentence(self.figure("", department, kpi, self._method(kpi), aggregate=True), "these services")
