@@ -85,6 +85,19 @@ def test_totals_over_different_services_are_not_compared():
                                 "(not compared with a year earlier: 3 services reported then, 4 now), from 4 of 6 services.")
 
 
+def test_total_missing_now_says_the_latest_earlier_total():
+    # DWP's real cost per transaction: none for the 12 months to September 2017, but one earlier.
+    figure = Figure(**COST, status="", window_end=date(2017, 9, 30), latest=2.2, latest_start=date(2014, 10, 1),
+                    latest_end=date(2015, 9, 30), latest_contributing=1, expected=49)
+    assert sentence(figure, "these services") == ("No figure for cost per transaction covers the 12 months to September 2017; "
+                                                   "the latest, £2.20 in the 12 months to September 2015, came from 1 of 49 services.")
+
+
+def test_total_never_provided_says_so():
+    assert sentence(Figure(**COST, status="not_provided", window_end=date(2017, 9, 30)), "these services") == (
+        "No figure for cost per transaction has been provided for these services.")
+
+
 def test_periods_other_than_twelve_months_are_in_words():
     assert when(date(2024, 7, 1), date(2024, 9, 30)) == "July to September 2024"
     assert when(date(2024, 5, 1), date(2024, 5, 31)) == "May 2024"
@@ -198,6 +211,11 @@ def test_summary_sentences_on_the_example(site):
     assert "Digital take-up rose 3.6 percentage points to 90.1% in the 12 months to December 2024, from 1 of 2 services." in department
     home = (site / "index.html").read_text(encoding="utf-8")
     assert "(not compared with a year earlier: 3 services reported then, 4 now), from 4 of 6 services." in home
+    # The Home Office's completion rate: apply-passport's invalid March 2024 (more completed than
+    # started) breaks every later 12-month window, so the latest total is for the 12 months to February 2024.
+    home_office = (site / "departments/ho/index.html").read_text(encoding="utf-8")
+    assert ("No figure for completion rate covers the 12 months to December 2024; the latest, 78.1% in the "
+            "12 months to February 2024, came from 1 of 2 services.") in home_office
 
 
 def test_summary_sentences_with_targets_and_notes_on_the_example(site):

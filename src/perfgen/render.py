@@ -195,6 +195,10 @@ class SiteModel:
     def headline(self, service: str, department: str, kpi: str, method: str = "") -> dict[str, Any] | None:
         return self._headline.get((service, department, kpi, method))
 
+    def series_rows(self, service: str, department: str, kpi: str, method: str) -> list[dict[str, Any]]:
+        """Every period row of one series (a department's totals: service "")."""
+        return self._series_rows.get((service, department, kpi, method), [])
+
     def value_at(self, service: str, department: str, kpi: str, method: str, start: date, end: date) -> dict[str, Any] | None:
         return self._index.get((service, department, kpi, method, start, end))
 

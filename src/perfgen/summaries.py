@@ -50,6 +50,12 @@ class Figure:
     contributing: int | None = None  # for totals: services that reported it
     expected: int | None = None
     previous_contributing: int | None = None
+    # For totals with no figure in the headline period: that period and the latest earlier total.
+    window_end: date | None = None
+    latest: float | None = None
+    latest_start: date | None = None
+    latest_end: date | None = None
+    latest_contributing: int | None = None
     target: float | None = None  # the service's target for this KPI (a fraction for a rate)
 
 
@@ -73,6 +79,8 @@ def sentence(figure: Figure, subject: str = "") -> str:
         return f"{label} does not apply{about.replace(' for ', ' to ')}."
     target = targets.target_words(figure.unit, figure.target) if figure.target is not None else None
     if figure.status in MISSING or figure.value is None or figure.period_start is None or figure.period_end is None:
+        if figure.latest is not None and figure.latest_start is not None and figure.latest_end is not None and figure.window_end is not None:
+            return _earlier_total(figure)
         if target is not None:
             return f"No figure for {_name(label)} has been provided{about}, so there is none to compare with its target of {target}."
         return f"No figure for {_name(label)} has been provided{about}."
@@ -96,6 +104,16 @@ def sentence(figure: Figure, subject: str = "") -> str:
     if figure.target is not None:
         text += ", " + targets.against_target(figure.value, figure.status, figure.target, figure.unit, figure.better).clause
     text += _rank(figure) + _coverage(figure)
+    return text + "."
+
+
+def _earlier_total(figure: Figure) -> str:
+    """A total with no figure in the headline period, but one earlier: say both, never "none"."""
+    value = formatters.for_unit(figure.unit, figure.latest)
+    text = (f"No figure for {_name(figure.label)} covers the 12 months to {figure.window_end:%B %Y}; "
+            f"the latest, {value} in {when(figure.latest_start, figure.latest_end)}")
+    if figure.latest_contributing is not None and figure.expected is not None:
+        text += f", came from {figure.latest_contributing} of {figure.expected} {'service' if figure.expected == 1 else 'services'}"
     return text + "."
 
 
@@ -163,11 +181,13 @@ class Summaries:
         definition = self.model.definitions[kpi]
         row = self.model.headline(service, department, kpi, method)
         base = {"label": definition.label, "unit": definition.unit, "better": definition.better}
-        if row is None:
-            return Figure(status="", **base)
-        start, end = row["period_start"], row["period_end"]
-        if start is None or pd.isna(start) or row["status"] not in ("value", "stale"):
-            return Figure(status=row["status"], **base)
+        start = row["period_start"] if row is not None else None
+        if row is None or start is None or pd.isna(start) or row["status"] not in ("value", "stale"):
+            status = row["status"] if row is not None else ""
+            if aggregate and status != "not_applicable":
+                return Figure(status=status, **base, **self._earlier_total(department, kpi, method))
+            return Figure(status=status, **base)
+        end = row["period_end"]
         previous = self.model.value_at(service, department, kpi, method, *year_earlier(start, end))
         figure: dict[str, Any] = {**base, "status": row["status"], "value": _number(row["value"]),
                                   "period_start": start, "period_end": end,
@@ -182,6 +202,21 @@ class Summaries:
                 rank = int(standing["rank"])
                 figure.update(rank=rank, ranked_of=int(standing["of"]), tied=self._ties.get((kpi, rank), 1) > 1)
         return Figure(**figure)
+
+    def _earlier_total(self, department: str, kpi: str, method: str) -> dict[str, Any]:
+        """The headline period of a department (or the site) and its latest earlier 12-month total."""
+        window = self.model.headline("", department, "transactions", "")
+        if window is None or window["period_end"] is None or pd.isna(window["period_end"]):
+            return {}
+        earlier = [row for row in self.model.series_rows("", department, kpi, method)
+                   if row["status"] == "value" and row.get("months") == 12 and not pd.isna(row["value"])
+                   and row["period_end"] < window["period_end"]]
+        if not earlier:
+            return {}
+        latest = max(earlier, key=lambda row: (row["period_end"], row["period_start"]))
+        return {"window_end": window["period_end"], "latest": float(latest["value"]), "latest_start": latest["period_start"],
+                "latest_end": latest["period_end"], "latest_contributing": _count(latest.get("services_contributing")),
+                "expected": _count(latest.get("services_expected"))}
 
     def _method(self, kpi: str, service: Any = None) -> str:
         return self.model.method_for(service) if kpi == "user_satisfaction" else ""
