@@ -101,7 +101,7 @@ CASES = [
     pytest.param(
         "  - slug: apply-pension-credit", "  - slug: apply-passport",
         "error: config/services.yml:79: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)\n"
-        "error: config/services.yml:89: peer_groups[0].services[3]: unknown service 'apply-pension-credit' (did you mean 'apply-passport'?)",
+        "error: config/services.yml:90: peer_groups[0].services[3]: unknown service 'apply-pension-credit' (did you mean 'apply-passport'?)",
         id="duplicate-service-slug",
     ),
     pytest.param(
@@ -199,12 +199,12 @@ CASES = [
     ),
     pytest.param(
         "services: [renew-driving-licence, apply-passport,", "services: [renew-driving-licence, apply-pasport,",
-        "error: config/services.yml:89: peer_groups[0].services[1]: unknown service 'apply-pasport' (did you mean 'apply-passport'?)",
+        "error: config/services.yml:90: peer_groups[0].services[1]: unknown service 'apply-pasport' (did you mean 'apply-passport'?)",
         id="peer-group-unknown-service",
     ),
     pytest.param(
         "services: [renew-driving-licence, apply-passport, claim-carers-allowance, apply-pension-credit]", "services: [apply-passport]",
-        "error: config/services.yml:89: peer_groups[0].services: needs at least 2 items, got 1",
+        "error: config/services.yml:90: peer_groups[0].services: needs at least 2 items, got 1",
         id="peer-group-of-one",
     ),
 ]
@@ -303,7 +303,7 @@ def test_several_documents(example_project, failing_build):
     path = example_project / CONFIG
     path.write_text(path.read_text(encoding="utf-8") + "---\nsite: {}\n", encoding="utf-8")
     assert failing_build() == (
-        "error: config/services.yml:90: YAML syntax error: expected a single document in the stream, but found another document"
+        "error: config/services.yml:91: YAML syntax error: expected a single document in the stream, but found another document"
     )
 
 
@@ -327,5 +327,5 @@ def test_every_cross_reference_problem_is_reported_in_one_run(example_project, f
         "error: config/services.yml:40: services[0].agency: unknown agency 'dvlaa' (did you mean 'dvla'?)\n"
         "error: config/services.yml:72: services[4].department: unknown department 'dwpp' (did you mean 'dwp'?)\n"
         "error: config/services.yml:79: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)\n"
-        "error: config/services.yml:89: peer_groups[0].services[3]: unknown service 'apply-pension-credit' (did you mean 'apply-passport'?)"
+        "error: config/services.yml:90: peer_groups[0].services[3]: unknown service 'apply-pension-credit' (did you mean 'apply-passport'?)"
     )
