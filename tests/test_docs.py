@@ -115,7 +115,7 @@ def add_service(config: str, entry: str) -> str:
     """``config`` with ``entry`` at the end of its ``services:`` list, as the docs ask: before
     any top-level key that follows the list (``peer_groups:``, say), else at the end."""
     start = config.index("\nservices:\n") + len("\nservices:\n")
-    following = re.search(r"^\S", config[start:], re.M)
+    following = re.search(r"^\S", config[start:], re.MULTILINE)
     if following is None:
         return config + entry
     at = start + following.start()

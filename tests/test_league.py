@@ -139,7 +139,7 @@ def hand_take_up(year: int) -> dict[str, float]:
 
 def rows_of(html: str) -> list[list[str]]:
     body = html.split('<tbody class="govuk-table__body">')[1].split("</tbody>")[0]
-    return [[re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell)).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+    return [[re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell)).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.DOTALL)]
             for row in body.split("</tr>") if "<t" in row]
 
 

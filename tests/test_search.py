@@ -55,7 +55,7 @@ def test_only_the_pages_with_a_search_box_allow_scripts_and_none_is_inline(site)
     for path, src in ((AZ, "../assets/perfgen-search.js"), ("index.html", "assets/perfgen-search.js")):
         text = (site / path).read_text(encoding="utf-8")
         assert "script-src 'self'" in text and "script-src 'none'" not in text
-        assert re.findall(r"<script[^>]*>(.*?)</script>", text, re.S) == [""]
+        assert re.findall(r"<script[^>]*>(.*?)</script>", text, re.DOTALL) == [""]
         assert re.findall(r"<script[^>]*>", text) == [f'<script src="{src}" defer>']
     az = (site / AZ).read_text(encoding="utf-8")
     assert '<form class="app-search" role="search" aria-label="Services" action="" method="get" data-app-search="service-search-status" hidden>' in az

@@ -79,7 +79,7 @@ def test_no_active_content_anywhere(hostile_site):
         parser = ActiveContent()
         parser.feed(text)
         assert not parser.found, f"{page.relative_to(hostile_site)}: {parser.found}"
-        scripts = re.findall(r"<script[^>]*>(.*?)</script>", text, re.S | re.I)
+        scripts = re.findall(r"<script[^>]*>(.*?)</script>", text, re.DOTALL | re.IGNORECASE)
         if page.relative_to(hostile_site).as_posix() == "services/index.html":
             assert scripts == [""] and "script-src 'self'" in text
         else:

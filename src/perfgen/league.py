@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -338,10 +339,10 @@ class Leagues:
             best = self._best_direction(kpi)
             defaults = {"value": best, "service": "ascending", "department": "ascending", "transactions": "descending", "change": "descending"}
             keys = [k for k in dict.fromkeys(c.key for c in columns) if k]
-            rows = self._kpi_rows(kpi, members, lambda service, kpi, group=group.slug: self.comparison.group_standing(group, service, kpi))
+            rows = self._kpi_rows(kpi, members, partial(self.comparison.group_standing, group.slug))
             ranked = sum(bool(self.comparison.standing(s.slug, kpi)["ranked"]) for s in members) if is_ranked_kpi(definition) else 0
             base = group_league_path(group.slug, kpi)
-            heading = f"{definition.label} league table: {group.name}"
+            heading = f"{definition.label} league table within {group.name}"
             for key in keys:
                 for direction in DIRECTIONS:
                     is_default = key == "value" and direction == best
