@@ -24,6 +24,12 @@ What it writes (it owns these paths and nothing else in the folder)::
     images/perfgen-favicon.svg, perfgen-favicon.ico, perfgen-icon-180.png
                               perfgen's own icons, used otherwise
 
+Hand-written files that live in the same folder and that this script leaves
+alone (``HANDWRITTEN``)::
+
+    perfgen-search.js         the search box of the services A to Z (progressive
+                              enhancement; loaded only by that page)
+
 Every url() in the CSS is relative to the CSS file, so the site must serve
 the folder as a whole (as ``assets/``). GDS Transport and the crown may only
 be used by services on GOV.UK; that is why they are opt-in.
@@ -53,6 +59,9 @@ STYLESHEETS = {
     "perfgen.scss": "perfgen.min.css",
     "perfgen-govuk.scss": "perfgen-govuk.min.css",
 }
+
+# Files of the assets folder that are written by hand, not built here (see the docstring).
+HANDWRITTEN = ("perfgen-search.js",)
 
 # Files copied from the package's dist/govuk/assets/, by destination.
 GOVUK_FILES = {

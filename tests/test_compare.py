@@ -24,12 +24,14 @@ BEFORE = (date(2023, 1, 1), date(2023, 12, 31))
 OLD = (date(2022, 4, 1), date(2023, 3, 31))
 
 
-def make_config(services: list[tuple[str, str | None]], min_transactions: int = 1000, min_responses: int = 100) -> Config:
+def make_config(services: list[tuple[str, str | None]], min_transactions: int = 1000, min_responses: int = 100,
+                peer_groups: list[dict] | None = None) -> Config:
     return Config.model_validate({
         "site": {"min_transactions_to_rank": min_transactions, "min_responses": min_responses},
         "departments": [{"slug": "d", "name": "Department"}],
         "services": [{"slug": slug, "name": slug.replace("-", " ").capitalize(), "department": "d", **({"category": category} if category else {})}
                      for slug, category in services],
+        "peer_groups": peer_groups or [],
     })
 
 
@@ -272,3 +274,49 @@ def test_a_newcomer_above_a_service_is_not_a_fall_in_rank():
     assert (a["rank"], a["rank_both"], a["previous_rank"], a["previous_of"], a["rank_change"]) == (2, 1, 1, 2, 0)
     assert rank_change_words(a) == "No change (1st a year earlier, 1st now, among the 2 services ranked both years)"
     assert rank_change_words(result.standing("n", "digital_take_up")) == "Not ranked a year earlier"
+
+
+# --- peer groups of the config -----------------------------------------------------------
+
+GROUPS = [{"slug": "big", "name": "Big services", "services": ["b", "c", "d", "f"]},
+          {"slug": "pair", "name": "The pair", "services": ["a", "e"]}]
+
+
+def _group_rows() -> list[dict]:
+    """Digital take-up now and a year earlier; f is too small to rank, e has no current figure."""
+    rows = []
+    for service, now, before in (("a", 0.95, 0.9), ("b", 0.9, 0.6), ("c", 0.7, 0.8), ("d", 0.8, 0.7), ("f", 0.99, None)):
+        rows += [row(service, "digital_take_up", now), volume(service, 500 if service == "f" else 5000)]
+        if before is not None:
+            rows += [row(service, "digital_take_up", before, BEFORE, basis="period"), volume(service, 5000, BEFORE)]
+    rows.append(row("e", "digital_take_up", 0.5, OLD, status="stale"))
+    return rows
+
+
+def test_peer_group_ranks_within_the_group_under_the_same_rules():
+    result = Comparison(frame(_group_rows()), load_definitions(), make_config([(s, None) for s in "abcdef"], peer_groups=GROUPS))
+    # All services: a 95%, b 90%, d 80%, c 70% ranked (f too small, e stale). Within "big": b, d, c.
+    b, c, d = (result.group_standing("big", s, "digital_take_up") for s in "bcd")
+    assert (b["rank"], b["of"], b["percentile"], b["median"]) == (1, 3, 100, 0.8)
+    assert (d["rank"], d["of"], d["percentile"]) == (2, 3, 50)
+    assert (c["rank"], c["of"], c["percentile"]) == (3, 3, 0)
+    assert result.standing("b", "digital_take_up")["rank"] == 2  # among all services, unchanged
+    # A year earlier within the group: c 80%, d 70%, b 60%.
+    assert (b["previous_rank"], b["previous_of"], b["rank_change"]) == (3, 3, 2)
+    assert (c["previous_rank"], c["rank_change"]) == (1, -2)
+    assert rank_change_words(d) == "No change (2nd a year earlier, 2nd now, among the 3 services ranked both years)"
+    f = result.group_standing("big", "f", "digital_take_up")
+    assert not f["ranked"] and pd.isna(f["rank"]) and f["reason"] == "Not ranked: fewer than 1,000 transactions"
+    a = result.group_standing("pair", "a", "digital_take_up")
+    assert (a["rank"], a["of"]) == (1, 1) and pd.isna(a["percentile"])
+    assert [g.slug for g in result.groups_of("b")] == ["big"] and result.groups_of("x") == []
+
+
+def test_summary_compares_with_the_peer_group_first():
+    services = [("b", "Licence"), ("c", "Licence"), ("d", None), ("a", "Licence"), ("e", None), ("f", None)]
+    summary = improvement_summary(Comparison(frame(_group_rows()), load_definitions(), make_config(services, peer_groups=GROUPS)), "c")
+    assert summary == ("Improve digital take-up first: it is 10.0 percentage points below the median of the 3 ranked services in Big services (80.0%). "
+                       "It is not ahead of the median on any KPI compared.")
+    # a's only group has no other ranked service: its category peers (a, b, c) come next.
+    summary = improvement_summary(Comparison(frame(_group_rows()), load_definitions(), make_config(services, peer_groups=GROUPS)), "a")
+    assert summary.endswith("It leads on digital take-up: it is 5.0 percentage points above the median of the 3 ranked Licence services (90.0%).")

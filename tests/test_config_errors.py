@@ -100,7 +100,8 @@ CASES = [
     ),
     pytest.param(
         "  - slug: apply-pension-credit", "  - slug: apply-passport",
-        "error: config/services.yml:90: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)",
+        "error: config/services.yml:90: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)\n"
+        "error: config/services.yml:101: peer_groups[0].services[3]: unknown service 'apply-pension-credit' (did you mean 'apply-passport'?)",
         id="duplicate-service-slug",
     ),
     pytest.param(
@@ -197,13 +198,13 @@ CASES = [
         id="part-slug-clashes-with-service",
     ),
     pytest.param(
-        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\npeer_groups:\n  - slug: big\n    name: Big services\n    services: [apply-passport, apply-pasport]\n",
-        "error: config/services.yml:98: peer_groups[0].services[1]: unknown service 'apply-pasport' (did you mean 'apply-passport'?)",
+        "services: [renew-driving-licence, apply-passport,", "services: [renew-driving-licence, apply-pasport,",
+        "error: config/services.yml:101: peer_groups[0].services[1]: unknown service 'apply-pasport' (did you mean 'apply-passport'?)",
         id="peer-group-unknown-service",
     ),
     pytest.param(
-        "Pension age.\n    category: Benefit\n", "Pension age.\n    category: Benefit\npeer_groups:\n  - slug: big\n    name: Big services\n    services: [apply-passport]\n",
-        "error: config/services.yml:98: peer_groups[0].services: needs at least 2 items, got 1",
+        "services: [renew-driving-licence, apply-passport, claim-carers-allowance, apply-pension-credit]", "services: [apply-passport]",
+        "error: config/services.yml:101: peer_groups[0].services: needs at least 2 items, got 1",
         id="peer-group-of-one",
     ),
 ]
@@ -302,7 +303,7 @@ def test_several_documents(example_project, failing_build):
     path = example_project / CONFIG
     path.write_text(path.read_text(encoding="utf-8") + "---\nsite: {}\n", encoding="utf-8")
     assert failing_build() == (
-        "error: config/services.yml:95: YAML syntax error: expected a single document in the stream, but found another document"
+        "error: config/services.yml:102: YAML syntax error: expected a single document in the stream, but found another document"
     )
 
 
@@ -325,5 +326,6 @@ def test_every_cross_reference_problem_is_reported_in_one_run(example_project, f
     assert failing_build() == (
         "error: config/services.yml:40: services[0].agency: unknown agency 'dvlaa' (did you mean 'dvla'?)\n"
         "error: config/services.yml:72: services[4].department: unknown department 'dwpp' (did you mean 'dwp'?)\n"
-        "error: config/services.yml:90: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)"
+        "error: config/services.yml:90: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)\n"
+        "error: config/services.yml:101: peer_groups[0].services[3]: unknown service 'apply-pension-credit' (did you mean 'apply-passport'?)"
     )

@@ -108,7 +108,18 @@ def test_the_spreadsheet_template_is_published_with_the_docs(docs_site):
 
 # --- the walkthrough, followed to the letter ----------------------------------------------------
 
-STEP = re.compile(r"<!-- walkthrough: (?P<action>append|create|run)(?: (?P<path>\S+))? -->\n```[a-z]*\n(?P<body>.*?)```", re.DOTALL)
+STEP = re.compile(r"<!-- walkthrough: (?P<action>append|add-service|create|run)(?: (?P<path>\S+))? -->\n```[a-z]*\n(?P<body>.*?)```", re.DOTALL)
+
+
+def add_service(config: str, entry: str) -> str:
+    """``config`` with ``entry`` at the end of its ``services:`` list, as the docs ask: before
+    any top-level key that follows the list (``peer_groups:``, say), else at the end."""
+    start = config.index("\nservices:\n") + len("\nservices:\n")
+    following = re.search(r"^\S", config[start:], re.MULTILINE)
+    if following is None:
+        return config + entry
+    at = start + following.start()
+    return config[:at].rstrip("\n") + "\n" + entry + "\n" + config[at:]
 
 
 def walkthrough_steps() -> list[tuple[str, str | None, str]]:
@@ -130,6 +141,8 @@ def test_a_new_service_and_the_example_kpi_plugin_by_following_the_docs(tmp_path
         if action == "create":
             assert not (project / path).exists()
             (project / path).write_text(body, encoding="utf-8")
+        elif action == "add-service":
+            (project / path).write_text(add_service((project / path).read_text(encoding="utf-8"), body), encoding="utf-8")
         elif action == "append":
             with (project / path).open("a", encoding="utf-8") as handle:
                 handle.write(body)

@@ -3,12 +3,13 @@ directions, aria-sort marks the sorted column, filtered pages hold one departmen
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
 import pytest
 
-from perfgen.league import league_path
+from perfgen.league import group_league_path, league_path
 from site_checks import build_site
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
@@ -104,7 +105,8 @@ def test_department_filter_pages(site):
 def test_service_page_compares_and_summarises(site):
     html = read(site, "services/renew-driving-licence")
     assert "How this service compares" in html
-    assert "Improve digital take-up first: it is 2.6 percentage points below the median of all 4 ranked services (87.5%)." in html
+    # Its peer group "Applications and renewals" comes first: 84.9% is that group's median take-up.
+    assert "It is not behind the median on any KPI compared. It leads on cost per transaction: it is £9.10 (76.3%) below the median of the 3 ranked services in Applications and renewals (£11.92)." in html
     assert "3rd of 4" in html
 
 
@@ -115,3 +117,82 @@ def test_department_page_readiness_and_movers(site):
     # apply-passport is 2nd of all ranked services now but still 1st of the 3 ranked both years:
     # a newcomer above it is not a fall.
     assert "No service fell in rank" in html
+
+
+# --- peer groups of the config -----------------------------------------------------------
+
+DIGITAL = {"renew-driving-licence": {"online"}, "apply-passport": {"online"}, "claim-carers-allowance": {"online", "api"}}
+PARTS = {"carers-allowance-claim": "claim-carers-allowance", "carers-allowance-change": "claim-carers-allowance"}
+
+
+def hand_take_up(year: int) -> dict[str, float]:
+    """Digital take-up of the group's services for a calendar year, summed by hand from the
+    example's CSV files (digital channels over all channels)."""
+    digital: dict[str, float] = {}
+    total: dict[str, float] = {}
+    for path in sorted((EXAMPLE / "data").glob("*.csv")):
+        with path.open(encoding="utf-8") as handle:
+            for record in csv.DictReader(handle):
+                service = PARTS.get(record["service"], record["service"])  # a part's figures add up to its service's
+                if service in DIGITAL and record["metric"] == "transactions" and record["period"].startswith(str(year)):
+                    total[service] = total.get(service, 0) + float(record["value"])
+                    if record["channel"] in DIGITAL[service]:
+                        digital[service] = digital.get(service, 0) + float(record["value"])
+    return {service: digital[service] / total[service] for service in total}
+
+
+def rows_of(html: str) -> list[list[str]]:
+    body = html.split('<tbody class="govuk-table__body">')[1].split("</tbody>")[0]
+    return [[re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell)).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.DOTALL)]
+            for row in body.split("</tr>") if "<t" in row]
+
+
+def test_peer_group_league_ranks_within_the_group_by_hand(site):
+    now, before = hand_take_up(2024), hand_take_up(2023)
+    # Passport 90.1%, licence 84.9%, Carer's Allowance 80.7% in 2024; a year earlier the
+    # passport led, then Carer's Allowance, then the licence.
+    order_now = sorted(now, key=lambda s: -now[s])
+    order_before = sorted(before, key=lambda s: -before[s])
+    assert order_now == ["apply-passport", "renew-driving-licence", "claim-carers-allowance"]
+    assert order_before == ["apply-passport", "claim-carers-allowance", "renew-driving-licence"]
+    html = read(site, group_league_path("applications", "digital_take_up"))
+    assert services_in_order(html) == [*order_now, "apply-pension-credit"]  # no figures: last
+    rows = rows_of(html)
+    for position, service in enumerate(order_now):
+        change = order_before.index(service) - position
+        words = "No change" if change == 0 else f"{'Up' if change > 0 else 'Down'} {abs(change)}"
+        percentile = ["100%", "50.0%", "0%"][position]
+        assert rows[position][0] == ["1st", "2nd", "3rd"][position]
+        assert rows[position][3] == f"{now[service] * 100:.1f}%"
+        assert rows[position][5:] == [percentile, words], service
+    assert rows[3][0] == "Not ranked" and rows[3][3] == "Not provided"
+    assert "Digital take-up: the 4 services of Applications and renewals, ranked within the group for January to December 2024" in html
+    # Among all services the licence is 3rd of 4 (the theory test leads); within the group, 2nd.
+    assert rows_of(read(site, "league/digital-take-up"))[2][:2] == ["3rd", "Renew a driving licence"]
+    worst_first = services_in_order(read(site, group_league_path("applications", "digital_take_up") + "value/ascending"))
+    assert worst_first == [*reversed(order_now), "apply-pension-credit"]  # missing last both ways
+
+
+def test_peer_group_pages_in_every_sort_order_and_linked(site):
+    base = group_league_path("applications", "digital_take_up")
+    for key in ("service", "department", "transactions", "change"):
+        for direction in ("ascending", "descending"):
+            html = read(site, f"{base}{key}/{direction}")
+            assert html.count("aria-sort=") == 1 and set(services_in_order(html)) == {
+                "renew-driving-licence", "apply-passport", "claim-carers-allowance", "apply-pension-credit"}
+    assert 'href="../../league/digital-take-up/groups/applications/"' in read(site, "league/digital-take-up")  # the filter
+    assert "Compare within a peer group" in read(site, "league/digital-take-up")
+    assert 'href="../league/groups/"' in read(site, "league")
+    groups = read(site, "league/groups")
+    assert "Applications and renewals" in groups and 'href="../../league/cost-per-transaction/groups/applications/"' in groups
+    assert 'href="../../services/apply-pension-credit/"' in groups
+    total = read(site, group_league_path("applications", "transactions"))
+    assert "Rank" not in rows_of(total)[0] and services_in_order(total)[0] == "apply-passport"
+
+
+def test_service_page_shows_its_rank_within_its_peer_group(site):
+    html = read(site, "services/renew-driving-licence")
+    assert "Within Applications and renewals" in html
+    assert '<a class="govuk-link" href="../../league/digital-take-up/groups/applications/">2nd of 3</a>' in html
+    assert "Among Licence services" in html
+    assert "Within Applications" not in read(site, "services/book-theory-test")

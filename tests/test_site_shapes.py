@@ -32,6 +32,8 @@ def trimmed_project(root: Path, services: list[str]) -> Path:
     departments = {s["department"] for s in config["services"]}
     config["departments"] = [d for d in config["departments"] if d["slug"] in departments]
     config["agencies"] = [a for a in config["agencies"] if a["department"] in departments]
+    groups = [{**g, "services": [s for s in g["services"] if s in services]} for g in config.get("peer_groups", [])]
+    config["peer_groups"] = [g for g in groups if len(g["services"]) >= 2]
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     keep = {DATA_FILES[s] for s in services if s in DATA_FILES}
     for data in (project / "data").iterdir():
@@ -139,7 +141,9 @@ def test_a_to_z_lists_every_service_in_order_without_javascript(several_departme
              "Renew a driving licence", "Report a lost or stolen passport"]
     positions = [page.index(name) for name in names]
     assert positions == sorted(positions)
-    assert "<script" not in page
+    # The search box is hidden until its script runs; the script is a file, never inline code.
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="../assets/perfgen-search.js" defer>']
+    assert 'data-app-search="service-search-status" hidden>' in page
     assert 'href="#letter-a"' in page and 'id="letter-a"' in page
 
 
@@ -153,3 +157,15 @@ def test_about_page_speaks_to_each_audience(several_departments):
 def test_one_department_league_has_no_department_filter(one_department):
     assert not (one_department / "league/digital-take-up/departments").exists()
     assert "Show one department only" not in (one_department / "league/digital-take-up/index.html").read_text(encoding="utf-8")
+
+
+def test_peer_group_pages_only_where_a_group_keeps_two_services(one_service, one_department, several_departments):
+    # The example's group "applications" has four services; trimmed to one (or none) it is gone.
+    for site in (one_service, one_department):
+        assert not list(site.rglob("groups")), site
+        for page in html_pages(site):
+            text = page.read_text(encoding="utf-8")
+            assert "peer group" not in text.lower() and "Within Applications and renewals" not in text, page
+    assert (several_departments / "league/groups/index.html").exists()
+    for page in sorted((several_departments / "league").rglob("groups/applications/**/index.html")):
+        assert "Apply for a passport" in page.read_text(encoding="utf-8"), page

@@ -3,8 +3,9 @@
 In: the headline and period rows of :class:`perfgen.kpis.KpiResults` (``values``), the KPI
 definitions and the config. Out: :class:`Comparison`, one row per service and KPI saying whether
 the service is ranked, why not if it is not, and where it stands among all services and among
-its peers (services of the same ``category``). League pages, service pages and department pages
-read it; nothing here formats HTML.
+its peers (services of the same ``category``); and one row per peer group of the config
+(``peer_groups``), ranked service and KPI, with its standing within the group. League pages,
+service pages and department pages read it; nothing here formats HTML.
 
 Fair comparison rules (see DOMAIN.md):
 
@@ -25,6 +26,9 @@ Fair comparison rules (see DOMAIN.md):
 - Rank change: against the ranking of the same KPI 12 months earlier (``year_earlier``), under
   the same rules, among the services ranked in both periods (so that a rise never comes from
   a shorter league); positive means the service moved up.
+- Peer groups of the config are ranked on the same period and under the same rules as the whole
+  league: the group's services ranked there are ranked again among themselves (rank, percentile,
+  median, and the rank change among the group's services ranked a year earlier too).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Any
 import pandas as pd
 
 from perfgen import formatters
-from perfgen.config import Config
+from perfgen.config import Config, PeerGroup
 from perfgen.kpis import KpiDefinition
 from perfgen.periods import period_words, year_earlier
 
@@ -52,6 +56,8 @@ COLUMNS = [
     "percentile", "previous_rank", "previous_of", "rank_both", "rank_change", "peer_rank", "peer_of",
     "peer_percentile", "peer_median", "median",
 ]
+#: One row per peer group of the config, ranked service and KPI (:meth:`Comparison.group_standing`).
+GROUP_COLUMNS = ["group", "service", "kpi", "rank", "of", "percentile", "median", "previous_rank", "previous_of", "rank_both", "rank_change"]
 
 
 def is_ranked_kpi(definition: KpiDefinition) -> bool:
@@ -113,6 +119,9 @@ class Comparison:
         self.table, self.cohorts = self._build(values)
         self._rows: dict[tuple[str, str], dict[str, Any]] = {
             (row["service"], row["kpi"]): row for row in self.table.to_dict("records")}
+        self.group_table = self._group_ranks(values)
+        self._group_rows: dict[tuple[str, str, str], dict[str, Any]] = {
+            (row["group"], row["service"], row["kpi"]): row for row in self.group_table.to_dict("records")}
 
     # --- building ---------------------------------------------------------------------------
 
@@ -224,6 +233,40 @@ class Comparison:
         rows["rank"] = rank
         return rows.set_index("service")
 
+    def _group_ranks(self, values: pd.DataFrame) -> pd.DataFrame:
+        """Ranks within each peer group of the config (``peer_groups``): the group's services
+        ranked in the whole league (same period, same minimum volume, same method) are ranked
+        again among themselves; the rank change is against their ranking a year earlier among
+        the group's services ranked in both periods, as for the whole league."""
+        volumes = self._volumes(values) if self.config.peer_groups else None
+        parts = []
+        for group in self.config.peer_groups:
+            members = set(group.services)
+            for kpi, definition in self.definitions.items():
+                ranked = self.table[(self.table["kpi"] == kpi) & self.table["ranked"].astype(bool) & self.table["service"].isin(members)]
+                if not is_ranked_kpi(definition) or ranked.empty:
+                    continue
+                rank, size, percentile = _competition_ranks(ranked, definition.better, ["kpi"])
+                part = pd.DataFrame({"group": group.slug, "service": ranked["service"], "kpi": kpi, "rank": rank, "of": size,
+                                     "percentile": percentile, "median": ranked["value"].median()})
+                for column in ("previous_rank", "previous_of", "rank_both", "rank_change"):
+                    part[column] = pd.array([pd.NA] * len(part), dtype="Int64")
+                cohort = self.cohorts[kpi]
+                assert cohort.period_start is not None and cohort.period_end is not None and volumes is not None
+                start, end = year_earlier(cohort.period_start, cohort.period_end)
+                previous = self._previous_ranks(values, volumes, kpi, definition, start, end, set(ranked["service"]))
+                if not previous.empty:
+                    both = ranked[ranked["service"].isin(previous.index)]
+                    rank_both, _, _ = _competition_ranks(both, definition.better, ["kpi"])
+                    part.loc[both.index, "rank_both"] = rank_both
+                    part.loc[both.index, "previous_rank"] = both["service"].map(previous["rank"]).astype("Int64")
+                    part.loc[both.index, "previous_of"] = len(previous)
+                    part.loc[both.index, "rank_change"] = (part.loc[both.index, "previous_rank"] - part.loc[both.index, "rank_both"]).astype("Int64")
+                parts.append(part)
+        if not parts:
+            return pd.DataFrame(columns=GROUP_COLUMNS)
+        return pd.concat(parts, ignore_index=True)[GROUP_COLUMNS]
+
     # --- reading ----------------------------------------------------------------------------
 
     def standing(self, service: str, kpi: str) -> dict[str, Any]:
@@ -231,6 +274,19 @@ class Comparison:
 
     def ranked_kpis(self) -> list[str]:
         return [k for k, d in self.definitions.items() if is_ranked_kpi(d)]
+
+    def groups_of(self, service: str) -> list[PeerGroup]:
+        """The peer groups of the config that ``service`` belongs to, in config order."""
+        return [group for group in self.config.peer_groups if service in group.services]
+
+    def group_standing(self, group: str, service: str, kpi: str) -> dict[str, Any]:
+        """The service's standing with rank, group size, percentile, median and rank change
+        within the peer group ``group`` in place of those among all services."""
+        row = dict(self._rows[(service, kpi)])
+        within = self._group_rows.get((group, service, kpi))
+        for column in GROUP_COLUMNS[3:]:
+            row[column] = within[column] if within else (float("nan") if column in ("percentile", "median") else pd.NA)
+        return row
 
 
 # --- words ------------------------------------------------------------------------------------
@@ -288,15 +344,26 @@ def improvement_summary(comparison: Comparison, service: str) -> str:
     """One or two sentences: the KPI to improve first (furthest behind its comparison group's
     median, relative to that median) and the one where the service leads most.
 
-    Each KPI is compared with the service's peers (same category) when at least one other peer
-    is ranked on it, otherwise with all ranked services; each clause names its group."""
+    Each KPI is compared with the first peer group of the config (``peer_groups``, in config
+    order) that holds the service and in which at least one other service is ranked on it; else
+    with its peers of the same category when at least one other is ranked; otherwise with all
+    ranked services. Each clause names the group it compares with."""
     gaps = []
+    groups = comparison.groups_of(service)
     for kpi in comparison.ranked_kpis():
         row = comparison.standing(service, kpi)
         if not row["ranked"]:
             continue
         definition = comparison.definitions[kpi]
-        if not pd.isna(row["peer_of"]) and row["peer_of"] >= 2:
+        in_group = None
+        for peer_group in groups:
+            within = comparison.group_standing(peer_group.slug, service, kpi)
+            if not pd.isna(within["of"]) and within["of"] >= 2:
+                in_group = (within["median"], f"the {formatters.count(within['of'])} ranked services in {peer_group.name}")
+                break
+        if in_group is not None:
+            median, group = in_group
+        elif not pd.isna(row["peer_of"]) and row["peer_of"] >= 2:
             median, group = row["peer_median"], f"the {formatters.count(row['peer_of'])} ranked {row['category']} services"
         elif row["of"] >= 2:
             median, group = row["median"], f"all {formatters.count(row['of'])} ranked services"

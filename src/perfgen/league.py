@@ -2,8 +2,8 @@
 
 In: the :class:`perfgen.render.SiteModel` and a :class:`perfgen.compare.Comparison`. Out:
 :class:`perfgen.render.Page` objects (the overview league, one league per KPI, each in every
-sort order, and per-department filtered leagues) and context for the service and department
-pages.
+sort order, per-department filtered leagues, and a league per peer group of the config in every sort order
+with the peer groups page) and context for the service and department pages.
 
 Sorting works without JavaScript: every sort order is a page of its own, linked from the column
 headers (``aria-sort`` on the sorted one). Services with no figure (or one that is not ranked)
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -30,7 +31,7 @@ from perfgen.compare import (
     percentile_words,
     rank_change_words,
 )
-from perfgen.config import Service
+from perfgen.config import PeerGroup, Service
 from perfgen.render import (
     LEAGUE_KPIS,
     STATUS_WORDS,
@@ -44,6 +45,14 @@ from perfgen.render import (
 DIRECTIONS = ("ascending", "descending")
 OVERVIEW_DEFAULT = ("service", "ascending")
 READINESS_KPIS = ("cost_per_transaction", "completion_rate", "user_satisfaction", "digital_take_up")
+
+
+GROUPS_PATH = "league/groups/"
+
+
+def group_league_path(group: str, kpi: str) -> str:
+    """Site folder of a peer group's league for ``kpi``, best first: ``league/<kpi>/groups/<group>/``."""
+    return f"{league_path(kpi)}groups/{group}/"
 
 
 def kpi_slug(kpi: str) -> str:
@@ -189,12 +198,14 @@ class Leagues:
             columns += [Column("Percentile", "value", True, cell="percentile", inverse=definition.better == "lower"), Column("Change in rank", "change", True)]
         return columns
 
-    def _kpi_rows(self, kpi: str) -> list[Row]:
+    def _kpi_rows(self, kpi: str, services: list[Service] | None = None, lookup: Callable[[str, str], dict[str, Any]] | None = None) -> list[Row]:
+        """One row per service (default: all); ``lookup`` gives a standing (default: among all
+        services; a peer group's league passes its standings within the group)."""
         definition = self.model.definitions[kpi]
         ranked_kpi = is_ranked_kpi(definition)
         rows = []
-        for service in self.services:
-            standing = self.comparison.standing(service.slug, kpi)
+        for service in self.services if services is None else services:
+            standing = (lookup or self.comparison.standing)(service.slug, kpi)
             department = self.departments[service.department]
             has_value = not pd.isna(standing["value"])
             if has_value:
@@ -280,6 +291,9 @@ class Leagues:
                     "numeric": [c.numeric for c in columns],
                     "filters": [{"text": d.name, "href": href(page_path, f"{league_path(kpi)}departments/{d.slug}/")} for d in sorted(self.config.departments, key=lambda d: d.name)] if self._filterable() else [],
                     "department": None,
+                    "group_filters": [{"text": g.name, "href": href(page_path, group_league_path(g.slug, kpi))} for g in self.peer_groups()],
+                    "groups_href": href(page_path, GROUPS_PATH) if self.peer_groups() else None,
+                    "group": None,
                 }
                 pages.append(page)
         for department in self.config.departments if self._filterable() else []:
@@ -299,9 +313,84 @@ class Leagues:
                 "numeric": [c.numeric for c in columns],
                 "filters": [],
                 "department": {"name": department.name, "all_href": href(page_path, league_path(kpi)), "page_href": href(page_path, f"departments/{department.slug}/")},
+                "group_filters": [],
+                "groups_href": None,
+                "group": None,
             }
             pages.append(page)
         return pages
+
+    # --- peer groups of the config -----------------------------------------------------------
+
+    def peer_groups(self) -> list[PeerGroup]:
+        """The config's peer groups with at least two services on this site."""
+        slugs = {s.slug for s in self.services}
+        return [g for g in self.config.peer_groups if len(set(g.services) & slugs) >= 2]
+
+    def group_pages(self, group: PeerGroup) -> list[Page]:
+        """A peer group's league for every KPI in every sort order: only its services, ranked
+        among themselves (same period and rules as the whole league), missing values last."""
+        members = [s for s in self.services if s.slug in group.services]
+        pages = []
+        for kpi in self.kpis:
+            definition = self.model.definitions[kpi]
+            cohort = self.comparison.cohorts[kpi]
+            columns = self._kpi_columns(kpi)
+            best = self._best_direction(kpi)
+            defaults = {"value": best, "service": "ascending", "department": "ascending", "transactions": "descending", "change": "descending"}
+            keys = [k for k in dict.fromkeys(c.key for c in columns) if k]
+            rows = self._kpi_rows(kpi, members, partial(self.comparison.group_standing, group.slug))
+            ranked = sum(bool(self.comparison.standing(s.slug, kpi)["ranked"]) for s in members) if is_ranked_kpi(definition) else 0
+            base = group_league_path(group.slug, kpi)
+            heading = f"{definition.label} league table within {group.name}"
+            for key in keys:
+                for direction in DIRECTIONS:
+                    is_default = key == "value" and direction == best
+                    page_path = (base if is_default else f"{base}{key}/{direction}/") + "index.html"
+                    title = heading if is_default else f"{heading}, by {self._key_words(key, definition.label)}, {self._direction_words(key, direction)}"
+                    page = Page(page_path, "league_kpi.html", title, section="league",
+                                breadcrumbs=[{"text": "Home", "href": href(page_path, "")}, {"text": "League table", "href": href(page_path, "league/")},
+                                             {"text": "Peer groups", "href": href(page_path, GROUPS_PATH)}])
+
+                    def link(column_key: str, column_direction: str, base: str = base, best: str = best) -> str:
+                        return base if column_key == "value" and column_direction == best else f"{base}{column_key}/{column_direction}/"
+
+                    page.context = {
+                        **self._kpi_context(kpi, page_path),
+                        "ranked_count": ranked,
+                        "heading": heading,
+                        "sorted_by": None if is_default else f"Sorted by {self._key_words(key, definition.label)}, {self._direction_words(key, direction)}.",
+                        "best_first_href": None if is_default else href(page_path, base),
+                        "table": _table_html(page_path, columns, _sorted_rows(rows, key, direction), (key, direction), link, defaults),
+                        "caption": f"{definition.label}: the {len(members)} services of {group.name}" + (f", ranked within the group for {cohort.period}" if ranked else ""),
+                        "numeric": [c.numeric for c in columns],
+                        "filters": [],
+                        "department": None,
+                        "group_filters": [],
+                        "groups_href": None,
+                        "group": {"name": group.name, "description": group.description, "all_href": href(page_path, league_path(kpi)),
+                                  "groups_href": href(page_path, GROUPS_PATH), "size": len(members)},
+                    }
+                    pages.append(page)
+        return pages
+
+    def groups_page(self) -> Page:
+        """The peer groups: what each is, its services, and its league for each KPI."""
+        page_path = GROUPS_PATH + "index.html"
+        page = Page(page_path, "groups.html", "Peer groups", section="league",
+                    breadcrumbs=[{"text": "Home", "href": href(page_path, "")}, {"text": "League table", "href": href(page_path, "league/")}])
+        page.context = {
+            "groups": [{
+                "name": group.name,
+                "id": f"group-{group.slug}",
+                "description": group.description,
+                "services": [{"name": s.name, "href": href(page_path, f"services/{s.slug}/")} for s in sorted(self.services, key=lambda s: s.name.lower()) if s.slug in group.services],
+                "leagues": [{"text": self.model.definitions[k].label, "href": href(page_path, group_league_path(group.slug, k))} for k in self.kpis],
+            } for group in self.peer_groups()],
+            "min_transactions": formatters.count(self.config.site.min_transactions_to_rank),
+            "overview_href": href(page_path, "league/"),
+        }
+        return page
 
     def _filterable(self) -> bool:
         """A filter by department only when the services come from more than one."""
@@ -364,6 +453,7 @@ class Leagues:
                     "table": _table_html(page_path, columns, ordered, (column.key, direction), lambda k, d: league_path(None, k, d), defaults),
                     "caption": f"All {len(self.services)} services, latest figures",
                     "kpi_leagues": [{"text": self.model.definitions[k].label, "href": href(page_path, league_path(k))} for k in self.kpis],
+                    "groups_href": href(page_path, GROUPS_PATH) if self.peer_groups() else None,
                     "min_transactions": formatters.count(self.config.site.min_transactions_to_rank),
                 }
                 pages.append(page)
@@ -401,8 +491,10 @@ class Leagues:
     # --- service and department pages ---------------------------------------------------
 
     def service_context(self, service: Service, page_path: str) -> dict[str, Any]:
-        """"How this service compares": rank and percentile among all services and among its
-        peers for each ranked KPI, the rank change, and what to improve first."""
+        """"How this service compares": rank and percentile among all services, among its
+        peers and within each peer group of the config it belongs to, for each ranked KPI, the
+        rank change, and what to improve first."""
+        groups = [g for g in self.peer_groups() if service.slug in g.services]
         rows = []
         for kpi in self.comparison.ranked_kpis():
             definition = self.model.definitions[kpi]
@@ -430,12 +522,24 @@ class Leagues:
                 overall = {"html": _missing(standing["reason"] if not pd.isna(standing["value"]) else "Not ranked")}
                 peer = {"html": _missing("Not ranked")}
                 change = {"html": _missing("Not ranked")}
-            rows.append([{"html": link}, value, overall, peer, change])
+            within = []
+            for group in groups:
+                in_group = self.comparison.group_standing(group.slug, service.slug, kpi)
+                if not standing["ranked"]:
+                    within.append({"html": _missing("Not ranked")})
+                elif in_group["of"] >= 2:
+                    within.append({"html": Markup('<a class="govuk-link" href="{}">{}</a>{}').format(
+                        href(page_path, group_league_path(group.slug, kpi)), f"{ordinal(int(in_group['rank']))} of {formatters.count(in_group['of'])}",
+                        _note(percentile_words(in_group["percentile"])))})
+                else:
+                    within.append({"html": _missing("No other service in the group ranked")})
+            rows.append([{"html": link}, value, overall, peer, *within, change])
         peers = f"Among {service.category} services" if service.category else "Among its peers"
         return {
             "summary": improvement_summary(self.comparison, service.slug),
-            "table": {"caption": f"How {service.name} compares", "headers": ["KPI", "Latest figure", "Among all services", peers, "Change in rank"],
+            "table": {"caption": f"How {service.name} compares", "headers": ["KPI", "Latest figure", "Among all services", peers, *[f"Within {g.name}" for g in groups], "Change in rank"],
                       "rows": rows, "numeric_columns": [1]},
+            "groups": [{"name": g.name, "href": href(page_path, f"{GROUPS_PATH}#group-{g.slug}")} for g in groups],
             "min_transactions": formatters.count(self.config.site.min_transactions_to_rank),
         }
 
@@ -501,4 +605,8 @@ def league_pages(leagues: Leagues) -> list[Page]:
     pages = leagues.overview_pages()
     for kpi in leagues.kpis:
         pages += leagues.kpi_pages(kpi)
+    if leagues.peer_groups():
+        pages.append(leagues.groups_page())
+        for group in leagues.peer_groups():
+            pages += leagues.group_pages(group)
     return pages

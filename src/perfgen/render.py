@@ -657,7 +657,13 @@ def about_and_az_pages(config: Config, shape: str, comparable: bool) -> list[Pag
         first = service.name[:1].upper()
         letter = first if first.isalpha() else "0-9"
         department = config.department(service.department)
-        letters.setdefault(letter, []).append({"name": service.name, "href": f"{service.slug}/", "department": department.name})
+        agency = config.agency(service.agency) if service.agency else None
+        letters.setdefault(letter, []).append({
+            "name": service.name, "href": f"{service.slug}/", "department": department.name,
+            # What the search box matches besides the name (search.js; no JavaScript: unused).
+            "search_department": " ".join(n for n in (department.name, department.abbreviation, agency and agency.name, agency and agency.abbreviation) if n),
+            "search_keywords": ", ".join([*service.keywords, *([service.category] if service.category else [])]),
+        })
     az.context = {"letters": [{"letter": k, "id": f"letter-{k.lower()}", "services": v} for k, v in letters.items()],
                   "service_count": len(config.services), "show_department": shape == "government"}
     return [about, az]
