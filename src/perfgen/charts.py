@@ -105,12 +105,15 @@ def _vega_for_shape(shape: str) -> str:
 
     spec = json.loads(shape)
     spec["data"] = {"name": _POINTS, "values": []}
-    vega = vlc.vegalite_to_vega(spec)
+    return json.dumps(_lighten(vlc.vegalite_to_vega(spec)))
+
+
+def _lighten(vega: dict[str, Any]) -> dict[str, Any]:
     for guide in vega.get("axes", []) + vega.get("legends", []):
         guide["labelLimit"] = 0
         guide["aria"] = False
     _without_descriptions(vega.get("marks", []))
-    return json.dumps(vega)
+    return vega
 
 
 def _without_descriptions(marks: list[dict[str, Any]]) -> None:
