@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -110,10 +111,22 @@ def published_rows(values: pd.DataFrame) -> pd.DataFrame:
     writing the whole file a second time: it is large for a large site)."""
     rows = values[(values["service"] != "") & (values["basis"] == "period")]
     frame = pd.DataFrame({column: rows[column].fillna("").astype(str) for column in ("service", "department", "kpi", "method", "basis", "period_kind", "status")})
-    frame["period_start"] = [d.isoformat() if isinstance(d, date) else "" for d in rows["period_start"]]
-    frame["period_end"] = [d.isoformat() if isinstance(d, date) else "" for d in rows["period_end"]]
-    frame["value"] = [_number_text(v) for v in rows["value"]]
+    frame["period_start"] = _texts(rows["period_start"], _date_text)
+    frame["period_end"] = _texts(rows["period_end"], _date_text)
+    frame["value"] = _texts(rows["value"], _number_text)
     return frame
+
+
+def _date_text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else ""
+
+
+def _texts(column: pd.Series, text: Any) -> list[str]:
+    """``[text(v) for v in column]``, converting each distinct value once (a large site has a
+    million figures but only a few hundred distinct periods); missing values are ""."""
+    codes, distinct = pd.factorize(column, use_na_sentinel=True)
+    table = np.array([text(value) for value in distinct] + [""], dtype=object)
+    return table[codes].tolist()
 
 
 def record(published: Published | None, values: pd.DataFrame, config: Config, today: date | None) -> Changelog:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Literal
 
 NOT_PROVIDED = "Not provided"
@@ -72,8 +72,15 @@ def _to_decimal(value: object) -> Decimal | None:
     return number
 
 
+_DEFAULT_PRECISION = Context(prec=28)
+
+
 def _round(number: Decimal, places: int) -> Decimal:
     """Round half away from zero to ``places`` decimal places."""
+    if number.adjusted() + places + 3 <= 28:
+        # The usual case, without entering a local context (a site formats hundreds of
+        # thousands of numbers; this is several times faster and gives the same Decimal).
+        return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=_DEFAULT_PRECISION)
     with localcontext() as context:
         context.prec = max(28, number.adjusted() + places + 3)
         return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)

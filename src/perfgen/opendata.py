@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from perfgen.config import KPI_IDS, Config, Service
@@ -158,21 +159,17 @@ class EncodedValues:
         self.values = values
         # Column by column, each distinct value converted once: the same cells as _json_cell and
         # _csv_cell give, without calling them for each of millions of cells.
+        # pandas.factorize finds the distinct values in C (missing ones get code -1, the last
+        # entry of each lookup table); numpy then picks every cell's text from the table.
         json_columns, csv_columns = [], []
         for column in SCHEMA_COLUMNS:
             kind = "number" if column in NUMBER_COLUMNS or column in INTEGER_COLUMNS else "boolean" if column in BOOLEAN_COLUMNS else "text"
-            json_memo: dict[Any, Any] = {}
-            csv_memo: dict[Any, str] = {}
-            json_cells, csv_cells = [], []
-            for value in values[column].tolist():
-                key = (type(value), value) if not _missing(value) else None
-                if key not in json_memo:
-                    json_memo[key] = _json_cell(column, value)
-                    csv_memo[key] = _csv_cell(value, kind)
-                json_cells.append(json_memo[key])
-                csv_cells.append(csv_memo[key])
-            json_columns.append(json_cells)
-            csv_columns.append(csv_cells)
+            codes, distinct = pd.factorize(values[column], use_na_sentinel=True)
+            distinct = list(distinct)
+            json_table = np.array([_json_cell(column, value) for value in distinct] + [None], dtype=object)
+            csv_table = np.array([_csv_cell(value, kind) for value in distinct] + [""], dtype=object)
+            json_columns.append(json_table[codes].tolist())
+            csv_columns.append(csv_table[codes].tolist())
         self.rows = [list(row) for row in zip(*json_columns)]
         self.header = csv_text(SCHEMA_COLUMNS, [])
         lines: list[str] = []

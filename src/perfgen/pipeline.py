@@ -95,6 +95,7 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         pages = render_stage.build_pages(model, svgs, channel_breakdown(loaded.db, results))
         history = changelog_stage.record(published, results.values, config, project.today)
         changelog_stage.add_pages(pages, history, config, results.definitions)
+        del published  # the previous site's figures, as large as this build's: compared, no longer needed
     base_url = project.base_url or config.site.base_url
     env = render_stage.make_environment(project.templates)
     site_context = {"site": config.site, "built_on": _latest_words(results), "feeds": base_url is not None}
@@ -102,16 +103,18 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         render_stage.add_page_sections(pages, model)  # plugins' and built-in sections, on every page
         html = render_stage.render_pages(env, pages, site_context, progress=tick)
     files: list[tuple[str, str | bytes]] = sorted(html.items())
+    page_paths = [page.path for page in pages]
+    del model, pages, svgs, html  # the build's largest objects: open data needs none of them (peak memory)
     with progress.step("Writing open data, feeds and records", "opendata"):
         files += plugins.published_files(config, results)  # data/kpis.csv, the other open data and the API (perfgen.opendata)
-        files += changelog_stage.files(history) + feeds_stage.files(config, results, [p.path for p in pages], history, base_url)
+        files += changelog_stage.files(history) + feeds_stage.files(config, results, page_paths, history, base_url)
         files += [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]  # for perfgen diff
         inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, loaded)]
-        files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(pages), [name for name, _ in files], key)))
+        files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(page_paths), [name for name, _ in files], key)))
     with progress.step("Publishing", "write"):
         written = write_site(project.output, files)
     loaded.db.close()
-    return BuildResult(project.output, len(pages), len(config.services), len(results.values), warnings,
+    return BuildResult(project.output, len(page_paths), len(config.services), len(results.values), warnings,
                        timings=dict(progress.timings), files_written=written, changelog=history,
                        overdue=[f for f in results.freshness if f.overdue])
 

@@ -177,12 +177,13 @@ class SiteModel:
         self.headlines = values[values["basis"] == "headline"]
         self.periods = values[values["basis"] == "period"]
         self._index: dict[tuple, dict[str, Any]] = {}
-        for row in records(self.periods[self.periods["status"] == "value"]):
-            self._index[(row["service"], row["department"] if row["service"] == "" else "", row["kpi"], row["method"], row["period_start"], row["period_end"])] = row
-        # Split once: filtering the whole frame per service is quadratic on large sites.
+        # Split once: filtering the whole frame per service is quadratic on large sites. One
+        # pass over the period rows feeds both indexes (they share the row dicts, read only).
         self._series_rows: dict[tuple, list[dict[str, Any]]] = {}
         for row in records(self.periods):
             self._series_rows.setdefault((row["service"], row["department"], row["kpi"], row["method"]), []).append(row)
+            if row["status"] == "value":
+                self._index[(row["service"], row["department"] if row["service"] == "" else "", row["kpi"], row["method"], row["period_start"], row["period_end"])] = row
         self._series_cache: dict[tuple, pd.DataFrame] = {}
         self._headline: dict[tuple, dict[str, Any]] = {}
         for row in records(self.headlines):
