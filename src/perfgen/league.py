@@ -256,13 +256,18 @@ class Leagues:
         definition = self.model.definitions[kpi]
         return "ascending" if is_ranked_kpi(definition) and definition.better == "lower" else "descending"
 
-    def kpi_pages(self, kpi: str) -> list[Page]:
-        definition = self.model.definitions[kpi]
-        cohort = self.comparison.cohorts[kpi]
+    def _sorting(self, kpi: str) -> tuple[list[Any], str, dict[str, str], list[str]]:
+        """A KPI league's columns, best direction, first direction of each sort column, and the
+        columns it can be sorted by."""
         columns = self._kpi_columns(kpi)
         best = self._best_direction(kpi)
         defaults = {"value": best, "service": "ascending", "department": "ascending", "transactions": "descending", "change": "descending"}
-        keys = [k for k in dict.fromkeys(c.key for c in columns) if k]
+        return columns, best, defaults, [k for k in dict.fromkeys(c.key for c in columns) if k]
+
+    def kpi_pages(self, kpi: str) -> list[Page]:
+        definition = self.model.definitions[kpi]
+        cohort = self.comparison.cohorts[kpi]
+        columns, best, defaults, keys = self._sorting(kpi)
         pages = []
         all_rows = self._kpi_rows(kpi)  # rendered once, ordered per page
         for key in keys:
@@ -335,10 +340,7 @@ class Leagues:
         for kpi in self.kpis:
             definition = self.model.definitions[kpi]
             cohort = self.comparison.cohorts[kpi]
-            columns = self._kpi_columns(kpi)
-            best = self._best_direction(kpi)
-            defaults = {"value": best, "service": "ascending", "department": "ascending", "transactions": "descending", "change": "descending"}
-            keys = [k for k in dict.fromkeys(c.key for c in columns) if k]
+            columns, best, defaults, keys = self._sorting(kpi)
             rows = self._kpi_rows(kpi, members, partial(self.comparison.group_standing, group.slug))
             ranked = sum(bool(self.comparison.standing(s.slug, kpi)["ranked"]) for s in members) if is_ranked_kpi(definition) else 0
             base = group_league_path(group.slug, kpi)
