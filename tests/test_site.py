@@ -190,3 +190,26 @@ def test_channels_side_by_side_with_changes(site):
     assert rows[-1][:3] == ["All channels", formatters.count(total["2024"]), "100%"]
     quarter = table_text(page, "Transactions by channel, October to December 2024, compared with July to September 2024 and October to December 2023")
     assert quarter[0][3:] == ["Change on previous quarter", "Change in share on previous quarter", "Change on a year before", "Change in share on a year before"]
+
+
+def test_satisfaction_tables_name_the_numerator_of_their_method(site):
+    # Carer's Allowance uses top-two-box: 232 of 331 responses satisfied in January to March 2023.
+    carers = table_text((site / "services/claim-carers-allowance/index.html").read_text(encoding="utf-8"), "User satisfaction by period")
+    assert carers[0][:4] == ["Period", "User satisfaction", "Satisfied or very satisfied responses", "Survey responses"]
+    assert carers[1][:4] == ["January to March 2023", "70.1%", "232", "331"]
+    passport = table_text((site / "services/apply-passport/index.html").read_text(encoding="utf-8"), "User satisfaction by period")
+    assert passport[0][2] == "Score: sum of (rating \u2212 1) / 4"
+
+
+def test_long_series_are_lines_without_dots(site):
+    # Monthly series of two years (24 figures) keep their dots; the example has no longer ones,
+    # so the rule itself is checked on the spec.
+    from perfgen.charts import MAX_DOTTED, ChartRequest, spec_for
+
+    def request(count: int) -> ChartRequest:
+        return ChartRequest("k", "percent", tuple((f"{2000 + i // 12}-{i % 12 + 1:02d}-28", 0.5, "a") for i in range(count)), "label")
+
+    assert "point" in spec_for(request(MAX_DOTTED))["mark"]
+    assert "point" not in spec_for(request(MAX_DOTTED + 1))["mark"]
+    page = (site / "services/apply-passport/index.html").read_text(encoding="utf-8")
+    assert 'class="mark-symbol' in page  # 24 monthly figures: dotted

@@ -51,10 +51,17 @@ _TARGET_COLOUR = "#0b0c0c"
 _NOTE_COLOUR = "#505a5f"
 
 
+#: A series with more periods than this is drawn as a line alone: 60 monthly dots are too close
+#: to read one by one (the table beside the chart has every figure) and were a quarter of the
+#: bytes of a service page.
+MAX_DOTTED = 24
+
+
 @lru_cache(maxsize=None)
-def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = False) -> dict[str, Any]:
+def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = False, dots: bool = True) -> dict[str, Any]:
     """The Vega-Lite spec for one unit, without data; with ``target`` or ``notes``, a layered
-    spec whose layers pick their rows from the one data set by ``kind``."""
+    spec whose layers pick their rows from the one data set by ``kind``. ``dots`` marks each
+    figure with a dot (short series; see :data:`MAX_DOTTED`)."""
     y_scale = alt.Scale(domain=[0, 1]) if unit == "percent" else alt.Scale(zero=True)
     encoding = {
         "x": alt.X("end:T", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0, tickCount=6, grid=False)),
@@ -65,7 +72,8 @@ def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = 
         encoding["strokeDash"] = alt.StrokeDash("series:N", title=None, legend=None)
     else:
         encoding["color"] = alt.value(_COLOURS[0])
-    line = alt.Chart().mark_line(point=alt.OverlayMarkDef(size=30, filled=True), strokeWidth=2).encode(**encoding)
+    dotted = {"point": alt.OverlayMarkDef(size=30, filled=True)} if dots else {}
+    line = alt.Chart().mark_line(strokeWidth=2, **dotted).encode(**encoding)
     if target or notes:
         layers = [line.transform_filter("datum.kind === 'value'")]
         if target:
@@ -95,7 +103,8 @@ def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = 
 def spec_for(request: ChartRequest) -> dict[str, Any]:
     series = sorted({name for _, _, name in request.points})
     layered = request.target is not None or bool(request.notes)
-    spec = copy.deepcopy(base_spec(request.unit, len(series), request.target is not None, bool(request.notes)))
+    dots = len({end for end, _, _ in request.points}) <= MAX_DOTTED
+    spec = copy.deepcopy(base_spec(request.unit, len(series), request.target is not None, bool(request.notes), dots))
     values: list[dict[str, Any]] = [{"end": end, "value": value, "series": name} for end, value, name in request.points]
     if layered:
         values = [{**row, "kind": "value"} for row in values]

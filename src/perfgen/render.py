@@ -426,7 +426,9 @@ def _history_table(model: SiteModel, service: Service, kpi: str, series: list[di
         rows.append(cells)
     headers = ["Period", definition.label]
     if definition.aggregate == "ratio":
-        headers += [_short(definition.numerator), _short(definition.denominator)]
+        method = series[0].get("method") if series else ""
+        headers += [SATISFACTION_NUMERATORS.get(method, _short(definition.numerator)) if kpi == "user_satisfaction" else _short(definition.numerator),
+                    _short(definition.denominator)]
     numeric = [1, 2, 3][: len(headers) - 1]
     if target is not None:
         numeric.append(len(headers))  # kept on one line, beside the figures it judges
@@ -435,6 +437,13 @@ def _history_table(model: SiteModel, service: Service, kpi: str, series: list[di
         numeric.append(len(headers))
         headers.append("Notes")
     return {"caption": f"{definition.label} by period", "headers": headers, "rows": rows, "numeric_columns": numeric}
+
+
+#: The numerator column of a satisfaction table, by method (kpis.yml describes both in one line).
+SATISFACTION_NUMERATORS = {
+    "mean_score": "Score: sum of (rating − 1) / 4",
+    "top_two_box": "Satisfied or very satisfied responses",
+}
 
 
 def _short(text: str) -> str:
