@@ -28,6 +28,7 @@ PAGE_TYPES = [
     "league/groups/index.html",
     "league/digital-take-up/groups/applications/index.html",
     "league/cost-per-transaction/groups/applications/change/descending/index.html",
+    "league/digital-take-up/categories/benefit/index.html",
     "definitions/index.html",
     "data-quality/index.html",
     "data/index.html",

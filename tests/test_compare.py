@@ -320,3 +320,22 @@ def test_summary_compares_with_the_peer_group_first():
     # a's only group has no other ranked service: its category peers (a, b, c) come next.
     summary = improvement_summary(Comparison(frame(_group_rows()), load_definitions(), make_config(services, peer_groups=GROUPS)), "a")
     assert summary.endswith("It leads on digital take-up: it is 5.0 percentage points above the median of the 3 ranked Licence services (90.0%).")
+
+
+def test_category_ranks_like_a_peer_group_of_its_services():
+    # The category "Big" holds the services of the group "big": the same ranks, percentiles,
+    # medians and rank changes among services ranked both years; the one-service category
+    # "Alone" gets none (no league), and services without a category belong to none.
+    services = [("a", "Alone"), ("b", "Big"), ("c", "Big"), ("d", "Big"), ("e", None), ("f", "Big")]
+    result = Comparison(frame(_group_rows()), load_definitions(), make_config(services, peer_groups=GROUPS))
+    assert result.categories == {"Big": ["b", "c", "d", "f"]}
+    for service in "bcdf":
+        in_category = result.category_standing("Big", service, "digital_take_up")
+        in_group = result.group_standing("big", service, "digital_take_up")
+        assert {k: str(v) for k, v in in_category.items()} == {k: str(v) for k, v in in_group.items()}, service
+        whole = result.standing(service, "digital_take_up")
+        if whole["ranked"]:  # the service page's "Among Big services" agrees with the category league
+            assert (in_category["rank"], in_category["of"], in_category["percentile"]) == (whole["peer_rank"], whole["peer_of"], whole["peer_percentile"])
+    c = result.category_standing("Big", "c", "digital_take_up")
+    assert rank_change_words(c) == "Down 2 places (1st a year earlier, 3rd now, among the 3 services ranked both years)"
+    assert pd.isna(result.category_standing("Alone", "a", "digital_take_up")["rank"])

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from perfgen.league import group_league_path, league_path
+from perfgen.league import category_league_path, category_slugs, group_league_path, league_path
 from site_checks import build_site
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
@@ -196,3 +198,108 @@ def test_service_page_shows_its_rank_within_its_peer_group(site):
     assert '<a class="govuk-link" href="../../league/digital-take-up/groups/applications/">2nd of 3</a>' in html
     assert "Among Licence services" in html
     assert "Within Applications" not in read(site, "services/book-theory-test")
+
+
+# --- categories -----------------------------------------------------------------------------
+
+#: The example with its services in two categories: "Applications" holds the services of the peer
+#: group "applications" (slugified to the group's slug too, in a folder of its own).
+CATEGORIES = {"renew-driving-licence": "Applications", "apply-passport": "Applications", "claim-carers-allowance": "Applications",
+              "apply-pension-credit": "Applications", "book-theory-test": "Bookings & notices", "report-lost-passport": "Bookings & notices"}
+
+
+@pytest.fixture(scope="module")
+def categorised(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("categories")
+    project = root / "project"
+    shutil.copytree(EXAMPLE, project)
+    path = project / "config/services.yml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for service in config["services"]:
+        service["category"] = CATEGORIES[service["slug"]]
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return build_site(project, root / "site")
+
+
+def test_category_slugs_are_deterministic_and_never_clash():
+    names = ["Licence", "licence", "Licence!", "licence-2", "Amending/deleting information", "Bookings & notices", "Économie", "***"]
+    slugs = category_slugs(names)
+    assert slugs == {"***": "category", "Amending/deleting information": "amending-deleting-information", "Bookings & notices": "bookings-and-notices",
+                     "Licence": "licence", "Licence!": "licence-3", "licence": "licence-4", "licence-2": "licence-2", "Économie": "economie"}
+    assert category_slugs(reversed(names)) == slugs
+    assert len(set(slugs.values())) == len(names)
+    assert category_league_path("benefit", "digital_take_up") == "league/digital-take-up/categories/benefit/"
+
+
+def test_category_league_ranks_within_the_category_by_hand(categorised):
+    now, before = hand_take_up(2024), hand_take_up(2023)
+    order_now = sorted(now, key=lambda s: -now[s])
+    order_before = sorted(before, key=lambda s: -before[s])
+    html = read(categorised, category_league_path("applications", "digital_take_up"))
+    assert services_in_order(html) == [*order_now, "apply-pension-credit"]  # no figures: last
+    rows = rows_of(html)
+    for position, service in enumerate(order_now):
+        change = order_before.index(service) - position
+        words = "No change" if change == 0 else f"{'Up' if change > 0 else 'Down'} {abs(change)}"
+        assert rows[position][0] == ["1st", "2nd", "3rd"][position]
+        assert rows[position][3] == f"{now[service] * 100:.1f}%"
+        assert rows[position][5:] == [["100%", "50.0%", "0%"][position], words], service
+    assert rows[3][0] == "Not ranked" and rows[3][3] == "Not provided"
+    assert "Digital take-up: the 4 services of the category Applications, ranked within the category for January to December 2024" in html
+    # The same services as the peer group "applications", so the same table, at another address.
+    assert rows == rows_of(read(categorised, group_league_path("applications", "digital_take_up")))
+    worst_first = services_in_order(read(categorised, category_league_path("applications", "digital_take_up") + "value/ascending"))
+    assert worst_first == [*reversed(order_now), "apply-pension-credit"]  # missing last both ways
+    # The theory test leads the whole league; the lost-passport report's take-up is out of date:
+    # listed after it, with the reason, in both directions.
+    for folder in ("", "value/ascending/"):
+        others = rows_of(read(categorised, category_league_path("bookings-and-notices", "digital_take_up") + folder))
+        assert [row[:2] for row in others] == [["1st", "Book a driving theory test"], ["Not ranked", "Report a lost or stolen passport"]]
+        assert others[1][3] == "71.0% Out of date: data for April 2023 to March 2024"
+
+
+def test_category_pages_in_every_sort_order_with_working_links(categorised):
+    for kpi, best in (("digital_take_up", "descending"), ("cost_per_transaction", "ascending"), ("user_satisfaction", "descending"), ("transactions", "descending")):
+        base = category_league_path("applications", kpi)
+        keys = ("value", "service", "department") + (("transactions", "change") if kpi != "transactions" else ())
+        for key in keys:
+            for direction in ("ascending", "descending"):
+                folder = base if (key, direction) == ("value", best) else f"{base}{key}/{direction}/"
+                html = read(categorised, folder)
+                # Sorted by value, a ranked KPI's rank and percentile columns are sorted too.
+                assert html.count("aria-sort=") == (3 if key == "value" and kpi != "transactions" else 1), (kpi, key, direction)
+                order = services_in_order(html)
+                assert sorted(order) == ["apply-passport", "apply-pension-credit", "claim-carers-allowance", "renew-driving-licence"]
+                if key in ("value", "transactions", "change"):
+                    assert order[-1] == "apply-pension-credit", (kpi, key, direction)  # no figures at all: last both ways
+                for link in re.findall(r'class="govuk-link app-sort" href="([^"]+)"', html.split("</thead>")[0]):
+                    assert (categorised / folder / link / "index.html").exists(), (folder, link)
+
+
+def test_category_leagues_are_linked(categorised):
+    league = read(categorised, "league/digital-take-up")
+    assert "Compare within a category" in league
+    assert 'href="../../league/digital-take-up/categories/applications/">Applications<' in league
+    assert 'href="../../league/digital-take-up/categories/bookings-and-notices/">Bookings &amp; notices<' in league
+    assert 'href="../../league/groups/#categories"' in league
+    assert 'href="../league/groups/#categories"' in read(categorised, "league")
+    groups = read(categorised, "league/groups")
+    assert "<h1 class=\"govuk-heading-xl\">Peer groups and categories</h1>" in groups
+    assert 'id="category-bookings-and-notices"' in groups and 'href="../../league/total-cost/categories/applications/"' in groups
+    # "Among Applications services" links to the category's league, as a group's column does to the group's.
+    service = read(categorised, "services/renew-driving-licence")
+    assert "Among Applications services" in service
+    assert '<a class="govuk-link" href="../../league/digital-take-up/categories/applications/">2nd of 3</a>' in service
+    category = read(categorised, category_league_path("applications", "completion_rate"))
+    assert 'href="../../../../league/groups/#categories">all categories</a>' in category
+    assert 'href="../../../../league/completion-rate/">Show every service</a>' in category
+
+
+def test_example_categories_of_one_service_have_no_league(site):
+    # Of the example's categories only Benefit has two services.
+    assert sorted(p.name for p in (site / "league/digital-take-up/categories").iterdir()) == ["benefit"]
+    assert services_in_order(read(site, category_league_path("benefit", "digital_take_up"))) == ["claim-carers-allowance", "apply-pension-credit"]
+    assert "Compare within a category" in read(site, "league/digital-take-up")
+    assert "categories/" not in read(site, "league/digital-take-up/departments/dwp")
+    # Carer's Allowance is the only Benefit service ranked: its rank among them links nowhere.
+    assert "No other Benefit service ranked" in read(site, "services/claim-carers-allowance")

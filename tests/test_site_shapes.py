@@ -169,3 +169,29 @@ def test_peer_group_pages_only_where_a_group_keeps_two_services(one_service, one
     assert (several_departments / "league/groups/index.html").exists()
     for page in sorted((several_departments / "league").rglob("groups/applications/**/index.html")):
         assert "Apply for a passport" in page.read_text(encoding="utf-8"), page
+
+
+@pytest.fixture(scope="module")
+def one_category(tmp_path_factory) -> Path:
+    """DWP's two services, both of the category Benefit."""
+    root = tmp_path_factory.mktemp("one-category")
+    return build_site(trimmed_project(root, ["claim-carers-allowance", "apply-pension-credit"]), root / "site")
+
+
+def test_category_pages_only_for_a_category_of_two_services_among_others(one_service, one_department, one_category, several_departments):
+    # One service: no leagues at all. One department: its two services have a category each.
+    # One category: its league would be the whole league again. The example: Benefit's two.
+    for site in (one_service, one_department, one_category):
+        assert not list(site.rglob("categories")), site
+        for page in html_pages(site):
+            text = page.read_text(encoding="utf-8")
+            assert "Compare within a category" not in text and "categories/" not in text and 'id="categories"' not in text, page
+    assert "Peer groups</h1>" in (one_category / "league/groups/index.html").read_text(encoding="utf-8")  # the group is left
+    assert_no_broken_links(one_category)
+    assert_one_h1_and_unique_titles(one_category)
+    pages = sorted((several_departments / "league").rglob("categories/*/**/index.html"))
+    assert {page.relative_to(several_departments / "league").parts[2] for page in pages} == {"benefit"}
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "Apply for Pension Credit" in text and "Apply for a passport" not in text, page
+    assert_one_h1_and_unique_titles(several_departments)

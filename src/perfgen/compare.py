@@ -4,8 +4,9 @@ In: the headline and period rows of :class:`perfgen.kpis.KpiResults` (``values``
 definitions and the config. Out: :class:`Comparison`, one row per service and KPI saying whether
 the service is ranked, why not if it is not, and where it stands among all services and among
 its peers (services of the same ``category``); and one row per peer group of the config
-(``peer_groups``), ranked service and KPI, with its standing within the group. League pages,
-service pages and department pages read it; nothing here formats HTML.
+(``peer_groups``), and per category of at least two services, ranked service and KPI, with its
+standing within the group or the category. League pages, service pages and department pages
+read it; nothing here formats HTML.
 
 Fair comparison rules (see DOMAIN.md):
 
@@ -26,9 +27,10 @@ Fair comparison rules (see DOMAIN.md):
 - Rank change: against the ranking of the same KPI 12 months earlier (``year_earlier``), under
   the same rules, among the services ranked in both periods (so that a rise never comes from
   a shorter league); positive means the service moved up.
-- Peer groups of the config are ranked on the same period and under the same rules as the whole
-  league: the group's services ranked there are ranked again among themselves (rank, percentile,
-  median, and the rank change among the group's services ranked a year earlier too).
+- Peer groups of the config, and categories, are ranked on the same period and under the same
+  rules as the whole league: the group's (or category's) services ranked there are ranked again
+  among themselves (rank, percentile, median, and the rank change among its services ranked a
+  year earlier too).
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ COLUMNS = [
     "percentile", "previous_rank", "previous_of", "rank_both", "rank_change", "peer_rank", "peer_of",
     "peer_percentile", "peer_median", "median",
 ]
-#: One row per peer group of the config, ranked service and KPI (:meth:`Comparison.group_standing`).
+#: One row per peer group of the config (or category), ranked service and KPI
+#: (:meth:`Comparison.group_standing`, :meth:`Comparison.category_standing`).
 GROUP_COLUMNS = ["group", "service", "kpi", "rank", "of", "percentile", "median", "previous_rank", "previous_of", "rank_both", "rank_change"]
 
 
@@ -119,9 +122,18 @@ class Comparison:
         self.table, self.cohorts = self._build(values)
         self._rows: dict[tuple[str, str], dict[str, Any]] = {
             (row["service"], row["kpi"]): row for row in self.table.to_dict("records")}
-        self.group_table = self._group_ranks(values)
+        self.group_table = self._ranks_within([(group.slug, set(group.services)) for group in config.peer_groups])
         self._group_rows: dict[tuple[str, str, str], dict[str, Any]] = {
             (row["group"], row["service"], row["kpi"]): row for row in self.group_table.to_dict("records")}
+        #: Each category of at least two services: its services' slugs, in config order.
+        members: dict[str, list[str]] = {}
+        for service in config.services:
+            if service.category:
+                members.setdefault(service.category, []).append(service.slug)
+        self.categories = {category: slugs for category, slugs in sorted(members.items()) if len(slugs) >= 2}
+        self.category_table = self._ranks_within([(category, set(slugs)) for category, slugs in self.categories.items()])
+        self._category_rows: dict[tuple[str, str, str], dict[str, Any]] = {
+            (row["group"], row["service"], row["kpi"]): row for row in self.category_table.to_dict("records")}
 
     # --- building ---------------------------------------------------------------------------
 
@@ -158,6 +170,7 @@ class Comparison:
         frame["period"] = [period_words(s, e) if isinstance(s, date) else "" for s, e in zip(frame["period_start"], frame["period_end"])]
 
         cohorts: dict[str, Cohort] = {}
+        self._previous: dict[str, pd.DataFrame] = {}
         frame["ranked"] = False
         frame["reason"] = ""
         for column in ("rank", "of", "previous_rank", "previous_of", "rank_both", "rank_change", "peer_rank", "peer_of"):
@@ -203,7 +216,8 @@ class Comparison:
                 frame.loc[with_category.index, "peer_percentile"] = peer_percentile
                 frame.loc[with_category.index, "peer_median"] = with_category.groupby("category")["value"].transform("median")
             previous_start, previous_end = year_earlier(start, end)
-            previous = self._previous_ranks(values, volumes, kpi, definition, previous_start, previous_end, set(frame.loc[eligible, "service"]))
+            self._previous[kpi] = self._previous_rows(values, volumes, kpi, previous_start, previous_end)
+            previous = self._previous_ranks(kpi, set(frame.loc[eligible, "service"]))
             if not previous.empty:
                 # Like with like: this year's rank among the same services as last year's.
                 both = ranked[ranked["service"].isin(previous.index)]
@@ -216,45 +230,46 @@ class Comparison:
         frame = frame[COLUMNS].sort_values(["kpi", "service"], kind="stable").reset_index(drop=True)
         return frame, cohorts
 
-    def _previous_ranks(self, values: pd.DataFrame, volumes: pd.DataFrame, kpi: str, definition: KpiDefinition, start: date, end: date,
-                        ranked_now: set[str]) -> pd.DataFrame:
-        """Ranks a year earlier among the services ranked now too, under the same rules: a
-        change in rank then compares like with like, not positions in leagues of other sizes."""
+    def _previous_rows(self, values: pd.DataFrame, volumes: pd.DataFrame, kpi: str, start: date, end: date) -> pd.DataFrame:
+        """The figures for the same 12 months a year earlier that would have been ranked then
+        under the same rules (the method, the minimum volume): found once per KPI, then ranked
+        among whichever services a league compares."""
         rows = values[(values["basis"] == "period") & (values["service"] != "") & (values["kpi"] == kpi)
                       & (values["method"] == self._method(kpi)) & (values["status"] == "value")
                       & (values["period_start"] == start) & (values["period_end"] == end) & values["value"].notna()]
-        rows = rows[rows["service"].isin(ranked_now)]
         rows = self._with_volume(rows[["service", "kpi", "value", "denominator", "period_start", "period_end"]], volumes)
         rows = rows[rows["volume"].notna() & (rows["volume"] >= self.min_transactions)].copy()
+        rows["value"] = rows["value"].astype("float64")
+        return rows
+
+    def _previous_ranks(self, kpi: str, ranked_now: set[str]) -> pd.DataFrame:
+        """Ranks a year earlier among the services ranked now too, under the same rules: a
+        change in rank then compares like with like, not positions in leagues of other sizes."""
+        rows = self._previous[kpi]
+        rows = rows[rows["service"].isin(ranked_now)].copy()
         if rows.empty:
             return rows
-        rows["value"] = rows["value"].astype("float64")
-        rank, _, _ = _competition_ranks(rows, definition.better, ["kpi"])
+        rank, _, _ = _competition_ranks(rows, self.definitions[kpi].better, ["kpi"])
         rows["rank"] = rank
         return rows.set_index("service")
 
-    def _group_ranks(self, values: pd.DataFrame) -> pd.DataFrame:
-        """Ranks within each peer group of the config (``peer_groups``): the group's services
-        ranked in the whole league (same period, same minimum volume, same method) are ranked
-        again among themselves; the rank change is against their ranking a year earlier among
-        the group's services ranked in both periods, as for the whole league."""
-        volumes = self._volumes(values) if self.config.peer_groups else None
+    def _ranks_within(self, sets: list[tuple[str, set[str]]]) -> pd.DataFrame:
+        """Ranks within each named set of services (a peer group of the config, or a category):
+        its services ranked in the whole league (same period, same minimum volume, same method)
+        are ranked again among themselves; the rank change is against their ranking a year
+        earlier among its services ranked in both periods, as for the whole league."""
         parts = []
-        for group in self.config.peer_groups:
-            members = set(group.services)
+        for name, members in sets:
             for kpi, definition in self.definitions.items():
                 ranked = self.table[(self.table["kpi"] == kpi) & self.table["ranked"].astype(bool) & self.table["service"].isin(members)]
                 if not is_ranked_kpi(definition) or ranked.empty:
                     continue
                 rank, size, percentile = _competition_ranks(ranked, definition.better, ["kpi"])
-                part = pd.DataFrame({"group": group.slug, "service": ranked["service"], "kpi": kpi, "rank": rank, "of": size,
+                part = pd.DataFrame({"group": name, "service": ranked["service"], "kpi": kpi, "rank": rank, "of": size,
                                      "percentile": percentile, "median": ranked["value"].median()})
                 for column in ("previous_rank", "previous_of", "rank_both", "rank_change"):
                     part[column] = pd.array([pd.NA] * len(part), dtype="Int64")
-                cohort = self.cohorts[kpi]
-                assert cohort.period_start is not None and cohort.period_end is not None and volumes is not None
-                start, end = year_earlier(cohort.period_start, cohort.period_end)
-                previous = self._previous_ranks(values, volumes, kpi, definition, start, end, set(ranked["service"]))
+                previous = self._previous_ranks(kpi, set(ranked["service"]))
                 if not previous.empty:
                     both = ranked[ranked["service"].isin(previous.index)]
                     rank_both, _, _ = _competition_ranks(both, definition.better, ["kpi"])
@@ -282,8 +297,14 @@ class Comparison:
     def group_standing(self, group: str, service: str, kpi: str) -> dict[str, Any]:
         """The service's standing with rank, group size, percentile, median and rank change
         within the peer group ``group`` in place of those among all services."""
+        return self._standing_within(self._group_rows.get((group, service, kpi)), service, kpi)
+
+    def category_standing(self, category: str, service: str, kpi: str) -> dict[str, Any]:
+        """The same within the category ``category`` (one of :attr:`categories`)."""
+        return self._standing_within(self._category_rows.get((category, service, kpi)), service, kpi)
+
+    def _standing_within(self, within: dict[str, Any] | None, service: str, kpi: str) -> dict[str, Any]:
         row = dict(self._rows[(service, kpi)])
-        within = self._group_rows.get((group, service, kpi))
         for column in GROUP_COLUMNS[3:]:
             row[column] = within[column] if within else (float("nan") if column in ("percentile", "median") else pd.NA)
         return row

@@ -8,9 +8,10 @@ duplicate keys and aliases are rejected, and all problems are reported together.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
-import datetime
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,6 +23,17 @@ from perfgen.errors import ConfigError, Problem, did_you_mean
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=200)]
+_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(text: str) -> str:
+    """Lower-case ASCII letters, digits and single hyphens: ``"Queen's Award"`` ->
+    ``"queens-award"``, ``"Amending/deleting information"`` -> ``"amending-deleting-information"``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    ascii_text = ascii_text.lower().replace("'", "").replace("&", " and ")
+    return _SLUG_JUNK.sub("-", ascii_text).strip("-")
+
+
 CHANNEL_PATTERN = r"^[a-z0-9]+(?:_[a-z0-9]+)*$"
 Channel = Annotated[str, Field(pattern=CHANNEL_PATTERN, max_length=50)]
 SatisfactionMethod = Literal["mean_score", "top_two_box"]
@@ -159,7 +171,7 @@ class Service(_Strict):
     start_url: str | None = Field(None, description="Where users start the service.")
     notes: str | None = Field(None, description="Notes shown on the service page, in Markdown.")
     cost_notes: str | None = Field(None, description="Notes on how costs were worked out.")
-    category: str | None = Field(None, description="Type of service, for example `Licence` or `Benefit`.")
+    category: str | None = Field(None, description="Type of service, for example `Licence` or `Benefit`. Services of the same category are ranked among themselves, with league tables of their own when there are two or more.")
     customer_type: str | None = Field(None, description="Who uses it, for example `Individuals` or `Businesses`.")
     business_model: str | None = Field(None, description="How it is paid for, for example `Fees and charges`.")
     transaction_type: str | None = Field(None, description="Kind of transaction, for example `Applications`.")

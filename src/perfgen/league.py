@@ -2,8 +2,9 @@
 
 In: the :class:`perfgen.render.SiteModel` and a :class:`perfgen.compare.Comparison`. Out:
 :class:`perfgen.render.Page` objects (the overview league, one league per KPI, each in every
-sort order, per-department filtered leagues, and a league per peer group of the config in every sort order
-with the peer groups page) and context for the service and department pages.
+sort order, per-department filtered leagues, a league per peer group of the config and per
+category of services in every sort order, with the page listing the groups and categories) and
+context for the service and department pages.
 
 Sorting works without JavaScript: every sort order is a page of its own, linked from the column
 headers (``aria-sort`` on the sorted one). Services with no figure (or one that is not ranked)
@@ -14,7 +15,7 @@ pages only put those rows in order: rendering a page is a join, not thousands of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -31,7 +32,7 @@ from perfgen.compare import (
     percentile_words,
     rank_change_words,
 )
-from perfgen.config import PeerGroup, Service
+from perfgen.config import PeerGroup, Service, slugify
 from perfgen.render import (
     LEAGUE_KPIS,
     STATUS_WORDS,
@@ -47,12 +48,44 @@ OVERVIEW_DEFAULT = ("service", "ascending")
 READINESS_KPIS = ("cost_per_transaction", "completion_rate", "user_satisfaction", "digital_take_up")
 
 
-GROUPS_PATH = "league/groups/"
+GROUPS_PATH = "league/groups/"  # the peer groups and the categories with leagues of their own
+CATEGORIES_PATH = GROUPS_PATH + "#categories"
 
 
 def group_league_path(group: str, kpi: str) -> str:
     """Site folder of a peer group's league for ``kpi``, best first: ``league/<kpi>/groups/<group>/``."""
     return f"{league_path(kpi)}groups/{group}/"
+
+
+def category_league_path(category: str, kpi: str) -> str:
+    """Site folder of a category's league for ``kpi``, best first, from the category's slug
+    (:func:`category_slugs`): ``league/<kpi>/categories/<category>/``. A folder of its own, so
+    that no category can take a peer group's address."""
+    return f"{league_path(kpi)}categories/{category}/"
+
+
+def category_slugs(categories: Iterable[str]) -> dict[str, str]:
+    """A slug for each category name, the same whatever order the names come in.
+
+    A name gets its :func:`slugify` form ("category" when nothing is left of it). Names that
+    slugify to the same text ("Licence" and "licence") are taken in sorted order: the first
+    keeps the slug and each other one gets the first free ``-2``, ``-3`` ... that is not another
+    name's own slug."""
+    bases: dict[str, list[str]] = {}
+    for name in sorted(set(categories)):
+        bases.setdefault(slugify(name) or "category", []).append(name)
+    slugs: dict[str, str] = {}
+    taken = set(bases)
+    for base in sorted(bases):
+        first, *others = bases[base]
+        slugs[first] = base
+        number = 2
+        for name in others:
+            while f"{base}-{number}" in taken:
+                number += 1
+            slugs[name] = f"{base}-{number}"
+            taken.add(slugs[name])
+    return slugs
 
 
 def kpi_slug(kpi: str) -> str:
@@ -81,6 +114,31 @@ class Column:
     @property
     def cell_key(self) -> str:
         return self.cell or self.key or self.label
+
+
+@dataclass(frozen=True)
+class PeerSet:
+    """Services with leagues of their own: a peer group of the config or a category."""
+
+    kind: str  # "group" or "category"
+    key: str  # how the comparison knows it: the group's slug, or the category's name
+    slug: str  # its folder
+    name: str
+    description: str | None
+    services: frozenset[str]
+
+    def league_path(self, kpi: str) -> str:
+        return group_league_path(self.slug, kpi) if self.kind == "group" else category_league_path(self.slug, kpi)
+
+    @property
+    def anchor(self) -> str:
+        """Its section's id on the groups page."""
+        return f"{self.kind}-{self.slug}"
+
+    @property
+    def within(self) -> str:
+        """"Applications and renewals", "the category Benefit": after "within"."""
+        return self.name if self.kind == "group" else f"the category {self.name}"
 
 
 @dataclass
@@ -183,6 +241,10 @@ class Leagues:
         self.departments = {d.slug: d for d in self.config.departments}
         self.services = list(self.config.services)
         self.kpis = [d.id for d in model.results.definitions]
+        slugs = category_slugs(s.category for s in self.services if s.category)
+        # A category holding every service of the site would only repeat the whole league.
+        self._categories = [PeerSet("category", name, slugs[name], name, None, frozenset(members))
+                            for name, members in comparison.categories.items() if len(members) < len(self.services)]
 
     # --- one KPI --------------------------------------------------------------------------
 
@@ -298,6 +360,8 @@ class Leagues:
                     "department": None,
                     "group_filters": [{"text": g.name, "href": href(page_path, group_league_path(g.slug, kpi))} for g in self.peer_groups()],
                     "groups_href": href(page_path, GROUPS_PATH) if self.peer_groups() else None,
+                    "category_filters": [{"text": c.name, "href": href(page_path, c.league_path(kpi))} for c in self.categories()],
+                    "categories_href": href(page_path, CATEGORIES_PATH) if self.categories() else None,
                     "group": None,
                 }
                 pages.append(page)
@@ -320,31 +384,46 @@ class Leagues:
                 "department": {"name": department.name, "all_href": href(page_path, league_path(kpi)), "page_href": href(page_path, f"departments/{department.slug}/")},
                 "group_filters": [],
                 "groups_href": None,
+                "category_filters": [],
+                "categories_href": None,
                 "group": None,
             }
             pages.append(page)
         return pages
 
-    # --- peer groups of the config -----------------------------------------------------------
+    # --- peer groups of the config and categories ----------------------------------------------
 
     def peer_groups(self) -> list[PeerGroup]:
         """The config's peer groups with at least two services on this site."""
         slugs = {s.slug for s in self.services}
         return [g for g in self.config.peer_groups if len(set(g.services) & slugs) >= 2]
 
+    def categories(self) -> list[PeerSet]:
+        """The categories with leagues of their own, by name: those of at least two services,
+        unless one category holds every service of the site."""
+        return self._categories
+
     def group_pages(self, group: PeerGroup) -> list[Page]:
-        """A peer group's league for every KPI in every sort order: only its services, ranked
-        among themselves (same period and rules as the whole league), missing values last."""
-        members = [s for s in self.services if s.slug in group.services]
+        """A peer group's league for every KPI in every sort order."""
+        return self.peer_pages(PeerSet("group", group.slug, group.slug, group.name, group.description, frozenset(group.services)))
+
+    def peer_pages(self, peers: PeerSet) -> list[Page]:
+        """A peer group's or a category's league for every KPI in every sort order: only its
+        services, ranked among themselves (same period and rules as the whole league), missing
+        values last."""
+        members = [s for s in self.services if s.slug in peers.services]
+        standing = self.comparison.group_standing if peers.kind == "group" else self.comparison.category_standing
+        kind = "peer group" if peers.kind == "group" else "category"
+        within = "the group" if peers.kind == "group" else "the category"
         pages = []
         for kpi in self.kpis:
             definition = self.model.definitions[kpi]
             cohort = self.comparison.cohorts[kpi]
             columns, best, defaults, keys = self._sorting(kpi)
-            rows = self._kpi_rows(kpi, members, partial(self.comparison.group_standing, group.slug))
+            rows = self._kpi_rows(kpi, members, partial(standing, peers.key))
             ranked = sum(bool(self.comparison.standing(s.slug, kpi)["ranked"]) for s in members) if is_ranked_kpi(definition) else 0
-            base = group_league_path(group.slug, kpi)
-            heading = f"{definition.label} league table within {group.name}"
+            base = peers.league_path(kpi)
+            heading = f"{definition.label} league table within {peers.within}"
             for key in keys:
                 for direction in DIRECTIONS:
                     is_default = key == "value" and direction == best
@@ -352,7 +431,7 @@ class Leagues:
                     title = heading if is_default else f"{heading}, by {self._key_words(key, definition.label)}, {self._direction_words(key, direction)}"
                     page = Page(page_path, "league_kpi.html", title, section="league",
                                 breadcrumbs=[{"text": "Home", "href": href(page_path, "")}, {"text": "League table", "href": href(page_path, "league/")},
-                                             {"text": "Peer groups", "href": href(page_path, GROUPS_PATH)}])
+                                             {"text": self.groups_title(), "href": href(page_path, GROUPS_PATH)}])
 
                     def link(column_key: str, column_direction: str, base: str = base, best: str = best) -> str:
                         return base if column_key == "value" and column_direction == best else f"{base}{column_key}/{column_direction}/"
@@ -364,22 +443,31 @@ class Leagues:
                         "sorted_by": None if is_default else f"Sorted by {self._key_words(key, definition.label)}, {self._direction_words(key, direction)}.",
                         "best_first_href": None if is_default else href(page_path, base),
                         "table": _table_html(page_path, columns, _sorted_rows(rows, key, direction), (key, direction), link, defaults),
-                        "caption": f"{definition.label}: the {len(members)} services of {group.name}" + (f", ranked within the group for {cohort.period}" if ranked else ""),
+                        "caption": f"{definition.label}: the {len(members)} services of {peers.within}" + (f", ranked within {within} for {cohort.period}" if ranked else ""),
                         "numeric": [c.numeric for c in columns],
                         "filters": [],
                         "department": None,
                         "group_filters": [],
                         "groups_href": None,
-                        "group": {"name": group.name, "description": group.description, "all_href": href(page_path, league_path(kpi)),
-                                  "groups_href": href(page_path, GROUPS_PATH), "size": len(members)},
+                        "category_filters": [],
+                        "categories_href": None,
+                        "group": {"name": peers.name, "description": peers.description, "all_href": href(page_path, league_path(kpi)),
+                                  "groups_href": href(page_path, GROUPS_PATH if peers.kind == "group" else CATEGORIES_PATH), "size": len(members),
+                                  "kind": kind, "within": within, "index_words": "all peer groups" if peers.kind == "group" else "all categories"},
                     }
                     pages.append(page)
         return pages
 
+    def groups_title(self) -> str:
+        if self.peer_groups() and self.categories():
+            return "Peer groups and categories"
+        return "Peer groups" if self.peer_groups() else "Categories of service"
+
     def groups_page(self) -> Page:
-        """The peer groups: what each is, its services, and its league for each KPI."""
+        """The peer groups (what each is, its services, and its league for each KPI) and the
+        categories with leagues of their own (their size and leagues)."""
         page_path = GROUPS_PATH + "index.html"
-        page = Page(page_path, "groups.html", "Peer groups", section="league",
+        page = Page(page_path, "groups.html", self.groups_title(), section="league",
                     breadcrumbs=[{"text": "Home", "href": href(page_path, "")}, {"text": "League table", "href": href(page_path, "league/")}])
         page.context = {
             "groups": [{
@@ -389,6 +477,12 @@ class Leagues:
                 "services": [{"name": s.name, "href": href(page_path, f"services/{s.slug}/")} for s in sorted(self.services, key=lambda s: s.name.lower()) if s.slug in group.services],
                 "leagues": [{"text": self.model.definitions[k].label, "href": href(page_path, group_league_path(group.slug, k))} for k in self.kpis],
             } for group in self.peer_groups()],
+            "categories": [{
+                "name": category.name,
+                "id": category.anchor,
+                "size": formatters.count(len(category.services)),
+                "leagues": [{"text": self.model.definitions[k].label, "href": href(page_path, category.league_path(k))} for k in self.kpis],
+            } for category in self.categories()],
             "min_transactions": formatters.count(self.config.site.min_transactions_to_rank),
             "overview_href": href(page_path, "league/"),
         }
@@ -456,6 +550,7 @@ class Leagues:
                     "caption": f"All {len(self.services)} services, latest figures",
                     "kpi_leagues": [{"text": self.model.definitions[k].label, "href": href(page_path, league_path(k))} for k in self.kpis],
                     "groups_href": href(page_path, GROUPS_PATH) if self.peer_groups() else None,
+                    "categories_href": href(page_path, CATEGORIES_PATH) if self.categories() else None,
                     "min_transactions": formatters.count(self.config.site.min_transactions_to_rank),
                 }
                 pages.append(page)
@@ -497,6 +592,7 @@ class Leagues:
         peers and within each peer group of the config it belongs to, for each ranked KPI, the
         rank change, and what to improve first."""
         groups = [g for g in self.peer_groups() if service.slug in g.services]
+        category = next((c for c in self.categories() if c.key == service.category), None)
         rows = []
         for kpi in self.comparison.ranked_kpis():
             definition = self.model.definitions[kpi]
@@ -515,8 +611,9 @@ class Leagues:
             if standing["ranked"]:
                 overall: Any = {"html": Markup("{}{}").format(f"{ordinal(int(standing['rank']))} of {formatters.count(standing['of'])}", _note(percentile_words(standing["percentile"])))}
                 if service.category and not pd.isna(standing["peer_of"]) and standing["peer_of"] >= 2:
-                    peer: Any = {"html": Markup("{}{}").format(f"{ordinal(int(standing['peer_rank']))} of {formatters.count(standing['peer_of'])}",
-                                                                _note(percentile_words(standing["peer_percentile"])))}
+                    words = f"{ordinal(int(standing['peer_rank']))} of {formatters.count(standing['peer_of'])}"
+                    among: Any = Markup('<a class="govuk-link" href="{}">{}</a>').format(href(page_path, category.league_path(kpi)), words) if category else words
+                    peer: Any = {"html": Markup("{}{}").format(among, _note(percentile_words(standing["peer_percentile"])))}
                 else:
                     peer = {"html": _missing(f"No other {service.category} service ranked" if service.category else "No category set")}
                 change = {"text": rank_change_words(standing)}
@@ -542,6 +639,7 @@ class Leagues:
             "table": {"caption": f"How {service.name} compares", "headers": ["KPI", "Latest figure", "Among all services", peers, *[f"Within {g.name}" for g in groups], "Change in rank"],
                       "rows": rows, "numeric_columns": [1]},
             "groups": [{"name": g.name, "href": href(page_path, f"{GROUPS_PATH}#group-{g.slug}")} for g in groups],
+            "category_league": category is not None,
             "min_transactions": formatters.count(self.config.site.min_transactions_to_rank),
         }
 
@@ -607,8 +705,10 @@ def league_pages(leagues: Leagues) -> list[Page]:
     pages = leagues.overview_pages()
     for kpi in leagues.kpis:
         pages += leagues.kpi_pages(kpi)
-    if leagues.peer_groups():
+    if leagues.peer_groups() or leagues.categories():
         pages.append(leagues.groups_page())
-        for group in leagues.peer_groups():
-            pages += leagues.group_pages(group)
+    for group in leagues.peer_groups():
+        pages += leagues.group_pages(group)
+    for category in leagues.categories():
+        pages += leagues.peer_pages(category)
     return pages

@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import tempfile
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from perfgen.config import slugify
 
 __all__ = [
     "ANNUAL_DATA_FILE",
@@ -424,17 +425,6 @@ def column_letter(index: int) -> str:
 
 _HTML_BREAK = re.compile(r"<\s*/?\s*br\s*/?\s*>", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\[?\s*not provided\s*\]?", re.IGNORECASE)
-_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
-
-
-def slugify(text: str) -> str:
-    """Lower-case ASCII letters, digits and single hyphens: ``"Queen's Award"`` ->
-    ``"queens-award"``."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    ascii_text = ascii_text.lower().replace("'", "").replace("&", " and ")
-    return _SLUG_JUNK.sub("-", ascii_text).strip("-")
-
-
 def _name_key(name: str) -> str:
     """Names compared loosely: case, punctuation and "&"/"and" ignored."""
     return re.sub(r"[^a-z0-9]", "", name.lower().replace("&", "and"))
