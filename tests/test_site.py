@@ -91,8 +91,8 @@ def test_every_chart_has_caption_summary_and_table(site):
     assert page.count('<figcaption') == figures
     assert page.count('class="app-chart__summary"') == figures
     assert page.count('role="img" aria-label=') == figures
-    # plus the two channel tables (12 months, latest month) and "How this service compares"
-    assert page.count("<table") == figures + 3
+    # plus the latest month's KPIs, the two channel tables (12 months, latest month) and "How this service compares"
+    assert page.count("<table") == figures + 4
 
 
 def test_missing_values_say_not_provided_never_zero(site):
@@ -213,3 +213,24 @@ def test_long_series_are_lines_without_dots(site):
     assert "point" not in spec_for(request(MAX_DOTTED + 1))["mark"]
     page = (site / "services/apply-passport/index.html").read_text(encoding="utf-8")
     assert 'class="mark-symbol' in page  # 24 monthly figures: dotted
+
+
+def test_latest_month_table_on_service_and_department_pages(site):
+    page = (site / "services/renew-driving-licence/index.html").read_text(encoding="utf-8")
+    assert '<h3 class="govuk-heading-m" id="latest">Latest month</h3>' in page
+    assert page.index("Key performance indicators") < page.index('id="latest"') < page.index("Over time")  # beside the tiles
+    rows = table_text(page, "Renew a driving licence: latest month, December 2024")
+    assert rows[0] == ["Figure", "December 2024", "Change on November 2024", "Change on December 2023"]
+    assert rows[5] == ["Transactions", "231,250", "+6.3%", "No change"]
+    table = page[page.index(">Renew a driving licence: latest month, December 2024</caption>"):]
+    table = table[: table.index("</table>")]
+    assert table.count('<th scope="col"') == 4 and table.count('<th scope="row"') == 6
+    quarterly = (site / "services/book-theory-test/index.html").read_text(encoding="utf-8")
+    assert '<h3 class="govuk-heading-m" id="latest">Latest quarter</h3>' in quarterly
+    assert "Not reported by quarter: completion rate, user satisfaction." in quarterly
+    for slug in ("report-lost-passport", "apply-pension-credit"):  # 12-month figures only, or none: no table, no heading
+        other = (site / f"services/{slug}/index.html").read_text(encoding="utf-8")
+        assert 'id="latest"' not in other and "Latest month" not in other and "Latest quarter" not in other
+    department = (site / "departments/dwp/index.html").read_text(encoding="utf-8")
+    assert table_text(department, "Department for Work and Pensions: latest quarter, October to December 2024")[4] == [
+        "Transactions", "59,565 1 of 2 services", "+3.3%", "+4.2%"]

@@ -20,7 +20,7 @@ from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoad
 from jinja2.exceptions import UndefinedError
 from markupsafe import Markup
 
-from perfgen import formatters, freshness, parts as parts_stage, plugins, targets
+from perfgen import formatters, freshness, latest, parts as parts_stage, plugins, targets
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
 from perfgen.kpis import KpiDefinition, KpiResults, records
@@ -544,6 +544,7 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             "department": department,
             "tiles": [model.tile(None, department.slug, k) for k in HEADLINE_KPIS],
             "volume_tile": model.tile(None, department.slug, "transactions"),
+            "latest": latest.department_table(model, department, METHOD_WORDS),
             "league": {"caption": f"{department.name}: each service's latest figures", "headers": _league_headers(model, with_department=False),
                        "rows": _league_rows(model, page, services, with_department=False), "numeric_columns": [1, 2, 3, 4, 5]},
             "service_count": len(services),
@@ -589,6 +590,7 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             "tiles": [model.tile(service, department.slug, k) for k in HEADLINE_KPIS],
             "volume_tile": model.tile(service, department.slug, "transactions"),
             "cost_tile": model.tile(service, department.slug, "total_cost"),
+            "latest": latest.service_table(model, service, METHOD_WORDS),
             "figures": figures,
             "not_charted": missing,
             "channel_tables": parts_stage.channel_tables(model, channels_by_service.get(service.slug), service),
