@@ -151,15 +151,20 @@ def values_rows(values: pd.DataFrame) -> list[list[Any]]:
             for row in values[list(SCHEMA_COLUMNS)].itertuples(index=False)]
 
 
-class _RawJSON(str):
-    """JSON text already encoded: ``_compact_json`` places it as it is."""
+class _RawJSON:
+    """JSON text already encoded: ``_compact_json`` places it as it is (not copied)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
 
 
 def _compact_json(document: Any) -> str:
     """``json.dumps(document, separators=(",", ":"))`` (no ASCII escaping, no NaN), except that
     ``_RawJSON`` parts are placed as they are instead of being encoded again."""
     if isinstance(document, _RawJSON):
-        return str(document)
+        return document.text
     if isinstance(document, dict) and all(isinstance(key, str) for key in document):
         return "{" + ",".join(_json_text(key) + ":" + _compact_json(value) for key, value in document.items()) + "}"
     if isinstance(document, (list, tuple)):
@@ -212,7 +217,11 @@ def _encode_numbers(distinct: Any) -> tuple[list[Any], list[str], list[str]]:
 
 class EncodedValues:
     """Every value encoded once, as CSV lines and JSON rows (text), so the site file and each
-    service's and department's subset reuse them instead of converting every cell again."""
+    service's and department's subset reuse them instead of converting every cell again.
+
+    The lines are kept as one text (the site's CSV file) with each line's offset, and the JSON
+    rows likewise, not as a million small strings: a subset of rows that follow each other (a
+    service's, as the values are sorted by department and service) is one slice."""
 
     def __init__(self, values: pd.DataFrame):
         self.values = values
@@ -220,8 +229,8 @@ class EncodedValues:
         # _csv_cell give, without calling them for each of millions of cells.
         # pandas.factorize finds the distinct values in C (missing ones get code -1, the last
         # entry of each lookup table); numpy then picks every cell's text from the table.
-        self._objects: dict[str, np.ndarray] = {}
-        json_columns, csv_columns = [], []
+        self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # column -> (codes, objects)
+        json_tables, csv_tables = [], []
         for column in SCHEMA_COLUMNS:
             kind = "number" if column in NUMBER_COLUMNS or column in INTEGER_COLUMNS else "boolean" if column in BOOLEAN_COLUMNS else "text"
             codes, distinct = pd.factorize(values[column], use_na_sentinel=True)
@@ -232,33 +241,54 @@ class EncodedValues:
                 objects = [_json_cell(column, value) for value in distinct]
                 json_texts = [_json_text(value) for value in objects]
                 csv_texts = [_csv_cell(value, kind) for value in distinct]
-            self._objects[column] = np.array(objects + [None], dtype=object)[codes]
             if kind == "text":  # numbers and booleans never need quotes
                 csv_texts = [_csv_field(text) for text in csv_texts]
-            json_columns.append(np.array(json_texts + ["null"], dtype=object)[codes].tolist())
-            csv_columns.append(np.array(csv_texts + [""], dtype=object)[codes].tolist())
+            codes = codes.astype(np.int32) if len(distinct) < 2**31 - 1 else codes
+            self._codes[column] = (codes, np.array(objects + [None], dtype=object))
+            json_tables.append(np.array(json_texts + ["null"], dtype=object))
+            csv_tables.append(np.array(csv_texts + [""], dtype=object))
         self.header = csv_text(SCHEMA_COLUMNS, [])
-        self.lines = [",".join(row) + "\n" for row in zip(*csv_columns)]
-        del csv_columns
-        self.rows = ["[" + ",".join(row) + "]" for row in zip(*json_columns)]
+        codes = [self._codes[column][0] for column in SCHEMA_COLUMNS]
+        lines = [",".join(row) + "\n" for row in zip(*(table[c].tolist() for table, c in zip(csv_tables, codes)))]
+        self._csv_ends = np.cumsum([len(self.header)] + [len(line) for line in lines])
+        self._csv = self.header + "".join(lines)
+        del lines
+        rows = ["[" + ",".join(row) + "]" for row in zip(*(table[c].tolist() for table, c in zip(json_tables, codes)))]
+        self._json_ends = np.cumsum([1] + [len(row) + 1 for row in rows])  # "[" then each row and its comma
+        self._json = "[" + ",".join(rows) + "]"
+        del rows
 
     def positions(self, subset: pd.DataFrame) -> list[int]:
         return list(self.values.index.get_indexer(subset.index))
 
+    @staticmethod
+    def _pieces(text: str, ends: np.ndarray, positions: list[int], separator: int) -> list[str]:
+        """The rows at ``positions`` (each ``text[ends[i]:ends[i + 1] - separator]``), runs of
+        consecutive rows as one slice each."""
+        pieces: list[str] = []
+        run_start = 0
+        for k in range(1, len(positions) + 1):
+            if k == len(positions) or positions[k] != positions[k - 1] + 1:
+                first, last = positions[run_start], positions[k - 1]
+                pieces.append(text[int(ends[first]):int(ends[last + 1]) - separator])
+                run_start = k
+        return pieces
+
     def csv(self, subset: pd.DataFrame | None = None) -> str:
         if subset is None:
-            return self.header + "".join(self.lines)
-        return self.header + "".join(self.lines[i] for i in self.positions(subset))
+            return self._csv
+        return self.header + "".join(self._pieces(self._csv, self._csv_ends, self.positions(subset), 0))
 
     def json_rows(self, subset: pd.DataFrame | None = None) -> _RawJSON:
         """The rows as a JSON array (text), for ``_values_document``."""
-        rows = self.rows if subset is None else [self.rows[i] for i in self.positions(subset)]
-        return _RawJSON("[" + ",".join(rows) + "]")
+        if subset is None:
+            return _RawJSON(self._json)
+        return _RawJSON("[" + ",".join(self._pieces(self._json, self._json_ends, self.positions(subset), 1)) + "]")
 
     def frame(self) -> pd.DataFrame:
         """The published values (JSON's numbers, None when missing) as Python objects, column by
         column, typed as a DataFrame built from rows would be."""
-        return pd.DataFrame(self._objects).infer_objects()
+        return pd.DataFrame({column: objects[codes] for column, (codes, objects) in self._codes.items()}).infer_objects()
 
 
 def _json(document: Any, compact: bool = False) -> str:
