@@ -16,6 +16,7 @@ Part values are kept apart (``KpiResults.part_values``): they are not ranked or 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -385,7 +386,7 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     for frame in (service_values, aggregate_values, part_values):
         frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
         frame["period_end"] = pd.to_datetime(frame["period_end"]).dt.date
-        frame["months"] = [_months(s, e) for s, e in zip(frame["period_start"], frame["period_end"])]
+        frame["months"] = _per_period(_months, frame["period_start"], frame["period_end"])
         frames.append(frame)
     aggregate_values["period_kind"] = [AGGREGATE_KINDS.get(m, "range") for m in aggregate_values["months"]]
     service_values, aggregate_values, part_values = frames
@@ -399,7 +400,7 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     headlines = _service_headlines(service_values, config, latest_end)
     aggregate_headlines = _aggregate_headlines(aggregate_values)
     values = pd.concat([service_values, headlines, aggregate_values, aggregate_headlines], ignore_index=True)
-    values["period"] = [period_words(s, e) if s is not None and not pd.isna(s) else "" for s, e in zip(values["period_start"], values["period_end"])]
+    values["period"] = _per_period(_period_words, values["period_start"], values["period_end"])
     values["note"] = values["note"].fillna("")
     values = values.sort_values(
         ["department", "service", "kpi", "method", "basis", "period_start", "period_end"], kind="stable"
@@ -428,13 +429,29 @@ def _part_values(part_values: pd.DataFrame, config: Config, latest_end: date | N
     parent = {part.slug: s.slug for s in config.services for part in s.parts}
     frame["part"] = frame["service"]
     frame["service"] = frame["part"].map(parent)
-    frame["period"] = [period_words(s, e) if s is not None and not pd.isna(s) else "" for s, e in zip(frame["period_start"], frame["period_end"])]
+    frame["period"] = _per_period(_period_words, frame["period_start"], frame["period_end"])
     frame["note"] = frame["note"].fillna("")
     return frame.sort_values(["department", "service", "part", "kpi", "method", "basis", "period_start", "period_end"], kind="stable").reset_index(drop=True)
 
 
 def _months(start: date, end: date) -> int | None:
     return months_spanned(start, end)
+
+
+def _period_words(start: Any, end: Any) -> str:
+    return period_words(start, end) if start is not None and not pd.isna(start) else ""
+
+
+def _per_period(function: Any, starts: Iterable[Any], ends: Iterable[Any]) -> list[Any]:
+    """``function(start, end)`` for each row, computed once per distinct period (a site has a
+    few hundred periods and a million rows)."""
+    done: dict[tuple[Any, Any], Any] = {}
+    results = []
+    for pair in zip(starts, ends):
+        if pair not in done:
+            done[pair] = function(*pair)
+        results.append(done[pair])
+    return results
 
 
 def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | None, warnings: Warnings, overdue: list[Freshness] | None = None,
