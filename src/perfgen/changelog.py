@@ -35,6 +35,7 @@ from markupsafe import Markup
 from perfgen import opendata
 from perfgen.config import Config
 from perfgen.diff import (
+    KEY,
     KPIS_FILE,
     STATUS_WORDS,
     format_unit,
@@ -76,7 +77,8 @@ def read_published(location: str | Path | None) -> Published | None:
     if kpis is None:
         return None
     label = f"{location}{'' if str(location).endswith('/') else '/'}{KPIS_FILE}"
-    published = Published(str(location), read_kpis(kpis, label))
+    # Only the columns the comparison reads (value_changes): half the file's memory and time
+    published = Published(str(location), read_kpis(kpis, label, KEY + ["value", "status", "period_kind"]))
     history = _read(location, CORRECTIONS_FILE)
     if history:
         rows = list(csv.DictReader(io.StringIO(history)))

@@ -101,8 +101,10 @@ class Snapshot:
         return None
 
 
-def read_kpis(text: str, label: str) -> pd.DataFrame:
-    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+def read_kpis(text: str, label: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """``kpis.csv`` as text columns; only ``columns`` (those present) when given."""
+    wanted = set(columns) if columns is not None else None
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, usecols=(lambda c: c in wanted) if wanted is not None else None)
     missing = [c for c in KEY + ["value", "status", "period_kind"] if c not in frame.columns]
     if missing:
         raise DiffError([Problem(label, 1, "", f"not a perfgen kpis.csv: no column {', '.join(repr(c) for c in missing)}")])

@@ -49,6 +49,13 @@ BETTER = ("higher", "lower")
 
 def _to_decimal(value: object) -> Decimal | None:
     """The value as a Decimal, or None when it is missing (None or NaN)."""
+    if type(value) is float:  # the usual case, without the checks against abstract number types
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            raise ValueError(f"cannot format an infinite number: {value!r}")
+        # repr gives the shortest decimal that round-trips: 2.675, not 2.67499999...
+        return Decimal(repr(value))
     if value is None:
         return None
     if isinstance(value, bool):
@@ -197,6 +204,9 @@ def percent_exact(fraction: object) -> str:
 
 def count(value: object) -> str:
     """A count with grouped thousands: ``977,870,260``; non-integers are rounded half up."""
+    if (type(value) is float and value.is_integer() and abs(value) < 1e15) or type(value) is int:
+        whole = int(value)  # already whole (most counts): the same text without Decimal
+        return f"{MINUS if whole < 0 else ''}{abs(whole):,}"
     number = _to_decimal(value)
     if number is None:
         return NOT_PROVIDED

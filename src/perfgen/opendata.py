@@ -151,9 +151,77 @@ def values_rows(values: pd.DataFrame) -> list[list[Any]]:
             for row in values[list(SCHEMA_COLUMNS)].itertuples(index=False)]
 
 
+class _RawJSON:
+    """JSON text already encoded: ``_compact_json`` places it as it is (not copied)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+def _compact_json(document: Any) -> str:
+    """``json.dumps(document, separators=(",", ":"))`` (no ASCII escaping, no NaN), except that
+    ``_RawJSON`` parts are placed as they are instead of being encoded again."""
+    if isinstance(document, _RawJSON):
+        return document.text
+    if isinstance(document, dict) and all(isinstance(key, str) for key in document):
+        return "{" + ",".join(_json_text(key) + ":" + _compact_json(value) for key, value in document.items()) + "}"
+    if isinstance(document, (list, tuple)):
+        return "[" + ",".join(_compact_json(value) for value in document) + "]"
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _csv_field(text: str) -> str:
+    """One field as the csv module writes it in a row (quoted only when it must be)."""
+    if not text:
+        return text
+    lines: list[str] = []
+    csv.writer(_Sink(lines), lineterminator="\r\n").writerow([text])
+    return lines[0][:-2]
+
+
+def _encode_numbers(distinct: Any) -> tuple[list[Any], list[str], list[str]]:
+    """``number``, its JSON text and ``_csv_cell``'s text for each distinct (present) number.
+    Whole numbers below 10^12 (12 digits: rounding to 12 significant figures keeps them) are
+    converted by numpy at once; the others one by one."""
+    floats = np.array([float(value.item() if hasattr(value, "item") else value) for value in distinct] if distinct.dtype == object
+                      else np.asarray(distinct, dtype=float), dtype=float)
+    objects: list[Any] = [None] * len(floats)
+    texts: list[str] = [""] * len(floats)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(floats) & (floats == np.floor(floats)) & (np.abs(floats) < 1e12)
+    positions = np.flatnonzero(whole).tolist()
+    integers = floats[whole].astype(np.int64)
+    for position, integer, text in zip(positions, integers.tolist(), integers.astype(str).tolist()):
+        objects[position] = integer
+        texts[position] = text
+    json_texts = list(texts)
+    for position, value in zip(np.flatnonzero(~whole).tolist(), floats[~whole].tolist()):
+        text = format(value, ".12g")  # number(value), inlined: the 12 significant figures
+        result = float(text)
+        if result.is_integer() and abs(result) < 1e15:
+            objects[position] = int(result)
+            texts[position] = json_texts[position] = str(int(result))
+        else:
+            objects[position] = result
+            texts[position] = format(result, ".12g")
+            # json writes a finite float as its repr (and refuses infinity)
+            json_texts[position] = repr(result) if math.isfinite(result) else _json_text(result)
+    return objects, json_texts, texts
+
+
 class EncodedValues:
-    """Every value encoded once, as CSV lines and JSON rows, so the site file and each service's
-    and department's subset reuse them instead of converting every cell again."""
+    """Every value encoded once, as CSV lines and JSON rows (text), so the site file and each
+    service's and department's subset reuse them instead of converting every cell again.
+
+    The lines are kept as one text (the site's CSV file) with each line's offset, and the JSON
+    rows likewise, not as a million small strings: a subset of rows that follow each other (a
+    service's, as the values are sorted by department and service) is one slice."""
 
     def __init__(self, values: pd.DataFrame):
         self.values = values
@@ -161,46 +229,77 @@ class EncodedValues:
         # _csv_cell give, without calling them for each of millions of cells.
         # pandas.factorize finds the distinct values in C (missing ones get code -1, the last
         # entry of each lookup table); numpy then picks every cell's text from the table.
-        json_columns, csv_columns = [], []
+        self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # column -> (codes, objects)
+        json_tables, csv_tables = [], []
         for column in SCHEMA_COLUMNS:
             kind = "number" if column in NUMBER_COLUMNS or column in INTEGER_COLUMNS else "boolean" if column in BOOLEAN_COLUMNS else "text"
             codes, distinct = pd.factorize(values[column], use_na_sentinel=True)
-            distinct = list(distinct)
-            json_table = np.array([_json_cell(column, value) for value in distinct] + [None], dtype=object)
-            csv_table = np.array([_csv_cell(value, kind) for value in distinct] + [""], dtype=object)
-            json_columns.append(json_table[codes].tolist())
-            csv_columns.append(csv_table[codes].tolist())
-        self.rows = [list(row) for row in zip(*json_columns)]
+            if kind == "number":
+                objects, json_texts, csv_texts = _encode_numbers(distinct)
+            else:
+                distinct = list(distinct)
+                objects = [_json_cell(column, value) for value in distinct]
+                json_texts = [_json_text(value) for value in objects]
+                csv_texts = [_csv_cell(value, kind) for value in distinct]
+            if kind == "text":  # numbers and booleans never need quotes
+                csv_texts = [_csv_field(text) for text in csv_texts]
+            codes = codes.astype(np.int32) if len(distinct) < 2**31 - 1 else codes
+            self._codes[column] = (codes, np.array(objects + [None], dtype=object))
+            json_tables.append(np.array(json_texts + ["null"], dtype=object))
+            csv_tables.append(np.array(csv_texts + [""], dtype=object))
         self.header = csv_text(SCHEMA_COLUMNS, [])
-        lines: list[str] = []
-        writer = csv.writer(_Sink(lines), lineterminator="\r\n")
-        for row in zip(*csv_columns):
-            writer.writerow(row)
-        self.lines = [line[:-2] + "\n" for line in lines]
+        codes = [self._codes[column][0] for column in SCHEMA_COLUMNS]
+        lines = [",".join(row) + "\n" for row in zip(*(table[c].tolist() for table, c in zip(csv_tables, codes)))]
+        self._csv_ends = np.cumsum([len(self.header)] + [len(line) for line in lines])
+        self._csv = self.header + "".join(lines)
+        del lines
+        rows = ["[" + ",".join(row) + "]" for row in zip(*(table[c].tolist() for table, c in zip(json_tables, codes)))]
+        self._json_ends = np.cumsum([1] + [len(row) + 1 for row in rows])  # "[" then each row and its comma
+        self._json = "[" + ",".join(rows) + "]"
+        del rows
 
     def positions(self, subset: pd.DataFrame) -> list[int]:
         return list(self.values.index.get_indexer(subset.index))
 
+    @staticmethod
+    def _pieces(text: str, ends: np.ndarray, positions: list[int], separator: int) -> list[str]:
+        """The rows at ``positions`` (each ``text[ends[i]:ends[i + 1] - separator]``), runs of
+        consecutive rows as one slice each."""
+        pieces: list[str] = []
+        run_start = 0
+        for k in range(1, len(positions) + 1):
+            if k == len(positions) or positions[k] != positions[k - 1] + 1:
+                first, last = positions[run_start], positions[k - 1]
+                pieces.append(text[int(ends[first]):int(ends[last + 1]) - separator])
+                run_start = k
+        return pieces
+
     def csv(self, subset: pd.DataFrame | None = None) -> str:
         if subset is None:
-            return self.header + "".join(self.lines)
-        return self.header + "".join(self.lines[i] for i in self.positions(subset))
+            return self._csv
+        return self.header + "".join(self._pieces(self._csv, self._csv_ends, self.positions(subset), 0))
 
-    def json_rows(self, subset: pd.DataFrame | None = None) -> list[list[Any]]:
+    def json_rows(self, subset: pd.DataFrame | None = None) -> _RawJSON:
+        """The rows as a JSON array (text), for ``_values_document``."""
         if subset is None:
-            return self.rows
-        return [self.rows[i] for i in self.positions(subset)]
+            return _RawJSON(self._json)
+        return _RawJSON("[" + ",".join(self._pieces(self._json, self._json_ends, self.positions(subset), 1)) + "]")
+
+    def frame(self) -> pd.DataFrame:
+        """The published values (JSON's numbers, None when missing) as Python objects, column by
+        column, typed as a DataFrame built from rows would be."""
+        return pd.DataFrame({column: objects[codes] for column, (codes, objects) in self._codes.items()}).infer_objects()
 
 
 def _json(document: Any, compact: bool = False) -> str:
     if compact:
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+        return _compact_json(document) + "\n"
     return json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
 
 
-def values_parquet(values: pd.DataFrame, rows: list[list[Any]] | None = None) -> bytes:
+def values_parquet(values: pd.DataFrame, encoded: EncodedValues | None = None) -> bytes:
     """Every value as Parquet, typed (dates as DATE, numbers as DOUBLE), written by DuckDB."""
-    frame = pd.DataFrame(rows if rows is not None else values_rows(values), columns=list(SCHEMA_COLUMNS)).astype(object)
+    frame = (encoded.frame() if encoded is not None else pd.DataFrame(values_rows(values), columns=list(SCHEMA_COLUMNS))).astype(object)
     casts = []
     for column in SCHEMA_COLUMNS:
         kind = "DATE" if column in DATE_COLUMNS else "DOUBLE" if column in NUMBER_COLUMNS else "BIGINT" if column in INTEGER_COLUMNS else "BOOLEAN" if column in BOOLEAN_COLUMNS else "VARCHAR"
@@ -245,7 +344,7 @@ def _definition_record(definition: KpiDefinition) -> dict[str, Any]:
     return {column: getattr(definition, column) for column in DEFINITION_COLUMNS}
 
 
-def _values_document(scope: dict[str, Any], config: Config, rows: list[list[Any]], parts: list[dict[str, Any]] | None = None,
+def _values_document(scope: dict[str, Any], config: Config, rows: _RawJSON, parts: list[dict[str, Any]] | None = None,
                      service: Service | None = None) -> str:
     document: dict[str, Any] = {
         "api_version": API_VERSION,
@@ -522,7 +621,7 @@ def open_data_files(config: Config, results: KpiResults) -> list[tuple[str, str 
     files: list[tuple[str, str | bytes]] = [
         (SITE_DOWNLOADS["csv"], encoded.csv()),
         (SITE_DOWNLOADS["json"], _values_document({"type": "site", "name": config.site.title, "page": ""}, config, encoded.json_rows())),
-        (SITE_DOWNLOADS["parquet"], values_parquet(values, encoded.json_rows())),
+        (SITE_DOWNLOADS["parquet"], values_parquet(values, encoded)),
         (SITE_DOWNLOADS["kpi_definitions"], csv_text(DEFINITION_COLUMNS, ([getattr(d, c) for c in DEFINITION_COLUMNS] for d in results.definitions), booleans=("mandatory",))),
         (SITE_DOWNLOADS["datapackage"], _json(datapackage(config))),
         (SITE_DOWNLOADS["table_schema"], _json(table_schema())),

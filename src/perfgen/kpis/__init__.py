@@ -16,12 +16,14 @@ Part values are kept apart (``KpiResults.part_values``): they are not ranked or 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -273,35 +275,47 @@ def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | 
     A KPI whose latest value ends before the site's latest period is ``stale`` (the older value,
     with its period). A KPI with no value keeps the status of the service's latest period."""
     rows: list[dict[str, Any]] = []
-    service_records = records(values[values["service"] != ""])
-    order = lambda r: (r["period_end"], r["period_start"])  # noqa: E731
-    # Each service's reference period: its latest 12 months with any value (or latest period).
-    reference: dict[str, tuple[date, date]] = {}
-    best: dict[str, tuple[bool, date, date]] = {}
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for record in service_records:
-        groups.setdefault((record["service"], record["kpi"], record["method"]), []).append(record)
-        if record["status"] == "value":
-            rank = (record["months"] == 12, record["period_end"], record["period_start"])
-            if record["service"] not in best or rank > best[record["service"]]:
-                best[record["service"]] = rank
-    reference = {service: (start, end) for service, (_, end, start) in best.items()}
-    for key in sorted(groups):
-        group = groups[key]
-        with_value = [r for r in group if r["status"] == "value"]
-        yearly = [r for r in with_value if r["months"] == 12]
-        if yearly:
-            with_value = yearly
-        if with_value:
-            row = dict(max(with_value, key=order))
-            if latest_end is not None and row["period_end"] < latest_end:
+    frame = values[values["service"] != ""]
+    groups: dict[tuple[str, str, str], bool] = {}
+    if not frame.empty:
+        # Each (service, KPI, method) group's row, found with numpy sorts instead of a dict per row:
+        # rank 2 for a 12-month value, 1 for another value, 0 otherwise; the best-ranked row with the
+        # latest (end, start), the first of equals.
+        keys = frame.groupby(["service", "kpi", "method"], sort=False, dropna=False).ngroup().to_numpy()
+        position = np.arange(len(frame))
+        has_value = (frame["status"] == "value").to_numpy()
+        yearly = (frame["months"] == 12).to_numpy()
+        rank = np.where(has_value, np.where(yearly, 2, 1), 0)
+        starts, ends = frame["period_start"].tolist(), frame["period_end"].tolist()
+        start_day = np.array([d.toordinal() for d in starts], dtype=np.int64)
+        end_day = np.array([d.toordinal() for d in ends], dtype=np.int64)
+        order = np.lexsort((-position, start_day, end_day, rank, keys))
+        last = np.flatnonzero(np.r_[keys[order][1:] != keys[order][:-1], True])
+        best = order[last]  # per group, in group number order
+        services = frame["service"].tolist()
+        # Each service's reference period: its latest 12 months with any value (or latest period).
+        reference: dict[str, tuple[date, date]] = {}
+        valued = np.flatnonzero(has_value)
+        for i in valued[np.lexsort((start_day[valued], end_day[valued], yearly[valued], pd.factorize(frame["service"])[0][valued]))].tolist():
+            reference[services[i]] = (starts[i], ends[i])  # the last (best) of each service wins
+        group_key = [(services[i], kpi, method) for i, kpi, method in
+                     zip(best.tolist(), frame["kpi"].to_numpy()[best].tolist(), frame["method"].to_numpy()[best].tolist())]
+        # A group without a value: its last row at the service's reference period, if any.
+        at_reference = {}
+        without = {int(keys[i]) for i in best.tolist() if rank[i] == 0}
+        if without:
+            for i in np.flatnonzero(np.isin(keys, list(without))).tolist():
+                if reference.get(services[i]) == (starts[i], ends[i]):
+                    at_reference[int(keys[i])] = i
+        chosen = [at_reference.get(group, i) if rank[i] == 0 else i for group, i in enumerate(best.tolist())]
+        picked = records(frame.iloc[chosen])
+        for group in sorted(range(len(group_key)), key=group_key.__getitem__):
+            row = picked[group]
+            groups[group_key[group]] = True
+            if rank[chosen[group]] > 0 and latest_end is not None and row["period_end"] < latest_end:
                 row["status"] = "stale"
-        else:
-            start, end = reference.get(key[0], (None, None))
-            at_reference = [r for r in group if r["period_start"] == start and r["period_end"] == end]
-            row = dict(at_reference[-1] if at_reference else max(group, key=order))
-        row["basis"] = "headline"
-        rows.append(row)
+            row["basis"] = "headline"
+            rows.append(row)
     covered = {key[0] for key in groups}
     definitions = load_definitions()
     # (slug, department, not-applicable KPIs) of each service, or of each part for part rows
@@ -372,7 +386,7 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     for frame in (service_values, aggregate_values, part_values):
         frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
         frame["period_end"] = pd.to_datetime(frame["period_end"]).dt.date
-        frame["months"] = [_months(s, e) for s, e in zip(frame["period_start"], frame["period_end"])]
+        frame["months"] = _per_period(_months, frame["period_start"], frame["period_end"])
         frames.append(frame)
     aggregate_values["period_kind"] = [AGGREGATE_KINDS.get(m, "range") for m in aggregate_values["months"]]
     service_values, aggregate_values, part_values = frames
@@ -386,7 +400,7 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     headlines = _service_headlines(service_values, config, latest_end)
     aggregate_headlines = _aggregate_headlines(aggregate_values)
     values = pd.concat([service_values, headlines, aggregate_values, aggregate_headlines], ignore_index=True)
-    values["period"] = [period_words(s, e) if s is not None and not pd.isna(s) else "" for s, e in zip(values["period_start"], values["period_end"])]
+    values["period"] = _per_period(_period_words, values["period_start"], values["period_end"])
     values["note"] = values["note"].fillna("")
     values = values.sort_values(
         ["department", "service", "kpi", "method", "basis", "period_start", "period_end"], kind="stable"
@@ -415,13 +429,29 @@ def _part_values(part_values: pd.DataFrame, config: Config, latest_end: date | N
     parent = {part.slug: s.slug for s in config.services for part in s.parts}
     frame["part"] = frame["service"]
     frame["service"] = frame["part"].map(parent)
-    frame["period"] = [period_words(s, e) if s is not None and not pd.isna(s) else "" for s, e in zip(frame["period_start"], frame["period_end"])]
+    frame["period"] = _per_period(_period_words, frame["period_start"], frame["period_end"])
     frame["note"] = frame["note"].fillna("")
     return frame.sort_values(["department", "service", "part", "kpi", "method", "basis", "period_start", "period_end"], kind="stable").reset_index(drop=True)
 
 
 def _months(start: date, end: date) -> int | None:
     return months_spanned(start, end)
+
+
+def _period_words(start: Any, end: Any) -> str:
+    return period_words(start, end) if start is not None and not pd.isna(start) else ""
+
+
+def _per_period(function: Any, starts: Iterable[Any], ends: Iterable[Any]) -> list[Any]:
+    """``function(start, end)`` for each row, computed once per distinct period (a site has a
+    few hundred periods and a million rows)."""
+    done: dict[tuple[Any, Any], Any] = {}
+    results = []
+    for pair in zip(starts, ends):
+        if pair not in done:
+            done[pair] = function(*pair)
+        results.append(done[pair])
+    return results
 
 
 def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | None, warnings: Warnings, overdue: list[Freshness] | None = None,
@@ -446,21 +476,26 @@ def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | N
     services_with_data = set(db.execute("SELECT DISTINCT service FROM clean_observations WHERE status = 'value'").fetchall())
     services_with_data = {row[0] for row in services_with_data}
     part_headline = part_values[part_values["basis"] == "headline"] if part_values is not None and not part_values.empty else None
+    # Each service's (and part's) headline rows, split once rather than searched for each service
+    service_groups = dict(iter(headline.groupby("service", sort=False)))
+    empty = headline.iloc[0:0]
+    part_groups = dict(iter(part_headline.groupby("part", sort=False))) if part_headline is not None else {}
     for service in config.services:
         if service.parts and any(part.slug in services_with_data for part in service.parts):
             for part in service.parts:
                 if part.slug not in services_with_data:
                     add(part.slug, None, None, "no-data", "no figures in any data file")
                     continue
-                mine = part_headline[part_headline["part"] == part.slug] if part_headline is not None else None
+                mine = part_groups.get(part.slug)
                 if mine is not None and not mine.empty and (mine["status"] != "value").all() and (mine["status"] == "stale").any():
                     latest = mine[mine["status"] == "stale"].sort_values("period_end").iloc[-1]
                     add(part.slug, latest["period_start"], latest["period_end"], "stale-data", f"no figures after {latest['period_end']:%B %Y}; the site's latest figures run to {latest_end:%B %Y}")
         elif service.slug not in services_with_data:
             rows.append((service.slug, None, None, "no-data", "no figures in any data file", ""))
             continue
-        mine = headline[(headline["service"] == service.slug) & (headline["status"] == "stale")]
-        if not mine.empty and (headline[(headline["service"] == service.slug)]["status"] != "value").all():
+        own = service_groups.get(service.slug, empty)
+        mine = own[own["status"] == "stale"]
+        if not mine.empty and (own["status"] != "value").all():
             latest = mine.sort_values("period_end").iloc[-1]
             rows.append((service.slug, latest["period_start"], latest["period_end"], "stale-data", f"no figures after {latest['period_end']:%B %Y}; the site's latest figures run to {latest_end:%B %Y}", ""))
     for late in overdue or []:  # the period whose figures are late
