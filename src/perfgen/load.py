@@ -363,7 +363,8 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
                nullif(trim(channel), '') AS channel, nullif(trim(metric), '') AS metric,
                nullif(trim(value), '') AS value, TRY_CAST(nullif(trim(value), '') AS DOUBLE) AS number,
                nullif(trim(status), '') AS status, nullif(trim(note), '') AS note
-        FROM ({union})"""
+        FROM ({union})
+        ORDER BY file, line"""
     )
     for table in loaded_tables:
         db.execute(f"DROP TABLE {table}; DROP TABLE IF EXISTS {table}_raw")
@@ -378,7 +379,8 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
         SELECT o.file, o.line, o.service, p.period_start, p.period_end, p.kind AS period_kind, p.months,
                coalesce(o.channel, '') AS channel, o.metric, o.number AS value,
                coalesce(o.status, CASE WHEN o.number IS NULL THEN 'not_provided' ELSE 'value' END) AS status, o.note
-        FROM observations o JOIN periods p ON p.label = o.period"""
+        FROM observations o JOIN periods p ON p.label = o.period
+        ORDER BY o.file, o.line"""
     )
     db.execute("CREATE TABLE input_files (path VARCHAR, sha256 VARCHAR, rows BIGINT)")
     if files:
