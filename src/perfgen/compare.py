@@ -97,6 +97,21 @@ class Cohort:
         return period_words(self.previous_start, self.previous_end) if self.previous_start and self.previous_end else ""
 
 
+def _set_rank_changes(frame: pd.DataFrame, ranked: pd.DataFrame, previous: pd.DataFrame, better: str) -> None:
+    """Fill ``frame``'s rank_both, previous_rank, previous_of and rank_change for the rows of
+    ``ranked`` (same index) that were also ranked a year earlier (``previous``, by service).
+    Like with like: this year's rank among the same services as last year's, so services
+    joining or leaving the league move no one."""
+    if previous.empty:
+        return
+    both = ranked[ranked["service"].isin(previous.index)]
+    rank_both, _, _ = _competition_ranks(both, better, ["kpi"])
+    frame.loc[both.index, "rank_both"] = rank_both
+    frame.loc[both.index, "previous_rank"] = both["service"].map(previous["rank"]).astype("Int64")
+    frame.loc[both.index, "previous_of"] = len(previous)
+    frame.loc[both.index, "rank_change"] = (frame.loc[both.index, "previous_rank"] - frame.loc[both.index, "rank_both"]).astype("Int64")
+
+
 def _competition_ranks(frame: pd.DataFrame, better: str, by: list[str]) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Competition rank, group size and percentile of each row of ``frame`` within ``by``."""
     key = frame["value"].round(TIE_DECIMALS)
@@ -218,14 +233,7 @@ class Comparison:
             previous_start, previous_end = year_earlier(start, end)
             self._previous[kpi] = self._previous_rows(values, volumes, kpi, previous_start, previous_end)
             previous = self._previous_ranks(kpi, set(frame.loc[eligible, "service"]))
-            if not previous.empty:
-                # Like with like: this year's rank among the same services as last year's.
-                both = ranked[ranked["service"].isin(previous.index)]
-                rank_both, _, _ = _competition_ranks(both, definition.better, ["kpi"])
-                frame.loc[both.index, "rank_both"] = rank_both
-                frame.loc[both.index, "previous_rank"] = both["service"].map(previous["rank"]).astype("Int64")
-                frame.loc[both.index, "previous_of"] = len(previous)
-                frame.loc[both.index, "rank_change"] = (frame.loc[both.index, "previous_rank"] - frame.loc[both.index, "rank_both"]).astype("Int64")
+            _set_rank_changes(frame, ranked, previous, definition.better)
             cohorts[kpi] = Cohort(kpi, start, end, int(eligible.sum()), previous_start, previous_end, len(previous))
         frame = frame[COLUMNS].sort_values(["kpi", "service"], kind="stable").reset_index(drop=True)
         return frame, cohorts
@@ -270,13 +278,7 @@ class Comparison:
                 for column in ("previous_rank", "previous_of", "rank_both", "rank_change"):
                     part[column] = pd.array([pd.NA] * len(part), dtype="Int64")
                 previous = self._previous_ranks(kpi, set(ranked["service"]))
-                if not previous.empty:
-                    both = ranked[ranked["service"].isin(previous.index)]
-                    rank_both, _, _ = _competition_ranks(both, definition.better, ["kpi"])
-                    part.loc[both.index, "rank_both"] = rank_both
-                    part.loc[both.index, "previous_rank"] = both["service"].map(previous["rank"]).astype("Int64")
-                    part.loc[both.index, "previous_of"] = len(previous)
-                    part.loc[both.index, "rank_change"] = (part.loc[both.index, "previous_rank"] - part.loc[both.index, "rank_both"]).astype("Int64")
+                _set_rank_changes(part, ranked, previous, definition.better)
                 parts.append(part)
         if not parts:
             return pd.DataFrame(columns=GROUP_COLUMNS)
