@@ -25,6 +25,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from perfgen import formatters
+from perfgen.cells import missing_cell as _missing, value_html
 from perfgen.config import Service
 from perfgen.periods import add_months, period_words, year_earlier
 
@@ -44,10 +45,6 @@ class _Unit:
     coverage: str  # the column saying how many contributed: parts_contributing or services_contributing
     noun: str  # "part" or "service"
     methods: dict[str, str]  # KPI -> satisfaction method ("" for the others)
-
-
-def _missing(words: str) -> dict[str, Any]:
-    return {"html": Markup('<span class="app-status--missing">{}</span>').format(words)}
 
 
 def _known(value: Any) -> bool:
@@ -111,10 +108,7 @@ def _change_cell(model: Any, kpi: str, unit: _Unit, current: dict[str, Any], oth
 def _value_cell(model: Any, kpi: str, unit: _Unit, row: dict[str, Any], min_responses: int) -> dict[str, Any]:
     """The figure, its exact value in a title, and what qualifies it (coverage, responses)."""
     definition = model.definitions[kpi]
-    text = formatters.for_unit(definition.unit, row["value"])
-    exact = (formatters.money_exact(row["value"]) if definition.unit == "money"
-             else formatters.percent_exact(row["value"]) if definition.unit == "percent" else None)
-    figure = Markup('<abbr title="{}">{}</abbr>').format(exact, text) if exact and exact != text else Markup("{}").format(text)
+    figure = value_html(definition.unit, row["value"])
     notes: list[str] = []
     contributing, expected = _coverage(row, unit), row.get(unit.coverage.replace("contributing", "expected"))
     if contributing is not None and _known(expected) and (unit.noun == "service" or contributing < int(expected)):

@@ -33,15 +33,8 @@ from perfgen.compare import (
     rank_change_words,
 )
 from perfgen.config import PeerGroup, Service, slugify
-from perfgen.render import (
-    LEAGUE_KPIS,
-    STATUS_WORDS,
-    Page,
-    SiteModel,
-    exact_value,
-    format_value,
-    href,
-)
+from perfgen.cells import STATUS_WORDS, missing as _missing, value_html as _value_html
+from perfgen.render import LEAGUE_KPIS, Page, SiteModel, href
 
 DIRECTIONS = ("ascending", "descending")
 OVERVIEW_DEFAULT = ("service", "ascending")
@@ -167,20 +160,8 @@ def _service_cell(service: Service) -> str:
     return _cell(Markup(f'<a class="govuk-link" href="{ROOT}services/{escape(service.slug)}/">{escape(service.name)}</a>'), header=True)
 
 
-def _missing(text: str) -> Markup:
-    return Markup('<span class="app-status--missing">{}</span>').format(text)
-
-
 def _note(text: str) -> Markup:
     return Markup('<br><span class="govuk-body-s app-status--missing">{}</span>').format(text)
-
-
-def _value_html(unit: str, value: Any) -> Markup:
-    text = format_value(unit, value)
-    title = exact_value(unit, value)
-    if title and title != text:
-        return Markup('<abbr title="{}">{}</abbr>').format(title, text)
-    return Markup(escape(text))
 
 
 def _sorted_rows(rows: list[Row], key: str, direction: str) -> list[Row]:

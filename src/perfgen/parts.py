@@ -17,33 +17,13 @@ import pandas as pd
 from markupsafe import Markup
 
 from perfgen import formatters
+from perfgen.cells import STATUS_WORDS, and_list, lower_first, missing_cell, value_cell
 from perfgen.config import Service
 from perfgen.kpis import records
 from perfgen.periods import add_months, months_spanned, period_words, year_earlier
 
 #: The columns of the parts table: volume, then the four mandatory KPIs.
 PART_KPIS = ("transactions", "cost_per_transaction", "completion_rate", "user_satisfaction", "digital_take_up")
-STATUS_WORDS = {"not_provided": "Not provided", "not_applicable": "Not applicable", "invalid": "Not provided"}
-
-
-def _missing_cell(words: str) -> dict[str, Any]:
-    return {"html": Markup('<span class="app-status--missing">{}</span>').format(words)}
-
-
-def _value_cell(unit: str, value: Any) -> Any:
-    text = formatters.for_unit(unit, value)
-    exact = formatters.money_exact(value) if unit == "money" else formatters.percent_exact(value) if unit == "percent" else None
-    return {"text": text, "title": exact} if exact and exact != text else text
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
-def _names(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 class PartsIndex:
     """The parts' values indexed once for every service page."""
 
@@ -84,7 +64,7 @@ def parts_section(model: Any, index: PartsIndex, service: Service) -> dict[str, 
             method = method_for[kpi]
             row = index.at.get((part.slug, kpi, method) + periods[kpi]) if kpi in periods else None
             if row is not None and row["status"] == "value":
-                cells.append(_value_cell(unit, row["value"]))
+                cells.append(value_cell(unit, row["value"]))
                 part_values[kpi].append((part.name, float(row["value"])))
                 continue
             headline = index.headlines.get((part.slug, kpi, method))
@@ -94,21 +74,21 @@ def parts_section(model: Any, index: PartsIndex, service: Service) -> dict[str, 
                     formatters.for_unit(unit, headline["value"]), headline["period"])})
                 continue
             status = row["status"] if row is not None else (headline["status"] if headline is not None and headline["status"] == "not_applicable" else "not_provided")
-            cells.append(_missing_cell(STATUS_WORDS.get(status, "Not provided")))
+            cells.append(missing_cell(STATUS_WORDS.get(status, "Not provided")))
         rows.append(cells)
     total_cells: list[Any] = [{"html": Markup("<strong>{}</strong>").format("All parts (the service)")}]
     for kpi in PART_KPIS:
         row = totals[kpi]
         unit = model.definitions[kpi].unit
         if row is None or row["status"] not in ("value", "stale") or pd.isna(row["value"]):
-            total_cells.append(_missing_cell(STATUS_WORDS.get(row["status"] if row is not None else "", "Not provided")))
+            total_cells.append(missing_cell(STATUS_WORDS.get(row["status"] if row is not None else "", "Not provided")))
             continue
         text = formatters.for_unit(unit, row["value"])
         contributing, expected = row.get("parts_contributing"), row.get("parts_expected")
         if contributing is not None and not pd.isna(contributing) and expected is not None and contributing < expected:
             total_cells.append({"html": Markup('{}<br><span class="govuk-body-s">{} of {} parts</span>').format(text, int(contributing), int(expected))})
         else:
-            total_cells.append(_value_cell(unit, row["value"]))
+            total_cells.append(value_cell(unit, row["value"]))
     rows.append(total_cells)
     sentences = []
     for kpi in PART_KPIS[1:]:
@@ -124,7 +104,7 @@ def parts_section(model: Any, index: PartsIndex, service: Service) -> dict[str, 
         extreme = "highest" if definition.better == "lower" else "lowest"
         verb = "has" if len(laggards) == 1 else "share"
         each = "" if len(laggards) == 1 else " each"
-        sentences.append(f"{_names(laggards)} {verb} the {extreme} {_lower_first(definition.label)}: "
+        sentences.append(f"{and_list(laggards)} {verb} the {extreme} {lower_first(definition.label)}: "
                          f"{formatters.for_unit(definition.unit, worst)}{each}, against {formatters.for_unit(definition.unit, total['value'])} for the service.")
     caption = f"{service.name}: each part" + (f", {period_words(*volume_period)}" if volume_period else "")
     return {
@@ -222,10 +202,10 @@ def _change_cell(old: float | None, new: float | None, unit: Literal["count", "p
     if present_now and not present_before:
         return "New"
     if not present_now or old is None or new is None:
-        return _missing_cell("Not provided")
+        return missing_cell("Not provided")
     result = formatters.change(old, new, unit, "higher")
     if result is None:
-        return "New" if old == 0 and new > 0 else _missing_cell("Not provided")
+        return "New" if old == 0 and new > 0 else missing_cell("Not provided")
     return result.amount
 
 
@@ -246,27 +226,27 @@ def _table(current: dict[str, Any], comparisons: list[tuple[str, str, dict[str, 
         present = channel in current["channels"]
         share = _share(volume, current["total"])
         cells: list[Any] = [_channel_name(channel, digital)]
-        cells.append(formatters.count(volume) if volume is not None else _missing_cell("Not provided"))
+        cells.append(formatters.count(volume) if volume is not None else missing_cell("Not provided"))
         if share is not None:
             cells.append(formatters.percent(share))
         elif volume is not None and current["total"] is not None and volume > current["total"]:
-            cells.append(_missing_cell("Not provided (more than the total)"))
+            cells.append(missing_cell("Not provided (more than the total)"))
         else:
-            cells.append(_missing_cell("Not provided"))
+            cells.append(missing_cell("Not provided"))
         for _, _, other in comparisons:
             if other is None:
-                cells += [_missing_cell("No figures to compare with")] * 2
+                cells += [missing_cell("No figures to compare with")] * 2
                 continue
             before = other["channels"].get(channel)
             was_present = channel in other["channels"]
             cells.append(_change_cell(before, volume, "count", was_present, present and volume is not None))
             cells.append(_change_cell(_share(before, other["total"]), share, "percent", was_present, present and share is not None))
         rows.append(cells)
-    total_row: list[Any] = ["All channels", formatters.count(current["total"]) if current["total"] is not None else _missing_cell("Not provided"),
-                            "100%" if current["total"] else _missing_cell("Not provided")]
+    total_row: list[Any] = ["All channels", formatters.count(current["total"]) if current["total"] is not None else missing_cell("Not provided"),
+                            "100%" if current["total"] else missing_cell("Not provided")]
     for _, _, other in comparisons:
         if other is None:
-            total_row += [_missing_cell("No figures to compare with")] * 2
+            total_row += [missing_cell("No figures to compare with")] * 2
             continue
         total_row += [_change_cell(other["total"], current["total"], "count", True, True), "No change"]
     rows.append(total_row)

@@ -21,6 +21,7 @@ from jinja2.exceptions import UndefinedError
 from markupsafe import Markup
 
 from perfgen import formatters, freshness, latest, parts as parts_stage, plugins, targets
+from perfgen.cells import STATUS_WORDS, and_list, exact_value, lower_first, missing, value_cell
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
 from perfgen.kpis import KpiDefinition, KpiResults, records
@@ -39,7 +40,6 @@ QUALITY_LABELS = {
     "no-data": "No figures",
     "overdue": "Overdue",
 }
-STATUS_WORDS = {"not_provided": "Not provided", "not_applicable": "Not applicable", "invalid": "Not provided"}
 
 
 class PageUndefined(ChainableUndefined):
@@ -112,25 +112,6 @@ def render_markdown(text: str | None) -> Markup:
 # --- formatting helpers ---------------------------------------------------------------------
 
 format_value = formatters.for_unit
-
-
-def exact_value(unit: str, value: Any) -> str | None:
-    if value is None or pd.isna(value):
-        return None
-    if unit == "money":
-        return formatters.money_exact(value)
-    if unit == "percent":
-        return formatters.percent_exact(value)
-    return None
-
-
-def value_cell(unit: str, value: Any, status: str) -> Any:
-    """A table cell for one KPI value: formatted, exact value in a title, or the missing state."""
-    if status not in ("value", "stale") or value is None or pd.isna(value):
-        return {"html": Markup('<span class="app-status--missing">{}</span>').format(STATUS_WORDS.get(status, "Not provided"))}
-    text = format_value(unit, value)
-    title = exact_value(unit, value)
-    return {"text": text, "title": title} if title and title != text else text
 
 
 @dataclass
@@ -223,7 +204,7 @@ class SiteModel:
                 value, title = formatters.count_short(row["value"]), formatters.count(row["value"])
             value_title = title if title != value else None
         else:
-            value = Markup('<span class="app-status--missing">{}</span>').format(STATUS_WORDS.get(status, "Not provided"))
+            value = missing(STATUS_WORDS.get(status, "Not provided"))
             value_title = None
         if status == "stale":
             notes.append(f"Out of date: the latest figure is for {row['period']}")
@@ -333,7 +314,7 @@ def _chart_label(definition: KpiDefinition, service: Service, target: str | None
         extras.append(f"a dashed line at its target of {target}")
     if notes:
         numbers = [formatters.count(note.number) for note in notes]
-        listed = numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
+        listed = and_list(numbers)
         extras.append(f"dotted lines marking {'note' if len(notes) == 1 else 'notes'} {listed}")
     return label + (f", with {' and '.join(extras)}" if extras else "")
 
@@ -470,11 +451,6 @@ def _note_links(notes: list[targets.Note]) -> Any:
     return {"html": Markup(", ").join(Markup('<a class="govuk-link" href="#note-{0}">Note {0}</a>').format(formatters.count(note.number)) for note in notes)}
 
 
-def _lower_first(label: str) -> str:
-    """"digital take-up" inside a sentence; an abbreviation ("CPT") keeps its capitals."""
-    return label if label[:2].isupper() else label[:1].lower() + label[1:]
-
-
 def _chart_marks_summary(definition: KpiDefinition, service: Service, series: list[dict[str, Any]], notes: list[targets.Note]) -> str:
     """The target and the notes of a chart, in words, after its summary sentence."""
     text = ""
@@ -596,7 +572,7 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             "channel_tables": parts_stage.channel_tables(model, channels_by_service.get(service.slug), service),
             "parts": parts_stage.parts_section(model, parts_index, service),
             "notes": [{"number": formatters.count(note.number), "date": note.day.isoformat(), "when": note.when, "text": note.text,
-                       "about": _lower_first(model.definitions[note.kpi].label) if note.kpi else "all figures"}
+                       "about": lower_first(model.definitions[note.kpi].label) if note.kpi else "all figures"}
                       for note in targets.numbered(service.annotations)],
             "digital_channels": ", ".join(c.replace("_", " ") for c in config.digital_channels_for(service)),
             "satisfaction_method": METHOD_WORDS[model.method_for(service)],

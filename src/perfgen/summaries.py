@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from perfgen import formatters, targets
+from perfgen.cells import lower_first
 from perfgen.compare import ordinal
 from perfgen.periods import months_spanned, period_words, year_earlier
 
@@ -67,10 +68,6 @@ def when(start: date, end: date) -> str:
     return period_words(start, end)
 
 
-def _name(label: str) -> str:
-    return label[0].lower() + label[1:] if not label[:2].isupper() else label
-
-
 def sentence(figure: Figure, subject: str = "") -> str:
     """One sentence about ``figure``; ``subject`` ("this service") is named when nothing is known."""
     label = figure.label
@@ -82,8 +79,8 @@ def sentence(figure: Figure, subject: str = "") -> str:
         if figure.latest is not None and figure.latest_start is not None and figure.latest_end is not None and figure.window_end is not None:
             return _earlier_total(figure)
         if target is not None:
-            return f"No figure for {_name(label)} has been provided{about}, so there is none to compare with its target of {target}."
-        return f"No figure for {_name(label)} has been provided{about}."
+            return f"No figure for {lower_first(label)} has been provided{about}, so there is none to compare with its target of {target}."
+        return f"No figure for {lower_first(label)} has been provided{about}."
     value = formatters.for_unit(figure.unit, figure.value)
     period = when(figure.period_start, figure.period_end)
     if figure.status == "stale":
@@ -110,7 +107,7 @@ def sentence(figure: Figure, subject: str = "") -> str:
 def _earlier_total(figure: Figure) -> str:
     """A total with no figure in the headline period, but one earlier: say both, never "none"."""
     value = formatters.for_unit(figure.unit, figure.latest)
-    text = (f"No figure for {_name(figure.label)} covers the 12 months to {figure.window_end:%B %Y}; "
+    text = (f"No figure for {lower_first(figure.label)} covers the 12 months to {figure.window_end:%B %Y}; "
             f"the latest, {value} in {when(figure.latest_start, figure.latest_end)}")
     if figure.latest_contributing is not None and figure.expected is not None:
         text += f", came from {figure.latest_contributing} of {figure.expected} {'service' if figure.expected == 1 else 'services'}"
