@@ -107,7 +107,7 @@ def test_channels_new_missing_and_not_provided_are_said_in_words():
             rows.append(observation("tax", "", month, year, 1050 if year == 2024 else 1010))
     model = Model({"transactions": {**headline("transactions", 12600), "parts_contributing": None}})
     service = Service(slug="vehicle-tax", name="Tax your vehicle", department="dft", digital_channels=["online"])
-    year_table, month_table = parts.channel_tables(model, pd.DataFrame(rows), service)
+    year_table, month_table = parts.channel_tables(model, rows, service)
     assert year_table["caption"] == "Transactions by channel, January to December 2024, compared with January to December 2023"
     by_channel = channel_rows(year_table)
     assert by_channel["API"] == ["600", "4.8%", "New", "New"]
@@ -124,6 +124,6 @@ def test_channels_new_missing_and_not_provided_are_said_in_words():
 def test_a_channel_above_the_total_is_never_published():
     rows = [observation("tax", "", m, 2024, 100) for m in range(1, 13)] + [observation("tax", "digital", m, 2024, 120 if m == 3 else 90) for m in range(1, 13)]
     model = Model({"transactions": headline("transactions", 1200)})
-    year_table, _ = parts.channel_tables(model, pd.DataFrame(rows), Service(slug="x", name="X", department="dft"))
+    year_table, _ = parts.channel_tables(model, rows, Service(slug="x", name="X", department="dft"))
     assert channel_rows(year_table)["All digital channels"][:2] == ["Not provided", "Not provided"]
     assert channel_rows(year_table)["All channels"][2:] == ["No figures to compare with"] * 2  # no 2023 figures

@@ -143,6 +143,36 @@ def test_failed_build_leaves_previous_site_untouched(site, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".published")]
 
 
+def test_failure_while_writing_pages_leaves_previous_site_untouched(site, tmp_path, monkeypatch):
+    """Pages are written as they are rendered, into a temporary folder: a failure half way
+    through throws that folder away and the published site is as it was."""
+    from perfgen import render
+
+    changed = tmp_path / "changed"
+    shutil.copytree(EXAMPLE, changed)
+    with (changed / "config/services.yml").open("a", encoding="utf-8") as handle:
+        handle.write("\n# a comment: a different build key, so the build runs\n")
+    output = tmp_path / "published"
+    shutil.copytree(site, output)
+    before = tree_hashes(output)
+    real = render.iter_rendered
+    written: list[str] = []
+
+    def failing(*args, **kwargs):
+        for number, (page, html) in enumerate(real(*args, **kwargs)):
+            if number == 5:
+                raise RuntimeError("a template failed half way through")
+            written.append(page.path)
+            yield page, html
+
+    monkeypatch.setattr(render, "iter_rendered", failing)
+    with pytest.raises(RuntimeError, match="half way"):
+        build_site(changed, output)
+    assert len(written) == 5  # some pages were written before the failure
+    assert tree_hashes(output) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".published")]
+
+
 def table_text(page: str, caption: str) -> list[list[str]]:
     """The cells of the table with this caption, as the words a reader sees."""
     import html as html_lib

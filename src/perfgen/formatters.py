@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Literal
 
@@ -81,6 +82,10 @@ def _to_decimal(value: object) -> Decimal | None:
 
 _DEFAULT_PRECISION = Context(prec=28)
 
+#: A page shows the same figure several times (a table cell, its exact value, a summary, the
+#: tiles): each formatter remembers its latest answers. ``typed`` keeps 1, 1.0 and True apart.
+_remembered = lru_cache(maxsize=1 << 16, typed=True)
+
 
 def _round(number: Decimal, places: int) -> Decimal:
     """Round half away from zero to ``places`` decimal places."""
@@ -135,6 +140,7 @@ def _abbreviated(magnitude: Decimal) -> str:
         return _grouped(rounded) + suffix
 
 
+@_remembered
 def money(value: object) -> str:
     """Money for reading: ``£2.57`` below £100, else ``£123``, ``£48.2k``, ``£566m``, ``£4.06bn``.
 
@@ -151,6 +157,7 @@ def money(value: object) -> str:
     return f"{_sign(number < 0, pence)}£{_abbreviated(magnitude)}"
 
 
+@_remembered
 def money_exact(value: object) -> str:
     """Money to the penny, grouped: ``£1,234,567.89``; whole pounds keep ``.00``."""
     number = _to_decimal(value)
@@ -182,6 +189,7 @@ def _percent(fraction: object, places: int, trim: bool) -> str:
     return f"{_sign(number < 0, rounded)}{text}%"
 
 
+@_remembered
 def percent(fraction: object) -> str:
     """A fraction (0.903) as a percentage to one decimal place: ``90.3%``.
 
@@ -193,6 +201,7 @@ def percent(fraction: object) -> str:
     return _percent(fraction, places=1, trim=False)
 
 
+@_remembered
 def percent_exact(fraction: object) -> str:
     """A fraction as a percentage to four decimal places, trailing zeros dropped.
 
@@ -202,6 +211,7 @@ def percent_exact(fraction: object) -> str:
     return _percent(fraction, places=4, trim=True)
 
 
+@_remembered
 def count(value: object) -> str:
     """A count with grouped thousands: ``977,870,260``; non-integers are rounded half up."""
     if (type(value) is float and value.is_integer() and abs(value) < 1e15) or type(value) is int:
@@ -214,6 +224,7 @@ def count(value: object) -> str:
     return f"{_sign(number < 0, rounded)}{_grouped(rounded)}"
 
 
+@_remembered
 def count_short(value: object) -> str:
     """A count to three significant figures: ``977``, ``48.2k``, ``12.3m``, ``4.06bn``.
 

@@ -264,12 +264,13 @@ def _comparable(current: dict[str, Any], other: dict[str, Any] | None) -> dict[s
     return other if other is not None and other["complete"] and current["complete"] else None
 
 
-def channel_tables(model: Any, observations: pd.DataFrame | None, service: Service) -> list[dict[str, Any]]:
+def channel_tables(model: Any, observations: list[dict[str, Any]] | None, service: Service) -> list[dict[str, Any]]:
     """A table for the headline 12 months against the 12 months before, and one for the latest
-    month or quarter against the one before and the same one a year earlier."""
-    if observations is None or observations.empty:
+    month or quarter against the one before and the same one a year earlier, from the service's
+    rows of :func:`perfgen.kpis.channel_breakdown`."""
+    if not observations:
         return []
-    channels = _Channels(records(observations))
+    channels = _Channels(observations)
     if not any(r["channel"] not in ("",) for unit_rows in channels.units.values() for r in unit_rows):
         return []
     digital = set(model.config.digital_channels_for(service))

@@ -23,7 +23,7 @@ from perfgen.freshness import Freshness
 from perfgen.kpis import KpiResults, channel_breakdown, compute_kpis
 from perfgen.load import LoadedData, load_data
 from perfgen.progress import Progress
-from perfgen.publish import manifest_json, write_site
+from perfgen.publish import SiteWriter, manifest_json
 
 
 @dataclass
@@ -83,6 +83,8 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         loaded = load_data(project.data, config, project.root.resolve())
     with progress.step("Computing KPIs", "kpis"):
         results = compute_kpis(loaded, config, warnings, today=project.today)
+        channels = channel_breakdown(loaded.db, results)
+        loaded.db.close()  # the loaded rows are a third of the build's memory: nothing reads them again
         published = changelog_stage.read_published(project.previous if project.previous is not None else project.output)
     if strict and len(warnings):
         raise StrictModeError(warnings.sorted())
@@ -92,28 +94,32 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
     with progress.counter("Drawing charts", len(requests), "charts") as tick:
         svgs = charts_stage.render_charts(requests, workers=workers, progress=tick, cache_dir=project.cache)
     with progress.step("Laying out pages", "pages"):
-        pages = render_stage.build_pages(model, svgs, channel_breakdown(loaded.db, results))
+        pages = render_stage.build_pages(model, svgs, channels)
+        del channels
         history = changelog_stage.record(published, results.values, config, project.today)
         changelog_stage.add_pages(pages, history, config, results.definitions)
         del published  # the previous site's figures, as large as this build's: compared, no longer needed
     base_url = project.base_url or config.site.base_url
     env = render_stage.make_environment(project.templates)
     site_context = {"site": config.site, "built_on": _latest_words(results), "feeds": base_url is not None}
-    with progress.counter("Rendering pages", len(pages), "render") as tick:
-        render_stage.add_page_sections(pages, model)  # plugins' and built-in sections, on every page
-        html = render_stage.render_pages(env, pages, site_context, progress=tick)
-    files: list[tuple[str, str | bytes]] = sorted(html.items())
-    page_paths = [page.path for page in pages]
-    del model, pages, svgs, html  # the build's largest objects: open data needs none of them (peak memory)
-    with progress.step("Writing open data, feeds and records", "opendata"):
-        files += plugins.published_files(config, results)  # data/kpis.csv, the other open data and the API (perfgen.opendata)
-        files += changelog_stage.files(history) + feeds_stage.files(config, results, page_paths, history, base_url)
-        files += [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]  # for perfgen diff
-        inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, loaded)]
-        files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(page_paths), [name for name, _ in files], key)))
-    with progress.step("Publishing", "write"):
-        written = write_site(project.output, files)
-    loaded.db.close()
+    with SiteWriter(project.output) as writer:  # a temporary folder: the published site stays untouched until commit
+        with progress.counter("Rendering pages", len(pages), "render") as tick:
+            render_stage.add_page_sections(pages, model)  # plugins' and built-in sections, on every page
+            for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick):
+                writer.add(page.path, html)
+                page.context = {}  # rendered: its context is no longer needed (memory)
+        page_paths = [page.path for page in pages]
+        del model, pages, svgs  # the build's largest objects: open data needs none of them (peak memory)
+        with progress.step("Writing open data, feeds and records", "opendata"):
+            files: list[tuple[str, str | bytes]] = list(plugins.published_files(config, results))  # data/kpis.csv, the other open data and the API (perfgen.opendata)
+            files += changelog_stage.files(history) + feeds_stage.files(config, results, page_paths, history, base_url)
+            files += [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]  # for perfgen diff
+            inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, config, loaded)]
+            names = page_paths + [name for name, _ in files]
+            files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(page_paths), names, key)))
+        with progress.step("Publishing", "write"):
+            writer.add_all(files)
+            written = writer.commit()
     return BuildResult(project.output, len(page_paths), len(config.services), len(results.values), warnings,
                        timings=dict(progress.timings), files_written=written, changelog=history,
                        overdue=[f for f in results.freshness if f.overdue])
@@ -150,11 +156,10 @@ def _published_key(output: Path) -> str | None:
         return None
 
 
-def _inputs(project: Project, loaded: LoadedData) -> list[tuple[str, str, int]]:
+def _inputs(project: Project, config: Config, loaded: LoadedData) -> list[tuple[str, str, int]]:
     """Every input file with its SHA-256 and row count (the config counts its services)."""
     config_digest = hashlib.sha256(project.config.read_bytes()).hexdigest()
-    config_rows = loaded.db.execute("SELECT count(*) FROM services").fetchone()[0]
-    entries = [(_display(project.config, project.root), config_digest, int(config_rows))]
+    entries = [(_display(project.config, project.root), config_digest, len(config.services))]
     entries += [(f.path, f.sha256, f.rows) for f in loaded.files]
     return entries
 

@@ -65,44 +65,76 @@ def _same_file(old: Path, data: bytes) -> bool:
         return False
 
 
-def write_site(output: Path, files: Iterable[tuple[str, str | bytes]]) -> int:
-    """Write every file into a fresh temporary folder, then swap it in for ``output``.
+class SiteWriter:
+    """The site, written file by file into a fresh temporary folder beside ``output`` and
+    swapped in for it by :meth:`commit` (or thrown away by :meth:`discard`), so that pages can
+    be written as they are rendered instead of all being held in memory.
 
     A file whose content is unchanged since the previous build is hard-linked from it rather
-    than rewritten, so only the pages a change affects are new files. Returns how many were
-    written (new or changed)."""
-    output = output.resolve()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.building-", dir=output.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; a published site must be readable by a web server
-    written = 0
-    try:
-        for relative, content in [*asset_files(), *files]:
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            data = content if isinstance(content, bytes) else content.encode("utf-8")
-            previous = output / relative
-            if _same_file(previous, data):
-                try:
-                    os.link(previous, path)
-                    continue
-                except OSError:
-                    pass
-            path.write_bytes(data)
-            written += 1
-        _normalise_times(staging)
-        retired = output.with_name(f".{output.name}.previous")
-        if retired.exists():
-            shutil.rmtree(retired)
-        if output.exists():
-            os.replace(output, retired)
-        os.replace(staging, output)
-        if retired.exists():
-            shutil.rmtree(retired)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return written
+    than rewritten, so only the files a change affects are new (``written`` counts them)."""
+
+    def __init__(self, output: Path):
+        self.output = output.resolve()
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.building-", dir=self.output.parent))
+        self.staging.chmod(0o755)  # mkdtemp makes it private; a published site must be readable by a web server
+        self.written = 0
+        self.names: list[str] = []  # every file added, in order
+        self.add_all(asset_files())
+
+    def __enter__(self) -> "SiteWriter":
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if kind is not None:
+            self.discard()
+
+    def add(self, relative: str, content: str | bytes) -> None:
+        path = self.staging / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = content if isinstance(content, bytes) else content.encode("utf-8")
+        self.names.append(relative)
+        previous = self.output / relative
+        if _same_file(previous, data):
+            try:
+                os.link(previous, path)
+                return
+            except OSError:
+                pass
+        path.write_bytes(data)
+        self.written += 1
+
+    def add_all(self, files: Iterable[tuple[str, str | bytes]]) -> None:
+        for relative, content in files:
+            self.add(relative, content)
+
+    def commit(self) -> int:
+        """Swap the written site in for the previous one; returns how many files were written."""
+        try:
+            _normalise_times(self.staging)
+            retired = self.output.with_name(f".{self.output.name}.previous")
+            if retired.exists():
+                shutil.rmtree(retired)
+            if self.output.exists():
+                os.replace(self.output, retired)
+            os.replace(self.staging, self.output)
+            if retired.exists():
+                shutil.rmtree(retired)
+        except BaseException:
+            self.discard()
+            raise
+        return self.written
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def write_site(output: Path, files: Iterable[tuple[str, str | bytes]]) -> int:
+    """Write every file into a fresh temporary folder, then swap it in for ``output``; returns
+    how many files were written (new or changed). See :class:`SiteWriter`."""
+    with SiteWriter(output) as writer:
+        writer.add_all(files)
+        return writer.commit()
 
 
 def _normalise_times(folder: Path) -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import markdown as markdown_lib
 import nh3
+import numpy as np
 import pandas as pd
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
 from jinja2.exceptions import UndefinedError
@@ -40,6 +41,17 @@ QUALITY_LABELS = {
     "no-data": "No figures",
     "overdue": "Overdue",
 }
+
+
+def _column_array(column: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
+    """A column as numpy: its values, or a category's code per row and the categories (the last
+    one missing, for code -1) so that rows taken from it are the Python values ``tolist`` gives."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = np.empty(len(column.cat.categories) + 1, dtype=object)
+        categories[:-1] = column.cat.categories.tolist()
+        categories[-1] = np.nan
+        return column.cat.codes.to_numpy(), categories
+    return column.to_numpy(dtype=object) if column.dtype == object or str(column.dtype) == "str" else column.to_numpy(), None
 
 
 class PageUndefined(ChainableUndefined):
@@ -148,7 +160,11 @@ def href(page_path: str, target: str) -> str:
 
 
 class SiteModel:
-    """KPI results indexed for page building."""
+    """KPI results indexed for page building.
+
+    A site has about a thousand period rows per service. They stay in columns (numpy arrays,
+    a category's code per row) and become dicts only for the series a page asks for, once each:
+    a dict per row for the whole site was a third of a build's memory."""
 
     def __init__(self, config: Config, results: KpiResults):
         self.config = config
@@ -157,15 +173,22 @@ class SiteModel:
         values = results.values
         self.headlines = values[values["basis"] == "headline"]
         self.periods = values[values["basis"] == "period"]
-        self._index: dict[tuple, dict[str, Any]] = {}
-        # Split once: filtering the whole frame per service is quadratic on large sites. One
-        # pass over the period rows feeds both indexes (they share the row dicts, read only).
+        self._columns = list(self.periods.columns)
+        self._arrays = [_column_array(self.periods[column]) for column in self._columns]
+        # Each series' row positions, in frame order. Split once: filtering the whole frame per
+        # service is quadratic on large sites.
+        key_columns = [self.periods[column].tolist() for column in ("service", "department", "kpi", "method")]
+        positions: dict[tuple, list[int]] = {}
+        for position, key in enumerate(zip(*key_columns)):
+            positions.setdefault(key, []).append(position)
+        self._positions = {key: np.array(rows, dtype=np.int64) for key, rows in positions.items()}
+        self._departments: dict[str, list[str]] = {}  # a service's department(s), for value_at
+        for service, department, _, _ in positions:
+            if department not in self._departments.setdefault(service, []):
+                self._departments[service].append(department)
         self._series_rows: dict[tuple, list[dict[str, Any]]] = {}
-        for row in records(self.periods):
-            self._series_rows.setdefault((row["service"], row["department"], row["kpi"], row["method"]), []).append(row)
-            if row["status"] == "value":
-                self._index[(row["service"], row["department"] if row["service"] == "" else "", row["kpi"], row["method"], row["period_start"], row["period_end"])] = row
-        self._series_cache: dict[tuple, pd.DataFrame] = {}
+        self._valued: dict[tuple, dict[tuple, dict[str, Any]]] = {}
+        self._series_cache: dict[tuple, list[dict[str, Any]]] = {}
         self._headline: dict[tuple, dict[str, Any]] = {}
         for row in records(self.headlines):
             key_department = row["department"] if row["service"] == "" else ""
@@ -179,10 +202,41 @@ class SiteModel:
 
     def series_rows(self, service: str, department: str, kpi: str, method: str) -> list[dict[str, Any]]:
         """Every period row of one series (a department's totals: service "")."""
-        return self._series_rows.get((service, department, kpi, method), [])
+        key = (service, department, kpi, method)
+        rows = self._series_rows.get(key)
+        if rows is None:
+            positions = self._positions.get(key)
+            if positions is None:
+                return []
+            lists = [array[positions].tolist() if categories is None else categories[array[positions]].tolist()
+                     for array, categories in self._arrays]
+            rows = self._series_rows[key] = [dict(zip(self._columns, row)) for row in zip(*lists)]
+        return rows
+
+    def forget_series(self) -> None:
+        """Drop the rows built so far (they are built again if asked for): the pages of a large
+        site then hold one service's rows at a time, not the whole site's."""
+        self._series_rows.clear()
+        self._valued.clear()
+        self._series_cache.clear()
 
     def value_at(self, service: str, department: str, kpi: str, method: str, start: date, end: date) -> dict[str, Any] | None:
-        return self._index.get((service, department, kpi, method, start, end))
+        """The row with a value for one period of a series (a department's totals: service "";
+        a service's: department "")."""
+        key = (service, department, kpi, method)
+        index = self._valued.get(key)
+        if index is None:
+            index = {}
+            if service:
+                series = [self.series_rows(service, d, kpi, method) for d in self._departments.get(service, [])]
+            else:
+                series = [self.series_rows("", department, kpi, method)]
+            for rows in series:
+                for row in rows:
+                    if row["status"] == "value":
+                        index[(row["period_start"], row["period_end"])] = row
+            self._valued[key] = index
+        return index.get((start, end))
 
     def tile(self, service: Service | None, department: str, kpi: str) -> Tile:
         definition = self.definitions[kpi]
@@ -278,7 +332,7 @@ def series_for(model: SiteModel, service: str, department: str, kpi: str, method
     if key in model._series_cache:
         return model._series_cache[key]
     result: list[dict[str, Any]] = []
-    valued = [row for row in model._series_rows.get(key, []) if row["status"] == "value"]
+    valued = [row for row in model.series_rows(*key) if row["status"] == "value"]
     # A service made of parts: chart only its sums over the most parts (months that some parts
     # report only by quarter would otherwise look like a fall).
     best = max((row["parts_contributing"] for row in valued if not pd.isna(row.get("parts_contributing", float("nan")))), default=None)
@@ -337,6 +391,7 @@ def chart_requests(model: SiteModel) -> list[ChartRequest]:
                 f"{service.slug}/{kpi}", definition.unit, points, _chart_label(definition, service, target, notes),
                 target=(float(service.targets[kpi]), f"Target {target}") if target is not None else None,
                 notes=tuple((day, ", ".join(numbers)) for day, numbers in markers.items())))
+        model.forget_series()
     return requests
 
 
@@ -477,7 +532,9 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
     for service in config.services:
         by_department[service.department].append(service)
     # Split per service once: filtering whole frames inside the service loop is quadratic.
-    channels_by_service = {slug: group for slug, group in channels.groupby("service", sort=False)}
+    channels_by_service: dict[str, list[dict[str, Any]]] = {}
+    for row in records(channels):  # one conversion for every service: a frame per service costs more
+        channels_by_service.setdefault(row["service"], []).append(row)
     parts_index = parts_stage.PartsIndex(model.results.part_values)
     quality_by_service: dict[str, list[dict[str, Any]]] = {}
     for finding in model.results.quality.to_dict("records"):
@@ -596,6 +653,7 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
                     + ([{"text": department.name, "href": f"../../departments/{department.slug}/"}] if shape != "service" else []))
         page.context = service_context(service, page)
         pages.append(page)
+        model.forget_series()
         if shape == "service":  # a site of one service: its home page is that service's page
             home.template = "service.html"
             home.context = service_context(service, home)
@@ -697,7 +755,12 @@ def _quality_context(model: SiteModel, page: Page) -> dict[str, Any]:
 
 
 def render_pages(env: Environment, pages: list[Page], site_context: dict[str, Any], progress: Callable[[int], None] | None = None) -> dict[str, str]:
-    rendered = {}
+    return {page.path: html for page, html in iter_rendered(env, pages, site_context, progress)}
+
+
+def iter_rendered(env: Environment, pages: list[Page], site_context: dict[str, Any],
+                  progress: Callable[[int], None] | None = None) -> Iterator[tuple[Page, str]]:
+    """Each page with its HTML, one at a time (a large site's pages need not all be in memory)."""
     existing = {page.path for page in pages}
     for page in pages:
         template = env.get_template(page.template)
@@ -706,9 +769,9 @@ def render_pages(env: Environment, pages: list[Page], site_context: dict[str, An
         try:
             context["sections"] = [Markup(env.get_template(section.template).render({**context, **section.context, "section": section}))
                                    for section in page.sections]
-            rendered[page.path] = template.render(context)
+            html = template.render(context)
         except UndefinedError as error:
             raise RuntimeError(f"template {page.template} for {page.path}: {error}") from error
         if progress:
             progress(1)
-    return rendered
+        yield page, html

@@ -416,8 +416,23 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
             latest[service.slug] = max(reported, key=lambda dates: (dates[1], dates[0]))
     freshness = check_freshness(config, latest, as_of) if as_of else []
     quality = _quality(db, config, values, latest_end, warnings, [f for f in freshness if f.overdue], part_values)
-    return KpiResults(definitions, values, quality, latest_end, as_of=as_of, as_of_given=today is not None, freshness=freshness,
+    return KpiResults(definitions, _compact(values), quality, latest_end, as_of=as_of, as_of_given=today is not None, freshness=freshness,
                       part_values=part_values)
+
+
+#: Text columns with few distinct values among a million rows: stored as categories (a code
+#: per row instead of a string object), a tenth of the memory and faster to compare.
+_CATEGORIES = ("service", "department", "period_kind", "kpi", "method", "status", "basis", "note", "period",
+               "period_start", "period_end")
+
+
+def _compact(values: pd.DataFrame) -> pd.DataFrame:
+    for column in _CATEGORIES:
+        compact = values[column].astype("category")
+        if column not in ("period_start", "period_end") and "" not in compact.cat.categories:
+            compact = compact.cat.add_categories("")  # so that fillna("") keeps working
+        values[column] = compact
+    return values
 
 
 def _part_values(part_values: pd.DataFrame, config: Config, latest_end: date | None) -> pd.DataFrame:
