@@ -334,3 +334,33 @@ def test_corrections_pages_are_accessible(sites):
             assert not violations, describe_violations(violations)
         with site.visit("changelog/index.html") as visit:
             assert not visit.failed_requests and not visit.console_errors
+
+
+def test_corrections_are_the_same_whether_rows_line_up_or_not():
+    """value_changes compares row by row when both builds list the same figures in the same
+    order (the usual rebuild) and joins the two otherwise: both ways find the same corrections,
+    including for a key listed twice (the last row of a key counts)."""
+    import pandas as pd
+
+    from perfgen.diff import value_changes
+
+    def frame(rows):
+        return pd.DataFrame([dict(zip(["service", "department", "kpi", "method", "basis", "period_kind", "period_start", "period_end",
+                                       "status", "value"], row)) for row in rows])
+
+    month = ("monthly", "2024-01-01", "2024-01-31")
+    old = frame([("a", "d", "transactions", "", "period", *month, "value", "10"),
+                 ("a", "d", "total_cost", "", "period", *month, "value", "5"),
+                 ("a", "d", "total_cost", "", "period", *month, "value", "6"),   # the same key again: this row counts
+                 ("b", "d", "transactions", "", "period", *month, "value", "7"),
+                 ("b", "d", "total_cost", "", "period", *month, "value", "3")])
+    new = old.copy()
+    new.loc[0, "value"] = "11"          # a correction
+    new.loc[1, "value"] = "99"          # the duplicate's first row changes, its last does not: no correction
+    new.loc[4, "status"] = "invalid"    # a figure that became invalid
+    new.loc[4, "value"] = ""
+    lined_up, _ = value_changes(old, new, {"a", "b"})
+    reordered, _ = value_changes(old, new.iloc[[3, 4, 0, 1, 2]].reset_index(drop=True), {"a", "b"})  # b first: joined
+    assert lined_up == reordered
+    assert [(c.service, c.kpi, c.old_value, c.new_value, c.new_status) for c in lined_up] == [
+        ("a", "transactions", "10", "11", "value"), ("b", "total_cost", "3", "", "invalid")]
