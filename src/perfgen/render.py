@@ -22,7 +22,7 @@ from jinja2.exceptions import UndefinedError
 from markupsafe import Markup
 
 from perfgen import formatters, freshness, latest, parts as parts_stage, plugins, targets
-from perfgen.cells import STATUS_WORDS, and_list, exact_value, lower_first, missing, value_cell
+from perfgen.cells import STATUS_WORDS, and_list, exact_value, lower_first, missing, table_body, value_cell
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
 from perfgen.kpis import KpiDefinition, KpiResults, records
@@ -101,6 +101,7 @@ def make_environment(project_templates: Path | None = None) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["markdown"] = render_markdown
+    env.globals["table_body"] = table_body
     return env
 
 
