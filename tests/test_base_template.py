@@ -25,6 +25,7 @@ from jinja2 import (
 )
 from jinja2.utils import missing
 from markupsafe import Markup
+from perfgen.cells import table_body
 
 from browser import describe_violations, open_site, requires_browser
 
@@ -60,7 +61,9 @@ def make_environment() -> Environment:
             PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
         ]
     )
-    return Environment(loader=loader, autoescape=True, undefined=StrictNamesUndefined)
+    env = Environment(loader=loader, autoescape=True, undefined=StrictNamesUndefined)
+    env.globals["table_body"] = table_body  # data_table's rows, as perfgen.render.make_environment registers them
+    return env
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -202,45 +203,105 @@ def render_charts(requests: Iterable[ChartRequest], workers: int | None = None, 
 
     With ``cache_dir``, each SVG is stored under the hash of everything that shapes it, and
     only charts not seen before are drawn."""
-    requests = list(requests)
-    if not requests:
-        return {}
-    if cache_dir is not None:
-        folder = cache_dir / "charts"
-        cached: dict[str, str] = {}
+    job = ChartJob(requests, workers=workers, cache_dir=cache_dir)
+    try:
+        return job.wait(progress)
+    finally:
+        job.close()
+
+
+class ChartJob:
+    """Charts being drawn in worker processes while the build goes on with other work (the
+    workers start at once; the build's own stages run on one core). :meth:`slots` gives each
+    chart's markup to put in a page before it is drawn; :meth:`wait` collects every SVG.
+
+    Cached charts (``cache_dir``) are read at once and only the others are drawn. Call
+    :meth:`close` when done (or on an error) so that no worker outlives the build."""
+
+    def __init__(self, requests: Iterable[ChartRequest], workers: int | None = None, cache_dir: Path | None = None):
+        self.requests = list(requests)
+        self._svgs: dict[str, str] = {}
+        self._folder = cache_dir / "charts" if cache_dir is not None else None
+        self._addresses: dict[str, str] = {}
         missing: list[ChartRequest] = []
-        addresses = {}
-        for request in requests:
-            address = _cache_key(request)
-            addresses[request.key] = address
-            path = folder / address[:2] / f"{address}.svg"
+        for request in self.requests:
+            if self._folder is None:
+                missing.append(request)
+                continue
+            address = self._addresses[request.key] = _cache_key(request)
+            path = self._folder / address[:2] / f"{address}.svg"
             if path.is_file():
-                cached[request.key] = path.read_text(encoding="utf-8")
+                self._svgs[request.key] = path.read_text(encoding="utf-8")
             else:
                 missing.append(request)
-        if progress and cached:
-            progress(len(cached))
-        drawn = render_charts(missing, workers=workers, progress=progress) if missing else {}
-        for key, svg in drawn.items():
-            path = folder / addresses[key][:2] / f"{addresses[key]}.svg"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(svg, encoding="utf-8")
-            os.replace(temporary, path)
-        return {**cached, **drawn}
-    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    batch_size = max(1, min(50, len(requests) // (workers * 4) or 1))
-    batches = [requests[i : i + batch_size] for i in range(0, len(requests), batch_size)]
-    results: dict[str, str] = {}
-    if workers <= 1 or len(batches) == 1:
-        for batch in batches:
-            results.update(_render_batch(batch))
-            if progress:
-                progress(len(batch))
-        return results
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        for batch, rendered in zip(batches, pool.map(_render_batch, batches)):
-            results.update(rendered)
-            if progress:
-                progress(len(batch))
-    return results
+        self._cached = len(self._svgs)
+        workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+        batch_size = max(1, min(50, len(missing) // (workers * 4) or 1))
+        self._batches = [missing[i : i + batch_size] for i in range(0, len(missing), batch_size)]
+        self.waited = 0.0  # seconds this process spent waiting for charts (or drawing them itself)
+        self._batch_of = {request.key: number for number, batch in enumerate(self._batches) for request in batch}
+        self._collected: set[int] = set()
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Any] = []
+        if workers > 1 and len(self._batches) > 1:
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+            self._futures = [self._pool.submit(_render_batch, batch) for batch in self._batches]
+
+    def slots(self) -> dict[str, "ChartSvg"]:
+        """Each chart's markup by key, for pages built before the charts are drawn."""
+        return {request.key: ChartSvg(self, request.key) for request in self.requests}
+
+    def svg(self, key: str) -> str:
+        """One chart's SVG, waiting only for the batch it is drawn in (pages are rendered in the
+        order the charts were asked for, so the first pages render while later charts draw)."""
+        if key not in self._svgs:
+            self._collect(self._batch_of[key])
+        return self._svgs[key]
+
+    def wait(self, progress=None) -> dict[str, str]:
+        """Every chart's SVG by key, once all are drawn (and the new ones cached)."""
+        if progress:
+            progress(self._cached + sum(len(self._batches[n]) for n in self._collected))
+        for number, batch in enumerate(self._batches):
+            if number not in self._collected:
+                self._collect(number)
+                if progress:
+                    progress(len(batch))
+        self.close()
+        return self._svgs
+
+    def _collect(self, number: int) -> None:
+        started = time.monotonic()
+        drawn = self._futures[number].result() if self._pool is not None else _render_batch(self._batches[number])
+        self.waited += time.monotonic() - started
+        if self._folder is not None:
+            for key, svg in drawn:
+                path = self._folder / self._addresses[key][:2] / f"{self._addresses[key]}.svg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temporary = path.with_suffix(f".{os.getpid()}.tmp")
+                temporary.write_text(svg, encoding="utf-8")
+                os.replace(temporary, path)
+        self._svgs.update(drawn)
+        self._collected.add(number)
+
+    def close(self) -> None:
+        """Stop the workers (charts not yet drawn are abandoned)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class ChartSvg:
+    """One chart's SVG, placed in a page before it is drawn: Jinja reads ``__html__`` when it
+    renders the page, which waits for the chart's batch if it is not drawn yet."""
+
+    __slots__ = ("job", "key")
+
+    def __init__(self, job: ChartJob, key: str):
+        self.job, self.key = job, key
+
+    def __html__(self) -> str:
+        return self.job.svg(self.key)
+
+    def __str__(self) -> str:
+        return self.__html__()

@@ -305,6 +305,7 @@ def values_parquet(values: pd.DataFrame, encoded: EncodedValues | None = None) -
         kind = "DATE" if column in DATE_COLUMNS else "DOUBLE" if column in NUMBER_COLUMNS else "BIGINT" if column in INTEGER_COLUMNS else "BOOLEAN" if column in BOOLEAN_COLUMNS else "VARCHAR"
         casts.append(f"CAST({column} AS {kind}) AS {column}")
     db = duckdb.connect()
+    db.execute("SET enable_progress_bar = false")  # no bar on standard output (see load.py)
     try:
         db.execute("SET threads = 1")
         db.register("published_values", frame)

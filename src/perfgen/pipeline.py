@@ -5,6 +5,7 @@ Everything is gathered and checked before anything is written; see ARCHITECTURE.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -88,41 +89,71 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         published = changelog_stage.read_published(project.previous if project.previous is not None else project.output)
     if strict and len(warnings):
         raise StrictModeError(warnings.sorted())
+    _freeze_survivors()
     with progress.step("Preparing pages", "model"):
         model = render_stage.SiteModel(config, results)
         requests = render_stage.chart_requests(model)
-    with progress.counter("Drawing charts", len(requests), "charts") as tick:
-        svgs = charts_stage.render_charts(requests, workers=workers, progress=tick, cache_dir=project.cache)
-    with progress.step("Laying out pages", "pages"):
-        pages = render_stage.build_pages(model, svgs, channels)
-        del channels
-        history = changelog_stage.record(published, results.values, config, project.today)
-        changelog_stage.add_pages(pages, history, config, results.definitions)
-        del published  # the previous site's figures, as large as this build's: compared, no longer needed
-    base_url = project.base_url or config.site.base_url
-    env = render_stage.make_environment(project.templates)
-    site_context = {"site": config.site, "built_on": _latest_words(results), "feeds": base_url is not None}
-    with SiteWriter(project.output) as writer:  # a temporary folder: the published site stays untouched until commit
-        with progress.counter("Rendering pages", len(pages), "render") as tick:
-            render_stage.add_page_sections(pages, model)  # plugins' and built-in sections, on every page
-            for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick):
-                writer.add(page.path, html)
-                page.context = {}  # rendered: its context is no longer needed (memory)
-        page_paths = [page.path for page in pages]
-        del model, pages, svgs  # the build's largest objects: open data needs none of them (peak memory)
-        with progress.step("Writing open data, feeds and records", "opendata"):
-            files: list[tuple[str, str | bytes]] = list(plugins.published_files(config, results))  # data/kpis.csv, the other open data and the API (perfgen.opendata)
-            files += changelog_stage.files(history) + feeds_stage.files(config, results, page_paths, history, base_url)
-            files += [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]  # for perfgen diff
-            inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, config, loaded)]
-            names = page_paths + [name for name, _ in files]
-            files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(page_paths), names, key)))
-        with progress.step("Publishing", "write"):
-            writer.add_all(files)
-            written = writer.commit()
+    # The charts are drawn by worker processes while this process writes the open data and lays
+    # out the pages (one core each way); a page is rendered once its own charts are drawn.
+    drawing = charts_stage.ChartJob(requests, workers=workers, cache_dir=project.cache)
+    try:
+        base_url = project.base_url or config.site.base_url
+        with SiteWriter(project.output) as writer:  # a temporary folder: the published site stays untouched until commit
+            with progress.step("Writing open data and records", "opendata"):
+                # Before the pages are laid out: the two largest transient structures of a build
+                # (the open data being encoded, the pages' contexts) are then never held together.
+                history = changelog_stage.record(published, results.values, config, project.today)
+                del published  # the previous site's figures, as large as this build's: compared, no longer needed
+                files: list[tuple[str, str | bytes]] = list(plugins.published_files(config, results))  # data/kpis.csv, the other open data and the API (perfgen.opendata)
+                files += changelog_stage.files(history)
+                files += [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]  # for perfgen diff
+                writer.add_all(files)
+                names = [name for name, _ in files]
+                del files
+            _freeze_survivors()
+            with progress.step("Laying out pages", "pages"):
+                pages = render_stage.build_pages(model, drawing.slots(), channels)
+                del channels
+                changelog_stage.add_pages(pages, history, config, results.definitions)
+                render_stage.add_page_sections(pages, model)  # plugins' and built-in sections, on every page
+                page_paths = [page.path for page in pages]
+                files = feeds_stage.files(config, results, page_paths, history, base_url)
+                inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, config, loaded)]
+                names = page_paths + names + [name for name, _ in files]
+                files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(page_paths), names, key)))
+                writer.add_all(files)
+            _freeze_survivors()
+            env = render_stage.make_environment(project.templates)
+            site_context = {"site": config.site, "built_on": _latest_words(results), "feeds": base_url is not None}
+            with progress.counter("Rendering pages", len(pages), "render") as tick:
+                # A service page waits for its own charts only: pages render while later charts draw.
+                for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick):
+                    writer.add(page.path, html)
+                    page.context = {}  # rendered: its context is no longer needed (memory)
+            waited_while_rendering = drawing.waited
+            with progress.counter("Drawing charts", len(requests), "charts") as tick:
+                drawing.wait(progress=tick)  # any chart left (every one is cached by now)
+            # Time spent waiting for charts is reported as the charts stage, not as rendering.
+            progress.timings["render"] -= waited_while_rendering
+            progress.timings["charts"] = drawing.waited
+            del model, pages
+            with progress.step("Publishing", "write"):
+                written = writer.commit()
+    finally:
+        drawing.close()
+        gc.unfreeze()
     return BuildResult(project.output, len(page_paths), len(config.services), len(results.values), warnings,
                        timings=dict(progress.timings), files_written=written, changelog=history,
                        overdue=[f for f in results.freshness if f.overdue])
+
+
+def _freeze_survivors() -> None:
+    """Exempt every object alive now from the cyclic garbage collector until the build ends
+    (``gc.unfreeze`` in :func:`build`). A build holds millions of long-lived objects (figures,
+    rows, page contexts); each full collection scanned them all again, a cost that grew faster
+    than the site. Objects are still freed as soon as nothing refers to them."""
+    gc.collect()
+    gc.freeze()
 
 
 def _tree_digest(digest: "hashlib._Hash", folder: Path) -> None:

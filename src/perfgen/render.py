@@ -8,6 +8,7 @@ through :mod:`perfgen.formatters`. A variable missing from a page's context fail
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -524,7 +525,9 @@ def _chart_marks_summary(definition: KpiDefinition, service: Service, series: li
     return text
 
 
-def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame) -> list[Page]:
+def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFrame) -> list[Page]:
+    """Every page with its context. ``charts`` maps each chart's key to its SVG, or to a
+    :class:`perfgen.charts.ChartSvg` still being drawn (read only when the page is rendered)."""
     from perfgen import compare, league as league_stage  # league builds on this module's Page
     config = model.config
     leagues = league_stage.Leagues(model, compare.Comparison(model.results.values, model.results.definitions, config))
@@ -610,7 +613,7 @@ def build_pages(model: SiteModel, charts: dict[str, str], channels: pd.DataFrame
             figures.append({
                 "id": f"chart-{kpi.replace('_', '-')}",
                 "caption": f"{definition.label} over time" + (f" ({METHOD_WORDS[method]})" if method else ""),
-                "svg": Markup(charts[key]),
+                "svg": charts[key] if hasattr(charts[key], "__html__") else Markup(charts[key]),  # a ChartSvg: drawn by render time
                 "summary": _chart_summary(definition, series) + _chart_marks_summary(definition, service, series, notes),
                 "table": _history_table(model, service, kpi, series, notes),
             })
