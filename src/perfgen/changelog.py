@@ -202,11 +202,14 @@ def add_pages(pages: list[Any], history: Changelog, config: Config, definitions:
     from perfgen.render import Page, href
 
     by_id = {d.id: d for d in definitions}
+    by_service: dict[str, list[dict[str, str]]] = {}  # one pass: a page per service must not scan them all
+    for entry in history.entries:
+        by_service.setdefault(entry["service"], []).append(entry)
     for page in pages:
         service = page.context.get("service") if page.template == "service.html" else None
         if service is None:
             continue
-        mine = history.for_service(service.slug)
+        mine = by_service.get(service.slug, [])
         page.context["corrections"] = {
             "caption": f"Corrections to published figures for {service.name}",
             "headers": ["Date", "Figure", "Period", "Published before", "Corrected to"],
