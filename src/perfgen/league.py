@@ -226,6 +226,8 @@ class Leagues:
         # A category holding every service of the site would only repeat the whole league.
         self._categories = [PeerSet("category", name, slugs[name], name, None, frozenset(members))
                             for name, members in comparison.categories.items() if len(members) < len(self.services)]
+        on_site = {s.slug for s in self.services}
+        self._peer_groups = [g for g in self.config.peer_groups if len(set(g.services) & on_site) >= 2]
 
     # --- one KPI --------------------------------------------------------------------------
 
@@ -375,9 +377,9 @@ class Leagues:
     # --- peer groups of the config and categories ----------------------------------------------
 
     def peer_groups(self) -> list[PeerGroup]:
-        """The config's peer groups with at least two services on this site."""
-        slugs = {s.slug for s in self.services}
-        return [g for g in self.config.peer_groups if len(set(g.services) & slugs) >= 2]
+        """The config's peer groups with at least two services on this site (found once: every
+        service page asks, and finding them reads every service)."""
+        return self._peer_groups
 
     def categories(self) -> list[PeerSet]:
         """The categories with leagues of their own, by name: those of at least two services,
