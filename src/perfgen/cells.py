@@ -67,7 +67,7 @@ def and_list(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-_NOT_PROVIDED = '<span class="app-status--missing">Not provided</span>'
+_NOT_PROVIDED = str(missing(STATUS_WORDS["not_provided"]))
 
 
 def _content(cell: Any) -> str:

@@ -98,9 +98,6 @@ class Changelog:
     dated_by_clock: bool = False
     compared_with: str | None = None
 
-    def for_service(self, slug: str) -> list[dict[str, str]]:
-        return [e for e in self.entries if e["service"] == slug]
-
 
 def _number_text(value: Any) -> str:
     """A value as ``kpis.csv`` writes it."""

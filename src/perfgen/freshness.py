@@ -142,13 +142,7 @@ def as_of_words(as_of: date | None, given: bool) -> str:
 
 def service_context(results: Any, slug: str) -> dict[str, Any] | None:
     """What a service page says about its freshness; None if it declares no frequency."""
-    cached = getattr(results, "_freshness_index", None)  # (the list it indexes, the index)
-    if cached is None or cached[0] is not results.freshness:  # built once: a page per service must not scan them all
-        index: dict[str, Freshness] = {}
-        for item in results.freshness:
-            index.setdefault(item.service, item)
-        cached = results._freshness_index = (results.freshness, index)
-    found = cached[1].get(slug)
+    found = results.freshness_of(slug)
     if found is None:
         return None
     return {"overdue": found.overdue, "expected": found.expected_words(),

@@ -79,7 +79,6 @@ class SiteWriter:
         self.staging = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.building-", dir=self.output.parent))
         self.staging.chmod(0o755)  # mkdtemp makes it private; a published site must be readable by a web server
         self.written = 0
-        self.names: list[str] = []  # every file added, in order
         self.add_all(asset_files())
 
     def __enter__(self) -> "SiteWriter":
@@ -93,7 +92,6 @@ class SiteWriter:
         path = self.staging / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         data = content if isinstance(content, bytes) else content.encode("utf-8")
-        self.names.append(relative)
         previous = self.output / relative
         if _same_file(previous, data):
             try:

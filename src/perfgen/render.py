@@ -758,10 +758,6 @@ def _quality_context(model: SiteModel, page: Page) -> dict[str, Any]:
             "services_affected": quality["service"].nunique() if not quality.empty else 0}
 
 
-def render_pages(env: Environment, pages: list[Page], site_context: dict[str, Any], progress: Callable[[int], None] | None = None) -> dict[str, str]:
-    return {page.path: html for page, html in iter_rendered(env, pages, site_context, progress)}
-
-
 def iter_rendered(env: Environment, pages: list[Page], site_context: dict[str, Any],
                   progress: Callable[[int], None] | None = None) -> Iterator[tuple[Page, str]]:
     """Each page with its HTML, one at a time (a large site's pages need not all be in memory)."""

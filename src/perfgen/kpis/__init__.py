@@ -31,7 +31,7 @@ from perfgen import plugins
 from perfgen.config import Config
 from perfgen.errors import Problem, Warnings
 from perfgen.freshness import LATEST_SQL, Freshness, check_freshness
-from perfgen.load import LoadedData
+from perfgen.load import LoadedData, insert_table
 from perfgen.periods import months_spanned, period_words
 from perfgen.quality import CHECKS
 
@@ -132,33 +132,31 @@ class KpiResults:
     # Every value of every part of a service: the columns of ``values`` plus ``part`` (the part's
     # slug; ``service`` is the service it belongs to). Empty when no service declares parts.
     part_values: pd.DataFrame = field(default_factory=pd.DataFrame)
+    _freshness_index: dict[str, Freshness] | None = field(default=None, init=False, repr=False, compare=False)
 
     def definition(self, kpi_id: str) -> KpiDefinition:
         return next(d for d in self.definitions if d.id == kpi_id)
 
+    def freshness_of(self, service: str) -> Freshness | None:
+        """The service's freshness (None if it declares no frequency), from an index built once:
+        a page per service must not scan every service's."""
+        if self._freshness_index is None:
+            self._freshness_index = {}
+            for item in self.freshness:
+                self._freshness_index.setdefault(item.service, item)
+        return self._freshness_index.get(service)
+
 
 def _register_config(db: Any, config: Config) -> None:
-    _table(db, "services", {"service": "VARCHAR", "department": "VARCHAR", "agency": "VARCHAR", "satisfaction_method": "VARCHAR"},
+    insert_table(db, "services", {"service": "VARCHAR", "department": "VARCHAR", "agency": "VARCHAR", "satisfaction_method": "VARCHAR"},
            [(s.slug, s.department, s.agency, config.satisfaction_method_for(s)) for s in config.services])
     # A part counts the same channels as digital, and has the same not-applicable KPIs, as its service.
-    _table(db, "service_digital_channels", {"service": "VARCHAR", "channel": "VARCHAR"},
+    insert_table(db, "service_digital_channels", {"service": "VARCHAR", "channel": "VARCHAR"},
            [(slug, c) for s in config.services for slug in _units(s) for c in config.digital_channels_for(s)])
-    _table(db, "service_not_applicable", {"service": "VARCHAR", "kpi": "VARCHAR"},
+    insert_table(db, "service_not_applicable", {"service": "VARCHAR", "kpi": "VARCHAR"},
            [(slug, k) for s in config.services for slug in _units(s) for k in s.not_applicable])
-    _table(db, "service_parts", {"part": "VARCHAR", "service": "VARCHAR", "parts_expected": "BIGINT"},
+    insert_table(db, "service_parts", {"part": "VARCHAR", "service": "VARCHAR", "parts_expected": "BIGINT"},
            [(part.slug, s.slug, len(s.parts)) for s in config.services for part in s.parts])
-
-
-def _table(db: Any, name: str, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
-    """A table of config facts, inserted at once from a frame (``executemany`` costs about a
-    millisecond a row: most of a second for a thousand services)."""
-    db.execute(f"CREATE TABLE {name} ({', '.join(f'{column} {kind}' for column, kind in columns.items())})")
-    if rows:
-        frame = pd.DataFrame(rows, columns=list(columns), dtype=object)
-        db.register("perfgen_config_rows", frame)
-        casts = ", ".join(f"CAST({column} AS {kind})" for column, kind in columns.items())
-        db.execute(f"INSERT INTO {name} SELECT {casts} FROM perfgen_config_rows")
-        db.unregister("perfgen_config_rows")
 
 
 def _units(service: Any) -> list[str]:
