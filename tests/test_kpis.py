@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -322,3 +323,29 @@ def test_data_quality_checks_apply_to_parts_and_name_them(example_project):
     assert finding["detail"].tolist() == ["Report a change (carers-allowance-change): digital transactions 120 exceed all transactions 100"]
     assert "service 'claim-carers-allowance': January to March 2025: Report a change (carers-allowance-change): digital transactions 120 exceed all transactions 100 [digital-above-total]" in [
         str(w) for w in warnings.items]
+
+
+def test_fetch_frame_gives_the_rows_df_gives_with_shared_strings_and_dates():
+    import duckdb
+
+    from perfgen.kpis import fetch_frame
+
+    db = duckdb.connect()
+    db.execute("""CREATE TABLE t AS SELECT * FROM (VALUES
+        ('b', DATE '2020-01-31', NULL, 1.5, NULL::VARCHAR),
+        ('a', DATE '2021-03-31', 'x', NULL, NULL),
+        (NULL, NULL, 'y', 2.0, NULL),
+        ('b', DATE '2020-01-31', 'x', 3.0, NULL)) v(name, day, note, value, empty)""")
+    expected = db.execute("SELECT * FROM t").df()
+    expected["day"] = pd.to_datetime(expected["day"]).dt.date
+
+    frame = fetch_frame(db, "SELECT * FROM t")
+
+    pd.testing.assert_frame_equal(frame, expected)
+    assert frame["name"].tolist()[0] is frame["name"].tolist()[3]  # one string per distinct value
+    assert frame["day"].tolist()[0] is frame["day"].tolist()[3]
+    assert frame["day"].tolist()[1] == date(2021, 3, 31)
+    assert pd.isna(frame["day"].tolist()[2])
+    # Nothing is left behind for the next query: no table, no types.
+    assert db.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_fetched'").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM duckdb_types() WHERE type_name LIKE '_fetched%'").fetchone() == (0,)
