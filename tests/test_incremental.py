@@ -73,3 +73,27 @@ def test_deleting_the_cache_gives_the_same_site(tmp_path):
     shutil.rmtree(tmp_path / "cache")
     build(project(EXAMPLE, tmp_path / "second", tmp_path / "cache"), workers=1)
     assert tree_hashes(tmp_path / "first") == tree_hashes(tmp_path / "second")
+
+
+def test_a_large_file_is_compared_to_its_last_byte(tmp_path):
+    from perfgen.publish import SiteWriter
+
+    site = tmp_path / "site"
+    big = bytes(range(256)) * 10_000  # 2.5 MB: compared block by block
+    with SiteWriter(site) as writer:
+        writer.add("data/same.bin", big)
+        writer.add("data/last-byte.bin", big)
+        writer.add("data/first-block.bin", big)
+        writer.commit()
+    before = inodes(site)
+    with SiteWriter(site) as writer:
+        writer.add("data/same.bin", big)
+        writer.add("data/last-byte.bin", big[:-1] + b"\x00")  # same size, differs at the very end
+        writer.add("data/first-block.bin", b"\x01" + big[1:])
+        written = writer.commit()
+    assert written == 2
+    after = inodes(site)
+    assert after["data/same.bin"] == before["data/same.bin"]  # the very same file, linked
+    assert after["data/last-byte.bin"] != before["data/last-byte.bin"]
+    assert (site / "data/last-byte.bin").read_bytes()[-1:] == b"\x00"
+    assert (site / "data/first-block.bin").read_bytes()[:1] == b"\x01"

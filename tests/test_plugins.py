@@ -227,6 +227,20 @@ def test_a_failing_hook_is_reported_with_the_plugin_name(example_project, failin
             "  Hint: run with --debug for the traceback, or set PERFGEN_DISABLE_PLUGIN_AUTOLOAD=1 to build without installed plugins")
 
 
+class FailingGenerator:
+    @plugins.hookimpl
+    def publish_files(self):
+        yield "report.txt", "made"
+        raise KeyError("report.pdf")
+
+
+def test_a_generator_failing_as_it_runs_is_reported_with_the_plugin_name(example_project, failing_build):
+    with registered(FailingGenerator(), "failing"):
+        assert failing_build() == (
+            "error: plugin 'failing': hook publish_files failed: KeyError: 'report.pdf'\n"
+            "  Hint: run with --debug for the traceback, or set PERFGEN_DISABLE_PLUGIN_AUTOLOAD=1 to build without installed plugins")
+
+
 class WrongTable:
     @plugins.hookimpl
     def load_formats(self):

@@ -26,7 +26,7 @@ import json
 import math
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -258,7 +258,10 @@ class EncodedValues:
         self._json = "[" + ",".join(rows) + "]"
         del rows
 
-    def positions(self, subset: pd.DataFrame) -> list[int]:
+    def positions(self, subset: pd.DataFrame | np.ndarray) -> list[int]:
+        """Row positions: given as they are, or those of a subset of the values' rows."""
+        if isinstance(subset, np.ndarray):
+            return subset.tolist()
         return list(self.values.index.get_indexer(subset.index))
 
     @staticmethod
@@ -274,12 +277,12 @@ class EncodedValues:
                 run_start = k
         return pieces
 
-    def csv(self, subset: pd.DataFrame | None = None) -> str:
+    def csv(self, subset: pd.DataFrame | np.ndarray | None = None) -> str:
         if subset is None:
             return self._csv
         return self.header + "".join(self._pieces(self._csv, self._csv_ends, self.positions(subset), 0))
 
-    def json_rows(self, subset: pd.DataFrame | None = None) -> _RawJSON:
+    def json_rows(self, subset: pd.DataFrame | np.ndarray | None = None) -> _RawJSON:
         """The rows as a JSON array (text), for ``_values_document``."""
         if subset is None:
             return _RawJSON(self._json)
@@ -616,47 +619,48 @@ def index_schema() -> dict[str, Any]:
 
 # --- hooks --------------------------------------------------------------------------------------
 
-def open_data_files(config: Config, results: KpiResults) -> list[tuple[str, str | bytes]]:
+def open_data_files(config: Config, results: KpiResults) -> Iterator[tuple[str, str | bytes]]:
+    """Every open data file, one at a time: the build writes each before the next is made, so
+    the site's files (several hundred megabytes for a thousand services) are never all held."""
     values = results.values
     encoded = EncodedValues(values)
-    files: list[tuple[str, str | bytes]] = [
-        (SITE_DOWNLOADS["csv"], encoded.csv()),
-        (SITE_DOWNLOADS["json"], _values_document({"type": "site", "name": config.site.title, "page": ""}, config, encoded.json_rows())),
-        (SITE_DOWNLOADS["parquet"], values_parquet(values, encoded)),
-        (SITE_DOWNLOADS["kpi_definitions"], csv_text(DEFINITION_COLUMNS, ([getattr(d, c) for c in DEFINITION_COLUMNS] for d in results.definitions), booleans=("mandatory",))),
-        (SITE_DOWNLOADS["datapackage"], _json(datapackage(config))),
-        (SITE_DOWNLOADS["table_schema"], _json(table_schema())),
-        ("api/index.json", _json(index_document(config, results))),
-        (SCHEMAS["index"], _json(index_schema())),
-        (SCHEMAS["values"], _json(values_schema())),
-    ]
+    yield SITE_DOWNLOADS["csv"], encoded.csv()
+    yield SITE_DOWNLOADS["json"], _values_document({"type": "site", "name": config.site.title, "page": ""}, config, encoded.json_rows())
+    yield SITE_DOWNLOADS["parquet"], values_parquet(values, encoded)
+    yield SITE_DOWNLOADS["kpi_definitions"], csv_text(DEFINITION_COLUMNS, ([getattr(d, c) for c in DEFINITION_COLUMNS] for d in results.definitions), booleans=("mandatory",))
+    yield SITE_DOWNLOADS["datapackage"], _json(datapackage(config))
+    yield SITE_DOWNLOADS["table_schema"], _json(table_schema())
+    yield "api/index.json", _json(index_document(config, results))
+    yield SCHEMAS["index"], _json(index_schema())
+    yield SCHEMAS["values"], _json(values_schema())
     # A department's file: its totals for every period and its services' headline figures (the
     # values its page shows). Every value of a service is in the service's own file.
-    shown = values[(values["service"] == "") | (values["basis"] == "headline")]
-    by_department = {slug: group for slug, group in shown[shown["department"] != ""].groupby("department", sort=False)}
-    by_service = {slug: group for slug, group in values.groupby("service", sort=False)}
+    # Row positions per group, not a copy of each group's rows.
+    shown = values[((values["service"] == "") | (values["basis"] == "headline")) & (values["department"] != "")]
+    shown_positions = shown.index.to_numpy()
+    by_department = {slug: shown_positions[rows] for slug, rows in shown.groupby("department", sort=False, observed=True).indices.items()}
+    by_service = values.groupby("service", sort=False, observed=True).indices
     part_values = results.part_values
     encoded_parts = EncodedValues(part_values) if not part_values.empty else None
-    by_part = {slug: group for slug, group in part_values.groupby("part", sort=False)} if encoded_parts else {}
-    empty = values.iloc[0:0]
+    by_part = part_values.groupby("part", sort=False, observed=True).indices if encoded_parts else {}
+    none = np.array([], dtype=np.int64)
     for department in config.departments:
-        rows = by_department.get(department.slug, empty)
+        rows = by_department.get(department.slug, none)
         paths = department_paths(department.slug)
-        files.append((paths["csv"], encoded.csv(rows)))
-        files.append((paths["json"], _values_document({"type": "department", "slug": department.slug, "name": department.name, "page": paths["page"]}, config, encoded.json_rows(rows))))
+        yield paths["csv"], encoded.csv(rows)
+        yield paths["json"], _values_document({"type": "department", "slug": department.slug, "name": department.name, "page": paths["page"]}, config, encoded.json_rows(rows))
     for service in config.services:
-        rows = by_service.get(service.slug, empty)
+        rows = by_service.get(service.slug, none)
         paths = service_paths(service.slug)
-        files.append((paths["csv"], encoded.csv(rows)))
+        yield paths["csv"], encoded.csv(rows)
         parts = [{"slug": part.slug, "name": part.name, "description": part.description,
                   "rows": encoded_parts.json_rows(by_part[part.slug]) if encoded_parts and part.slug in by_part else []}
                  for part in service.parts]
-        files.append((paths["json"], _values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]}, config, encoded.json_rows(rows), parts, service)))
-    return files
+        yield paths["json"], _values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]}, config, encoded.json_rows(rows), parts, service)
 
 
 @hookimpl
-def publish_files(config: Config, results: KpiResults) -> list[tuple[str, str | bytes]]:
+def publish_files(config: Config, results: KpiResults) -> Iterator[tuple[str, str | bytes]]:
     return open_data_files(config, results)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -104,12 +105,16 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
                 # (the open data being encoded, the pages' contexts) are then never held together.
                 history = changelog_stage.record(published, results.values, config, project.today)
                 del published  # the previous site's figures, as large as this build's: compared, no longer needed
-                files: list[tuple[str, str | bytes]] = list(plugins.published_files(config, results))  # data/kpis.csv, the other open data and the API (perfgen.opendata)
-                files += changelog_stage.files(history)
-                files += [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]  # for perfgen diff
-                writer.add_all(files)
-                names = [name for name, _ in files]
-                del files
+                names: list[str] = []
+                # Each file is written as soon as it is made (the open data of a large site is
+                # several hundred megabytes): data/kpis.csv, the other open data and the API
+                # (perfgen.opendata), plugins' files, the corrections, and what perfgen diff reads.
+                for name, content in itertools.chain(
+                        plugins.published_files(config, results), changelog_stage.files(history),
+                        [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]):
+                    writer.add(name, content)
+                    names.append(name)
+                    del content
             _freeze_survivors()
             with progress.step("Laying out pages", "pages"):
                 pages = render_stage.build_pages(model, drawing.slots(), channels)

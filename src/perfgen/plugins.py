@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -194,8 +194,9 @@ class HookSpecs:
         ``department`` on their pages."""
 
     @hookspec
-    def publish_files(self, config: Config, results: KpiResults) -> list[tuple[str, str | bytes]]:  # type: ignore[empty-body]
-        """Files to write into the site, as (path relative to the site, content) (stage: publish)."""
+    def publish_files(self, config: Config, results: KpiResults) -> Iterable[tuple[str, str | bytes]]:  # type: ignore[empty-body]
+        """Files to write into the site, as (path relative to the site, content) (stage: publish):
+        a list, or a generator that makes them one at a time."""
 
 
 # --- the manager --------------------------------------------------------------------------------
@@ -282,6 +283,8 @@ def _in_registration_order(hook_name: str, **kwargs: Any) -> list[tuple[str, Any
         else:
             try:
                 result = implementation.function(*arguments)
+                if isinstance(result, Iterator):  # a generator fails while it runs: run it here, where the failure names the plugin
+                    result = list(result)
             except PerfgenError:
                 raise
             except Exception as error:  # noqa: BLE001 - name the plugin rather than show a perfgen traceback
@@ -422,8 +425,10 @@ def page_sections(kind: str, page: Page, model: SiteModel) -> list[PageSection]:
     return sorted(sections, key=lambda s: (s.order, s.id))
 
 
-def published_files(config: Config, results: KpiResults) -> list[tuple[str, str | bytes]]:
-    files: list[tuple[str, str | bytes]] = []
+def published_files(config: Config, results: KpiResults) -> Iterator[tuple[str, str | bytes]]:
+    """Every plugin's files, as they are made: perfgen's own open data comes one file at a time
+    (``opendata.open_data_files``), so the build writes each before the next is made. A path
+    two plugins both write is kept from the first and reported once all are written."""
     seen: dict[str, str] = {}
     problems = []
     for plugin, found in _in_registration_order("publish_files", config=config, results=results):
@@ -432,10 +437,10 @@ def published_files(config: Config, results: KpiResults) -> list[tuple[str, str 
                 problems.append(Problem(f"plugin '{plugin}'", None, "", f"file '{path}' is already written by plugin '{seen[path]}'"))
                 continue
             seen[path] = plugin
-            files.append((path, content))
+            yield path, content
+            del content  # written by now: not held while the next file is made
     if problems:
         raise PluginError(problems)
-    return files
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,8 +59,19 @@ def asset_files() -> list[tuple[str, bytes]]:
 
 
 def _same_file(old: Path, data: bytes) -> bool:
+    """Whether the file holds exactly ``data``, read a block at a time (the open data files of a
+    large site are hundreds of megabytes: a second copy of one is not needed to compare)."""
     try:
-        return old.stat().st_size == len(data) and old.read_bytes() == data
+        if old.stat().st_size != len(data):
+            return False
+        view = memoryview(data)
+        offset = 0
+        with old.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                if view[offset : offset + len(block)] != block:
+                    return False
+                offset += len(block)
+        return offset == len(data)
     except OSError:
         return False
 
