@@ -471,23 +471,7 @@ def _compact(values: pd.DataFrame) -> pd.DataFrame:
         if column not in ("period_start", "period_end") and "" not in compact.cat.categories:
             compact = compact.cat.add_categories("")  # so that fillna("") keeps working
         values[column] = compact
-    for column in values.columns:
-        if values[column].dtype == object:
-            values[column] = _one_nan(values[column])
     return values
-
-
-_NAN = float("nan")
-
-
-def _one_nan(column: pd.Series) -> pd.Series:
-    """The column with every missing float the same object. The coverage columns hold counts
-    and None, and a NaN object per row where frames of different types were put together: a
-    quarter of the KPI values' memory. Same values, same types."""
-    cells = column.to_numpy(dtype=object, copy=True)
-    floats = pd.isna(cells) & np.fromiter((type(cell) is float for cell in cells), dtype=bool, count=len(cells))
-    cells[floats] = _NAN
-    return pd.Series(cells, index=column.index, name=column.name)
 
 
 def _part_values(part_values: pd.DataFrame, config: Config, latest_end: date | None) -> pd.DataFrame:
