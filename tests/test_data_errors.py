@@ -12,6 +12,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perfgen.cli import main
 
@@ -383,3 +385,22 @@ def test_validate_fails_on_bad_data(example_project, failing_build):
     before = tree_hashes(example_project)
     assert failing_build(command="validate") == "error: data/extra.csv:2: column 'value': 'abc' is not a number"
     assert tree_hashes(example_project) == before
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=["a", ",", " ", "\n", "\n", "\u2028", "\x0c", "é"], max_size=40))
+def test_record_starts_without_quotes_are_the_csv_readers(text):
+    """The quick reading of a plain file (no quotes, carriage returns or NULs) places every
+    record on the line the csv module does, and the header is the first line."""
+    import csv
+    import io
+
+    from perfgen import load
+
+    reader = csv.reader(io.StringIO(text, newline=""))
+    expected, end = [], 0
+    for record in reader:
+        expected.append(end + 1 if record else None)
+        end = reader.line_num
+    assert load._record_starts(text) == expected
+    assert load._FIRST_LINE.match(text).group() == (text.splitlines() or [""])[0]
