@@ -25,7 +25,7 @@ from perfgen.freshness import Freshness
 from perfgen.kpis import KpiResults, channel_breakdown, compute_kpis
 from perfgen.load import LoadedData, load_data
 from perfgen.progress import Progress
-from perfgen.publish import SiteWriter, manifest_json
+from perfgen.publish import BackgroundFiles, SiteWriter, manifest_json
 
 
 @dataclass
@@ -91,61 +91,63 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
     if strict and len(warnings):
         raise StrictModeError(warnings.sorted())
     _freeze_survivors()
-    with progress.step("Preparing pages", "model"):
-        model = render_stage.SiteModel(config, results)
-        requests = render_stage.chart_requests(model)
-    # The charts are drawn by worker processes while this process writes the open data and lays
-    # out the pages (one core each way); a page is rendered once its own charts are drawn.
-    drawing = charts_stage.ChartJob(requests, workers=workers, cache_dir=project.cache)
     try:
         base_url = project.base_url or config.site.base_url
         with SiteWriter(project.output) as writer:  # a temporary folder: the published site stays untouched until commit
-            with progress.step("Writing open data and records", "opendata"):
-                # Before the pages are laid out: the two largest transient structures of a build
-                # (the open data being encoded, the pages' contexts) are then never held together.
+            with progress.step("Comparing with the published figures", "opendata"):
                 history = changelog_stage.record(published, results.values, config, project.today)
                 del published  # the previous site's figures, as large as this build's: compared, no longer needed
-                names: list[str] = []
-                # Each file is written as soon as it is made (the open data of a large site is
-                # several hundred megabytes): data/kpis.csv, the other open data and the API
-                # (perfgen.opendata), plugins' files, the corrections, and what perfgen diff reads.
-                for name, content in itertools.chain(
-                        plugins.published_files(config, results), changelog_stage.files(history),
-                        [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]):
-                    writer.add(name, content)
-                    names.append(name)
-                    del content
-            _freeze_survivors()
-            with progress.step("Laying out pages", "pages"):
-                pages = render_stage.build_pages(model, drawing.slots(), channels)
-                del channels
-                changelog_stage.add_pages(pages, history, config, results.definitions)
-                render_stage.add_page_sections(pages, model)  # plugins' and built-in sections, on every page
-                page_paths = [page.path for page in pages]
-                files = feeds_stage.files(config, results, page_paths, history, base_url)
-                inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, config, loaded)]
-                names = page_paths + names + [name for name, _ in files]
-                files.append(("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(page_paths), names, key)))
-                writer.add_all(files)
-            _freeze_survivors()
-            env = render_stage.make_environment(project.templates)
-            site_context = {"site": config.site, "built_on": _latest_words(results), "feeds": base_url is not None}
-            with progress.counter("Rendering pages", len(pages), "render") as tick:
-                # A service page waits for its own charts only: pages render while later charts draw.
-                for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick):
-                    writer.add(page.path, html)
-                    page.context = {}  # rendered: its context is no longer needed (memory)
-            waited_while_rendering = drawing.waited
-            with progress.counter("Drawing charts", len(requests), "charts") as tick:
-                drawing.wait(progress=tick)  # any chart left (every one is cached by now)
-            # Time spent waiting for charts is reported as the charts stage, not as rendering.
-            progress.timings["render"] -= waited_while_rendering
-            progress.timings["charts"] = drawing.waited
-            del model, pages
-            with progress.step("Publishing", "write"):
-                written = writer.commit()
+            # The open data (data/kpis.csv, the other open data and the API: perfgen.opendata),
+            # plugins' files, the corrections and what perfgen diff reads are made and written by a
+            # forked process while this one lays out the pages (before the chart workers start:
+            # a process is forked only while it runs one thread).
+            open_data = BackgroundFiles(writer, lambda: itertools.chain(
+                plugins.published_files(config, results), changelog_stage.files(history),
+                [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]))
+            drawing: charts_stage.ChartJob | None = None
+            try:
+                with progress.step("Preparing pages", "model"):
+                    model = render_stage.SiteModel(config, results)
+                    requests = render_stage.chart_requests(model)
+                # The charts are drawn by worker processes while this process lays out the pages;
+                # a page is rendered once its own charts are drawn.
+                drawing = charts_stage.ChartJob(requests, workers=workers, cache_dir=project.cache)
+                _freeze_survivors()
+                with progress.step("Laying out pages", "pages"):
+                    pages = render_stage.build_pages(model, drawing.slots(), channels)
+                    del channels
+                    changelog_stage.add_pages(pages, history, config, results.definitions)
+                    render_stage.add_page_sections(pages, model)  # plugins' and built-in sections, on every page
+                    page_paths = [page.path for page in pages]
+                    files = feeds_stage.files(config, results, page_paths, history, base_url)
+                    writer.add_all(files)
+                _freeze_survivors()
+                env = render_stage.make_environment(project.templates)
+                site_context = {"site": config.site, "built_on": _latest_words(results), "feeds": base_url is not None}
+                with progress.counter("Rendering pages", len(pages), "render") as tick:
+                    # A service page waits for its own charts only: pages render while later charts draw.
+                    for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick):
+                        writer.add(page.path, html)
+                        page.context = {}  # rendered: its context is no longer needed (memory)
+                waited_while_rendering = drawing.waited
+                with progress.counter("Drawing charts", len(requests), "charts") as tick:
+                    drawing.wait(progress=tick)  # any chart left (every one is cached by now)
+                # Time spent waiting for charts is reported as the charts stage, not as rendering.
+                progress.timings["render"] -= waited_while_rendering
+                progress.timings["charts"] = drawing.waited
+                del model, pages
+                with progress.step("Publishing", "write"):
+                    data_names = open_data.join()
+                    progress.timings["opendata"] += open_data.seconds  # made beside the pages: its own time
+                    inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, config, loaded)]
+                    names = page_paths + data_names + [name for name, _ in files]
+                    writer.add("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(page_paths), names, key))
+                    written = writer.commit()
+            finally:
+                open_data.close()  # before the writer's folder is thrown away, if the build failed
+                if drawing is not None:
+                    drawing.close()
     finally:
-        drawing.close()
         gc.unfreeze()
     return BuildResult(project.output, len(page_paths), len(config.services), len(results.values), warnings,
                        timings=dict(progress.timings), files_written=written, changelog=history,

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import platform
 import shutil
+import signal
+import sys
 import tempfile
+import threading
+import time
+import traceback
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -151,3 +157,94 @@ def _normalise_times(folder: Path) -> None:
     stamp = 946684800  # 2000-01-01
     for path in folder.rglob("*"):
         os.utime(path, (stamp, stamp))
+
+
+class BackgroundFiles:
+    """Files made and written into a :class:`SiteWriter`'s folder by a forked process while the
+    build goes on with other work (the open data of a thousand services takes as long to make
+    as the pages; made beside them, a rebuild that draws no charts uses both cores).
+
+    :meth:`join` waits for the files and gives their names, or raises what making them raised.
+    Where a process cannot be forked safely (no ``os.fork``, or other threads running: a
+    forked copy of a threaded process can deadlock) the files are made at once, in this
+    process, by the constructor. Either way the same files are written."""
+
+    def __init__(self, writer: SiteWriter, make: Callable[[], Iterable[tuple[str, str | bytes]]], fork: bool = True):
+        self.writer = writer
+        self.seconds = 0.0  # time spent making and writing the files
+        self._names: list[str] = []
+        self._pid: int | None = None
+        self._read: int | None = None
+        if not (fork and hasattr(os, "fork") and threading.active_count() == 1):
+            started = time.monotonic()
+            self._names = _write_files(writer, make)
+            self.seconds = time.monotonic() - started
+            return
+        read, write = os.pipe()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # nothing buffered is written twice
+        pid = os.fork()
+        if pid == 0:  # the child: make the files, report, and leave without unwinding the build
+            status = 0
+            try:
+                os.close(read)
+                started = time.monotonic()
+                written = writer.written
+                try:
+                    names = _write_files(writer, make)
+                    report: tuple[Any, ...] = ("done", names, writer.written - written, time.monotonic() - started)
+                except BaseException as error:  # noqa: BLE001 - handed to the parent, which raises it
+                    report = ("failed", error, traceback.format_exc())
+                try:
+                    data = pickle.dumps(report)
+                except Exception:  # noqa: BLE001 - an error that cannot be pickled: its traceback instead
+                    data = pickle.dumps(("failed", RuntimeError(report[-1]), report[-1]))
+                with os.fdopen(write, "wb") as pipe:
+                    pipe.write(data)
+            except BaseException:  # noqa: BLE001 - never return into the build's code
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(write)
+        self._pid, self._read = pid, read
+
+    def join(self) -> list[str]:
+        """The names of the files written (after waiting for them)."""
+        if self._pid is None:
+            return self._names
+        with os.fdopen(self._read, "rb") as pipe:  # type: ignore[arg-type]
+            data = pipe.read()
+        self._read = None
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        if not data:
+            raise RuntimeError(f"the process writing the open data stopped without a report (wait status {status})")
+        report = pickle.loads(data)
+        if report[0] == "failed":
+            raise report[1]
+        _, self._names, written, self.seconds = report
+        self.writer.written += written
+        return self._names
+
+    def close(self) -> None:
+        """Stop the process if it still runs (the build failed elsewhere): call before the
+        writer's folder is thrown away."""
+        if self._pid is not None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self._pid, 0)
+            self._pid = None
+        if self._read is not None:
+            os.close(self._read)
+            self._read = None
+
+
+def _write_files(writer: SiteWriter, make: Callable[[], Iterable[tuple[str, str | bytes]]]) -> list[str]:
+    names = []
+    for name, content in make():
+        writer.add(name, content)
+        names.append(name)
+        del content  # written: not held while the next file is made
+    return names

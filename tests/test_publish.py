@@ -1,0 +1,85 @@
+"""Writing the site: files made in a forked process land in the site as if made in this one."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from perfgen.errors import DataError, Problem
+from perfgen.publish import BackgroundFiles, SiteWriter
+from site_checks import tree_hashes
+
+
+def files():
+    yield "data/a.csv", "a,b\n1,2\n"
+    yield "data/nested/b.json", b'{"b": 1}\n'
+    yield "api/c.json", "[]\n"
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_files_made_beside_the_build_are_written_and_named(tmp_path, fork):
+    site = tmp_path / "site"
+    with SiteWriter(site) as writer:
+        assets = writer.written  # the shared CSS and fonts, written first
+        background = BackgroundFiles(writer, files, fork=fork)
+        assert (background._pid is not None) == (fork and hasattr(os, "fork"))  # pytest runs one thread
+        writer.add("index.html", "<p>page</p>")  # the build goes on meanwhile
+        assert background.join() == ["data/a.csv", "data/nested/b.json", "api/c.json"]
+        written = writer.commit()
+    assert written == assets + 4  # the child's three files are counted too
+    assert (site / "data/nested/b.json").read_bytes() == b'{"b": 1}\n'
+    assert (site / "data/a.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_forked_and_unforked_writes_give_the_same_site(tmp_path):
+    sites = []
+    for fork in (True, False):
+        site = tmp_path / f"site-{fork}"
+        with SiteWriter(site) as writer:
+            BackgroundFiles(writer, files, fork=fork).join()
+            writer.commit()
+        sites.append(tree_hashes(site))
+    assert sites[0] == sites[1]
+
+
+def failing():
+    yield "data/a.csv", "made\n"
+    raise DataError([Problem("data/x.csv", 3, "column 'value'", "'abc' is not a number")])
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_a_failure_making_the_files_is_raised_in_the_build(tmp_path, fork):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("published")
+    with pytest.raises(DataError) as raised:
+        with SiteWriter(site) as writer:
+            background = BackgroundFiles(writer, failing, fork=fork)
+            try:
+                background.join()
+            finally:
+                background.close()
+    assert str(raised.value.problems[0]) == str(Problem("data/x.csv", 3, "column 'value'", "'abc' is not a number"))
+    assert (site / "index.html").read_text() == "published"  # the previous site is untouched
+    assert not list(tmp_path.glob(".site.building-*"))  # the half-written folder is gone
+
+
+def slow():
+    import time
+
+    yield "data/a.csv", "made\n"
+    time.sleep(60)
+    yield "data/b.csv", "never\n"
+
+
+def test_closing_stops_the_process_when_the_build_fails_elsewhere(tmp_path):
+    with SiteWriter(tmp_path / "site") as writer:
+        background = BackgroundFiles(writer, slow)
+        pid = background._pid
+        assert pid is not None
+        background.close()
+        writer.discard()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more
+    assert not (tmp_path / "site").exists()
