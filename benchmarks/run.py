@@ -41,7 +41,7 @@ cpu = sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SE
 # Peak of this process or of its largest chart worker, measured here so that each build has its own.
 peak_mb = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak_mb, "timings": result.timings, "pages": result.pages, "written": result.files_written,
-                  "skipped": result.up_to_date}))
+                  "reused": result.pages_reused, "skipped": result.up_to_date}))
 """
 
 
@@ -70,8 +70,9 @@ def change_one_service(root: Path) -> None:
 def report(label: str, figures: dict) -> None:
     stages = "  ".join(f"{stage} {figures['timings'].get(stage, 0):6.2f}" for stage in STAGES)
     rate = figures["pages"] / figures["wall"] if figures["wall"] else 0
+    note = "(up to date)" if figures.get("skipped") else f"{figures.get('reused', 0)} pages reused"
     print(f"  {label:<11} wall {figures['wall']:7.2f} s  cpu {figures['cpu']:7.2f} s  {rate:7.1f} pages/s  written {figures['written']:>6}  "
-          f"peak {figures['peak_mb']:7.0f} MB  {'(up to date)' if figures.get('skipped') else ''}")
+          f"peak {figures['peak_mb']:7.0f} MB  {note}")
     print(f"  {'':<11} {stages}")
 
 

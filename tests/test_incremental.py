@@ -4,6 +4,7 @@ rewrites only the files it affects, and the chart cache never changes the output
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from perfgen.pipeline import Project, build
@@ -97,3 +98,59 @@ def test_a_large_file_is_compared_to_its_last_byte(tmp_path):
     assert after["data/last-byte.bin"] != before["data/last-byte.bin"]
     assert (site / "data/last-byte.bin").read_bytes()[-1:] == b"\x00"
     assert (site / "data/first-block.bin").read_bytes()[:1] == b"\x01"
+
+
+def _change_carers_allowance(root: Path, extra: int = 1000) -> None:
+    path = root / "data/dwp-carers-allowance.csv"
+    text = path.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if ",2024-Q4,online,transactions," in line)
+    path.write_text(text.replace(old, old.rsplit(",", 1)[0] + f",{int(old.rsplit(',', 1)[1]) + extra}"), encoding="utf-8")
+
+
+def test_pages_taken_from_the_previous_build_are_the_pages_a_fresh_build_renders(tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    site = tmp_path / "site"
+    first = build(project(root, site, tmp_path / "cache"), workers=1)
+    assert first.pages_reused == 0
+    shutil.copytree(site, tmp_path / "published")  # what the fresh builds compare their figures with
+    _change_carers_allowance(root)
+    again = build(project(root, site, tmp_path / "cache"), workers=1)
+    fresh = build(replace(project(root, tmp_path / "fresh", tmp_path / "cache"), previous=tmp_path / "published"), workers=1)
+    uncached = build(replace(project(root, tmp_path / "uncached", None), previous=tmp_path / "published"), workers=1)
+    assert fresh.pages_reused == uncached.pages_reused == 0  # nothing to take pages from; caching off
+    # Most pages were taken as they were; the changed service's were rendered again.
+    assert 0 < again.pages_reused < again.pages
+    assert "services/claim-carers-allowance/index.html" in (site / "_build/pages.json").read_text(encoding="utf-8")
+
+    def published(folder: Path) -> dict[str, str]:
+        return {name: digest for name, digest in tree_hashes(folder).items() if name != "_build/manifest.json"}  # the manifest names the options
+
+    assert published(site) == published(tmp_path / "fresh") == published(tmp_path / "uncached")
+
+
+def test_a_changed_template_renders_every_page_that_uses_it_again(tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    site = tmp_path / "site"
+    build(project(root, site, tmp_path / "cache"), workers=1)
+    (root / "templates").mkdir()
+    original = (Path(__file__).parents[1] / "src/perfgen/templates/accessibility.html").read_text(encoding="utf-8")
+    (root / "templates/accessibility.html").write_text(original.replace("{% block content %}", "{% block content %}<p>Checked again.</p>", 1), encoding="utf-8")
+    result = build(project(root, site, tmp_path / "cache"), workers=1)
+    assert "Checked again." in (site / "accessibility/index.html").read_text(encoding="utf-8")
+    assert result.pages_reused == 0  # the project's templates are part of every page's key
+
+
+def test_a_published_page_edited_by_hand_is_rendered_again(tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    site = tmp_path / "site"
+    build(project(root, site, tmp_path / "cache"), workers=1)
+    page = site / "services/renew-driving-licence/index.html"
+    good = page.read_text(encoding="utf-8")
+    page.write_text(good.replace("</main>", "<p>edited</p></main>"), encoding="utf-8")
+    _change_carers_allowance(root)  # so that the build runs (the inputs changed)
+    result = build(project(root, site, tmp_path / "cache"), workers=1)
+    assert page.read_text(encoding="utf-8") == good
+    assert result.pages_reused > 0

@@ -247,6 +247,12 @@ class ChartJob:
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
             self._futures = [self._pool.submit(_render_batch, batch) for batch in self._batches]
 
+    def address(self, key: str) -> str:
+        """A chart's content address (what its SVG is drawn from: :func:`_cache_key`)."""
+        if key not in self._addresses:
+            self._addresses.update((request.key, _cache_key(request)) for request in self.requests if request.key not in self._addresses)
+        return self._addresses[key]
+
     def slots(self) -> dict[str, "ChartSvg"]:
         """Each chart's markup by key, for pages built before the charts are drawn."""
         return {request.key: ChartSvg(self, request.key) for request in self.requests}
@@ -305,3 +311,7 @@ class ChartSvg:
 
     def __str__(self) -> str:
         return self.__html__()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as what the SVG is drawn from, not drawn (for ``render.PageReuse``'s keys)."""
+        return (str, (f"chart {self.job.address(self.key)}",))

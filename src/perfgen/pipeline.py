@@ -25,7 +25,7 @@ from perfgen.freshness import Freshness
 from perfgen.kpis import KpiResults, channel_breakdown, compute_kpis
 from perfgen.load import LoadedData, load_data
 from perfgen.progress import Progress
-from perfgen.publish import BackgroundFiles, SiteWriter, manifest_json
+from perfgen.publish import BackgroundFiles, SiteWriter, manifest_json, package_versions
 
 
 @dataclass
@@ -55,6 +55,7 @@ class BuildResult:
     up_to_date: bool = False  # nothing changed since the build in the output folder: nothing done
     changelog: changelog_stage.Changelog | None = None  # corrections to published figures
     overdue: list[Freshness] = field(default_factory=list)  # services whose next figures are late
+    pages_reused: int = 0  # pages taken from the previous build: rendered from the same inputs (render.PageReuse)
 
 
 def _display(path: Path, root: Path) -> str:
@@ -124,9 +125,13 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
                 _freeze_survivors()
                 env = render_stage.make_environment(project.templates)
                 site_context = {"site": config.site, "built_on": _latest_words(results), "feeds": base_url is not None}
+                # Pages rendered from the same inputs by the previous build are taken from it (not
+                # with caching turned off, cache None: the keys are still written, so that the
+                # output is the same either way).
+                reuse = render_stage.PageReuse(project.output if project.cache is not None else None, _render_fingerprint(project))
                 with progress.counter("Rendering pages", len(pages), "render") as tick:
                     # A service page waits for its own charts only: pages render while later charts draw.
-                    for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick):
+                    for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick, reuse=reuse):
                         writer.add(page.path, html)
                         page.context = {}  # rendered: its context is no longer needed (memory)
                 waited_while_rendering = drawing.waited
@@ -141,6 +146,8 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
                     progress.timings["opendata"] += open_data.seconds  # made beside the pages: its own time
                     inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, config, loaded)]
                     names = page_paths + data_names + [name for name, _ in files]
+                    writer.add(reuse.FILE, reuse.json())
+                    names.append(reuse.FILE)
                     writer.add("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(page_paths), names, key))
                     written = writer.commit()
             finally:
@@ -151,7 +158,7 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         gc.unfreeze()
     return BuildResult(project.output, len(page_paths), len(config.services), len(results.values), warnings,
                        timings=dict(progress.timings), files_written=written, changelog=history,
-                       overdue=[f for f in results.freshness if f.overdue])
+                       overdue=[f for f in results.freshness if f.overdue], pages_reused=reuse.reused)
 
 
 def _freeze_survivors() -> None:
@@ -183,6 +190,16 @@ def build_key(project: Project, strict: bool) -> str:
     for path in (project.config,):
         digest.update(path.read_bytes() if path.is_file() else b"missing")
     _tree_digest(digest, project.data)
+    _tree_digest(digest, project.templates)
+    return digest.hexdigest()
+
+
+def _render_fingerprint(project: Project) -> str:
+    """Everything but a page's context that shapes its HTML: perfgen's code and templates, the
+    project's templates, the plugins and the versions of the libraries (Jinja, GOV.UK macros)."""
+    digest = hashlib.sha256()
+    digest.update(f"{__version__}|{plugins.fingerprint()}|{sorted(package_versions().items())}".encode())
+    _tree_digest(digest, Path(__file__).parent)
     _tree_digest(digest, project.templates)
     return digest.hexdigest()
 

@@ -8,6 +8,10 @@ through :mod:`perfgen.formatters`. A variable missing from a page's context fail
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,6 +25,7 @@ import pandas as pd
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
 from jinja2.exceptions import UndefinedError
 from markupsafe import Markup
+from pydantic import BaseModel
 
 from perfgen import formatters, freshness, latest, parts as parts_stage, plugins, targets
 from perfgen.cells import STATUS_WORDS, and_list, exact_value, lower_first, missing, table_body, value_cell
@@ -759,19 +764,99 @@ def _quality_context(model: SiteModel, page: Page) -> dict[str, Any]:
 
 
 def iter_rendered(env: Environment, pages: list[Page], site_context: dict[str, Any],
-                  progress: Callable[[int], None] | None = None) -> Iterator[tuple[Page, str]]:
-    """Each page with its HTML, one at a time (a large site's pages need not all be in memory)."""
+                  progress: Callable[[int], None] | None = None, reuse: "PageReuse | None" = None) -> Iterator[tuple[Page, str]]:
+    """Each page with its HTML, one at a time (a large site's pages need not all be in memory).
+    With ``reuse``, a page rendered from exactly the same inputs by the previous build is taken
+    from it instead of being rendered again."""
     existing = {page.path for page in pages}
     for page in pages:
-        template = env.get_template(page.template)
         context = {**site_context, **page.context, "page_title": page.title, "root": page.root,
                    "nav": _nav(page, existing), "breadcrumbs": page.breadcrumbs}
-        try:
-            context["sections"] = [Markup(env.get_template(section.template).render({**context, **section.context, "section": section}))
-                                   for section in page.sections]
-            html = template.render(context)
-        except UndefinedError as error:
-            raise RuntimeError(f"template {page.template} for {page.path}: {error}") from error
+        html = reuse.previous_html(page, context) if reuse is not None else None
+        if html is None:
+            template = env.get_template(page.template)
+            try:
+                context["sections"] = [Markup(env.get_template(section.template).render({**context, **section.context, "section": section}))
+                                       for section in page.sections]
+                html = template.render(context)
+            except UndefinedError as error:
+                raise RuntimeError(f"template {page.template} for {page.path}: {error}") from error
+            if reuse is not None:
+                reuse.rendered(page, html)
         if progress:
             progress(1)
         yield page, html
+
+
+class _KeyPickler(pickle.Pickler):
+    """Pickles a config object (pydantic) as its class and field values in their declared
+    order: its own pickle holds the set of fields given, whose order changes from one Python
+    process to the next, and so would every key."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, BaseModel):
+            kind = type(obj)
+            return tuple, ((kind.__module__, kind.__qualname__, tuple((name, getattr(obj, name)) for name in kind.model_fields)),)
+        return NotImplemented
+
+
+class PageReuse:
+    """Pages of the previous build taken as they are when everything they are rendered from is
+    the same: a rebuild after one service's figures changed renders only the pages showing them.
+
+    A page's key is the SHA-256 of its template's name, its whole context and its sections,
+    pickled without back-references (so that which objects happen to be shared cannot change
+    it), and of ``fingerprint``: perfgen's code and templates, the project's templates, the
+    plugins and the libraries' versions. ``_build/pages.json`` (:meth:`json`) keeps each page's
+    key and the SHA-256 of its HTML; the previous page is used only if its file still has that
+    HTML. A context that cannot be pickled so (a loop of references) is always rendered."""
+
+    FILE = "_build/pages.json"
+
+    def __init__(self, previous_site: Path | None, fingerprint: str):
+        """``previous_site`` None: every page is rendered (and its key kept all the same)."""
+        self.site = previous_site
+        self.fingerprint = fingerprint
+        self.reused = 0
+        self._keys: dict[str, str | None] = {}
+        self._pages: dict[str, dict[str, str]] = {}
+        self._previous: dict[str, Any] = {}
+        if previous_site is not None:
+            try:
+                self._previous = json.loads((previous_site / self.FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                pass
+
+    def key(self, page: Page, context: dict[str, Any]) -> str | None:
+        buffer = io.BytesIO()
+        pickler = _KeyPickler(buffer, protocol=5)
+        pickler.fast = True  # no memo: the same values always give the same bytes
+        try:
+            pickler.dump((self.fingerprint, page.template, context, [(s.template, s.context, s) for s in page.sections]))
+        except (pickle.PicklingError, TypeError, ValueError, AttributeError, RecursionError):
+            return None
+        return hashlib.sha256(buffer.getbuffer()).hexdigest()
+
+    def previous_html(self, page: Page, context: dict[str, Any]) -> str | None:
+        """The previous build's HTML of the page if it was rendered from the same inputs."""
+        key = self._keys[page.path] = self.key(page, context)
+        before = self._previous.get(page.path)
+        if key is None or self.site is None or not isinstance(before, dict) or before.get("key") != key:
+            return None
+        try:
+            data = (self.site / page.path).read_bytes()
+        except OSError:
+            return None
+        if hashlib.sha256(data).hexdigest() != before.get("html"):
+            return None  # the published file was changed since: render it again
+        self._pages[page.path] = before
+        self.reused += 1
+        return data.decode("utf-8")
+
+    def rendered(self, page: Page, html: str) -> None:
+        key = self._keys.get(page.path)
+        if key is not None:
+            self._pages[page.path] = {"key": key, "html": hashlib.sha256(html.encode("utf-8")).hexdigest()}
+
+    def json(self) -> str:
+        return json.dumps(dict(sorted(self._pages.items())), indent=1, sort_keys=True) + "\n"
