@@ -530,28 +530,23 @@ def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | N
     services_with_data = set(db.execute("SELECT DISTINCT service FROM clean_observations WHERE status = 'value'").fetchall())
     services_with_data = {row[0] for row in services_with_data}
     part_headline = part_values[part_values["basis"] == "headline"] if part_values is not None and not part_values.empty else None
-    # Each service's (and part's) headline rows, split once rather than searched for each service
-    service_groups = dict(iter(headline.groupby("service", sort=False)))
-    empty = headline.iloc[0:0]
-    part_groups = dict(iter(part_headline.groupby("part", sort=False))) if part_headline is not None else {}
+    stale_services = _latest_stale(headline, "service")
+    stale_parts = _latest_stale(part_headline, "part") if part_headline is not None else {}
     for service in config.services:
         if service.parts and any(part.slug in services_with_data for part in service.parts):
             for part in service.parts:
                 if part.slug not in services_with_data:
                     add(part.slug, None, None, "no-data", "no figures in any data file")
                     continue
-                mine = part_groups.get(part.slug)
-                if mine is not None and not mine.empty and (mine["status"] != "value").all() and (mine["status"] == "stale").any():
-                    latest = mine[mine["status"] == "stale"].sort_values("period_end").iloc[-1]
-                    add(part.slug, latest["period_start"], latest["period_end"], "stale-data", f"no figures after {latest['period_end']:%B %Y}; the site's latest figures run to {latest_end:%B %Y}")
+                if part.slug in stale_parts:
+                    start, end = stale_parts[part.slug]
+                    add(part.slug, start, end, "stale-data", f"no figures after {end:%B %Y}; the site's latest figures run to {latest_end:%B %Y}")
         elif service.slug not in services_with_data:
             rows.append((service.slug, None, None, "no-data", "no figures in any data file", ""))
             continue
-        own = service_groups.get(service.slug, empty)
-        mine = own[own["status"] == "stale"]
-        if not mine.empty and (own["status"] != "value").all():
-            latest = mine.sort_values("period_end").iloc[-1]
-            rows.append((service.slug, latest["period_start"], latest["period_end"], "stale-data", f"no figures after {latest['period_end']:%B %Y}; the site's latest figures run to {latest_end:%B %Y}", ""))
+        if service.slug in stale_services:
+            start, end = stale_services[service.slug]
+            rows.append((service.slug, start, end, "stale-data", f"no figures after {end:%B %Y}; the site's latest figures run to {latest_end:%B %Y}", ""))
     for late in overdue or []:  # the period whose figures are late
         rows.append((late.service, late.next_start, late.next_end, "overdue", late.detail(), ""))
     frame = pd.DataFrame(rows, columns=["service", "period_start", "period_end", "code", "detail", "part"])
@@ -561,6 +556,21 @@ def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | N
         period = f" {period_words(row.period_start, row.period_end)}" if row.period_start is not None and not pd.isna(row.period_start) else ""
         warnings.add(Problem(f"service '{row.service}'", None, "", f"{period.strip()}: {row.detail}" if period else row.detail, code=row.code))
     return frame
+
+
+def _latest_stale(headlines: pd.DataFrame, key: str) -> dict[str, tuple[Any, Any]]:
+    """For each service (or part: ``key``) whose headline figures are all out of date (some
+    ``stale``, none ``value``), the period of its latest stale figure: the latest end, the last
+    row of equal ends. One pass over the rows: a frame per service cost a millisecond each."""
+    latest: dict[str, tuple[Any, Any]] = {}
+    valued: set[str] = set()
+    columns = [headlines[column].tolist() for column in (key, "status", "period_start", "period_end")]
+    for slug, status, start, end in zip(*columns):
+        if status == "value":
+            valued.add(slug)
+        elif status == "stale" and (slug not in latest or end >= latest[slug][1]):
+            latest[slug] = (start, end)
+    return {slug: period for slug, period in latest.items() if slug not in valued}
 
 
 def channel_breakdown(db: Any, results: KpiResults) -> pd.DataFrame:
