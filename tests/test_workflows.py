@@ -81,7 +81,17 @@ def test_actionlint_catches_mistakes(tmp_path):
 def test_workflows_use_current_actions():
     used = {step["uses"] for name in MIRRORS for step in steps(load(name)) if "uses" in step}
     assert used == {"actions/checkout@v5", "actions/setup-python@v6", "actions/configure-pages@v6",
-                    "actions/upload-pages-artifact@v5", "actions/deploy-pages@v5", "actions/upload-artifact@v7"}
+                    "actions/upload-pages-artifact@v5", "actions/deploy-pages@v5", "actions/upload-artifact@v7",
+                    "actions/cache@v5"}
+
+
+def test_the_nightly_keeps_the_previous_charts_and_site():
+    """Restored before the build so that only what changed is drawn and rendered again."""
+    steps_ = steps(load("publish.yml"))
+    names = [step.get("name") for step in steps_]
+    cache = next(step for step in steps_ if step.get("uses", "").startswith("actions/cache@"))
+    assert cache["with"]["path"].split() == [".perfgen-cache", "public"]  # the chart cache and make publish-build's output
+    assert names.index(cache["name"]) < names.index("Build the site")
 
 
 def test_triggers_and_permissions():

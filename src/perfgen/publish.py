@@ -159,6 +159,10 @@ def _normalise_times(folder: Path) -> None:
         os.utime(path, (stamp, stamp))
 
 
+class ChildProcessFailure(Exception):
+    """The traceback of an error raised in a forked process (the cause of the error re-raised)."""
+
+
 class BackgroundFiles:
     """Files made and written into a :class:`SiteWriter`'s folder by a forked process while the
     build goes on with other work (the open data of a thousand services takes as long to make
@@ -221,7 +225,7 @@ class BackgroundFiles:
             raise RuntimeError(f"the process writing the open data stopped without a report (wait status {status})")
         report = pickle.loads(data)
         if report[0] == "failed":
-            raise report[1]
+            raise report[1] from ChildProcessFailure(report[2])
         _, self._names, written, self.seconds = report
         self.writer.written += written
         return self._names
