@@ -116,17 +116,19 @@ def test_pages_taken_from_the_previous_build_are_the_pages_a_fresh_build_renders
     shutil.copytree(site, tmp_path / "published")  # what the fresh builds compare their figures with
     _change_carers_allowance(root)
     again = build(project(root, site, tmp_path / "cache"), workers=1)
-    fresh = build(replace(project(root, tmp_path / "fresh", tmp_path / "cache"), previous=tmp_path / "published"), workers=1)
+    # Into a new folder, taking pages from the previous site it is compared with (a preview).
+    beside = build(replace(project(root, tmp_path / "beside", tmp_path / "cache"), previous=tmp_path / "published"), workers=1)
     uncached = build(replace(project(root, tmp_path / "uncached", None), previous=tmp_path / "published"), workers=1)
-    assert fresh.pages_reused == uncached.pages_reused == 0  # nothing to take pages from; caching off
+    assert uncached.pages_reused == 0  # caching off: every page rendered
     # Most pages were taken as they were; the changed service's were rendered again.
     assert 0 < again.pages_reused < again.pages
+    assert beside.pages_reused == again.pages_reused
     assert "services/claim-carers-allowance/index.html" in (site / "_build/pages.json").read_text(encoding="utf-8")
 
     def published(folder: Path) -> dict[str, str]:
         return {name: digest for name, digest in tree_hashes(folder).items() if name != "_build/manifest.json"}  # the manifest names the options
 
-    assert published(site) == published(tmp_path / "fresh") == published(tmp_path / "uncached")
+    assert published(site) == published(tmp_path / "beside") == published(tmp_path / "uncached")
 
 
 def test_a_changed_template_renders_every_page_that_uses_it_again(tmp_path):

@@ -161,6 +161,8 @@ def test_pull_request_steps_run_locally(repository):
     assert "\n- **Book a driving theory test (book-theory-test)**\n  - Cost per transaction, October to December 2024: £2.78 → £3.10\n" in summary
     # the preview site records the corrections against the site before the change
     assert (repository / "site/changelog/corrections.csv").read_text(encoding="utf-8").count("2025-01-15,book-theory-test,") == 2
+    # and takes the pages the change does not touch from it rather than rendering them again
+    assert "pages as in the previous build, not rendered again" in result.stdout
 
 
 def test_pull_request_validation_annotates_the_broken_line(repository):

@@ -182,7 +182,8 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"{result.output}/ is up to date: nothing has changed since it was built")
             return 0
         if not args.quiet:
-            print(f"Built {result.pages} pages for {result.services} services into {result.output}/ ({result.files_written} files new or changed)")
+            reused = f"; {result.pages_reused} pages as in the previous build, not rendered again" if result.pages_reused else ""
+            print(f"Built {result.pages} pages for {result.services} services into {result.output}/ ({result.files_written} files new or changed{reused})")
             print(f"View it with: python -m http.server -d {result.output}")
         return 0
     if args.command == "validate":

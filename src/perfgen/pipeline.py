@@ -128,7 +128,7 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
                 # Pages rendered from the same inputs by the previous build are taken from it (not
                 # with caching turned off, cache None: the keys are still written, so that the
                 # output is the same either way).
-                reuse = render_stage.PageReuse(project.output if project.cache is not None else None, _render_fingerprint(project))
+                reuse = render_stage.PageReuse(_reusable_site(project), _render_fingerprint(project))
                 with progress.counter("Rendering pages", len(pages), "render") as tick:
                     # A service page waits for its own charts only: pages render while later charts draw.
                     for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick, reuse=reuse):
@@ -192,6 +192,17 @@ def build_key(project: Project, strict: bool) -> str:
     _tree_digest(digest, project.data)
     _tree_digest(digest, project.templates)
     return digest.hexdigest()
+
+
+def _reusable_site(project: Project) -> Path | None:
+    """The previous build whose pages may be taken as they are: the output folder's, else a
+    previous site given as a folder (a pull request's preview is built beside the site it is
+    compared with); None with caching off."""
+    if project.cache is None:
+        return None
+    if (project.output / render_stage.PageReuse.FILE).is_file() or project.previous is None or str(project.previous).startswith(("http://", "https://")):
+        return project.output
+    return Path(project.previous)
 
 
 def _render_fingerprint(project: Project) -> str:
