@@ -53,13 +53,12 @@ def test_a_failure_making_the_files_is_raised_in_the_build(tmp_path, fork):
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("published")
-    with pytest.raises(DataError) as raised:
-        with SiteWriter(site) as writer:
-            background = BackgroundFiles(writer, failing, fork=fork)
-            try:
-                background.join()
-            finally:
-                background.close()
+    with pytest.raises(DataError) as raised, SiteWriter(site) as writer:
+        background = BackgroundFiles(writer, failing, fork=fork)
+        try:
+            background.join()
+        finally:
+            background.close()
     assert str(raised.value.problems[0]) == str(Problem("data/x.csv", 3, "column 'value'", "'abc' is not a number"))
     assert (site / "index.html").read_text() == "published"  # the previous site is untouched
     assert not list(tmp_path.glob(".site.building-*"))  # the half-written folder is gone

@@ -18,9 +18,10 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pandas as pd
 

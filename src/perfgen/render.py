@@ -764,7 +764,7 @@ def _quality_context(model: SiteModel, page: Page) -> dict[str, Any]:
 
 
 def iter_rendered(env: Environment, pages: list[Page], site_context: dict[str, Any],
-                  progress: Callable[[int], None] | None = None, reuse: "PageReuse | None" = None) -> Iterator[tuple[Page, str]]:
+                  progress: Callable[[int], None] | None = None, reuse: PageReuse | None = None) -> Iterator[tuple[Page, str]]:
     """Each page with its HTML, one at a time (a large site's pages need not all be in memory).
     With ``reuse``, a page rendered from exactly the same inputs by the previous build is taken
     from it instead of being rendered again."""
