@@ -220,13 +220,6 @@ class FailingHook:
         raise KeyError("report.pdf")
 
 
-def test_a_failing_hook_is_reported_with_the_plugin_name(example_project, failing_build):
-    with registered(FailingHook(), "failing"):
-        assert failing_build() == (
-            "error: plugin 'failing': hook publish_files failed: KeyError: 'report.pdf'\n"
-            "  Hint: run with --debug for the traceback, or set PERFGEN_DISABLE_PLUGIN_AUTOLOAD=1 to build without installed plugins")
-
-
 class FailingGenerator:
     @plugins.hookimpl
     def publish_files(self):
@@ -234,8 +227,9 @@ class FailingGenerator:
         raise KeyError("report.pdf")
 
 
-def test_a_generator_failing_as_it_runs_is_reported_with_the_plugin_name(example_project, failing_build):
-    with registered(FailingGenerator(), "failing"):
+@pytest.mark.parametrize("hook", [FailingHook, FailingGenerator], ids=["at once", "as a generator runs"])
+def test_a_failing_hook_is_reported_with_the_plugin_name(example_project, failing_build, hook):
+    with registered(hook(), "failing"):
         assert failing_build() == (
             "error: plugin 'failing': hook publish_files failed: KeyError: 'report.pdf'\n"
             "  Hint: run with --debug for the traceback, or set PERFGEN_DISABLE_PLUGIN_AUTOLOAD=1 to build without installed plugins")

@@ -127,11 +127,17 @@ def test_build_is_deterministic(site, tmp_path):
     assert tree_hashes(again) == tree_hashes(site)
 
 
+def _changed_project(tmp_path: Path, name: str, path: str, line: str) -> Path:
+    """A copy of the example project with ``line`` appended to one of its files."""
+    project = tmp_path / name
+    shutil.copytree(EXAMPLE, project)
+    with (project / path).open("a", encoding="utf-8") as handle:
+        handle.write(line)
+    return project
+
+
 def test_failed_build_leaves_previous_site_untouched(site, tmp_path):
-    broken = tmp_path / "broken"
-    shutil.copytree(EXAMPLE, broken)
-    with (broken / "data/dvsa-theory-test.csv").open("a", encoding="utf-8") as handle:
-        handle.write("book-theory-test,2025-Q1,,transactions,lots\n")
+    broken = _changed_project(tmp_path, "broken", "data/dvsa-theory-test.csv", "book-theory-test,2025-Q1,,transactions,lots\n")
     output = tmp_path / "published"
     shutil.copytree(site, output)
     before = tree_hashes(output)
@@ -148,10 +154,7 @@ def test_failure_while_writing_pages_leaves_previous_site_untouched(site, tmp_pa
     through throws that folder away and the published site is as it was."""
     from perfgen import render
 
-    changed = tmp_path / "changed"
-    shutil.copytree(EXAMPLE, changed)
-    with (changed / "config/services.yml").open("a", encoding="utf-8") as handle:
-        handle.write("\n# a comment: a different build key, so the build runs\n")
+    changed = _changed_project(tmp_path, "changed", "config/services.yml", "\n# a comment: a different build key, so the build runs\n")
     output = tmp_path / "published"
     shutil.copytree(site, output)
     before = tree_hashes(output)

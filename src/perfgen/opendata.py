@@ -224,7 +224,6 @@ class EncodedValues:
     service's, as the values are sorted by department and service) is one slice."""
 
     def __init__(self, values: pd.DataFrame):
-        self.values = values
         # Column by column, each distinct value converted once: the same cells as _json_cell and
         # _csv_cell give, without calling them for each of millions of cells.
         # pandas.factorize finds the distinct values in C (missing ones get code -1, the last
@@ -258,12 +257,6 @@ class EncodedValues:
         self._json = "[" + ",".join(rows) + "]"
         del rows
 
-    def positions(self, subset: pd.DataFrame | np.ndarray) -> list[int]:
-        """Row positions: given as they are, or those of a subset of the values' rows."""
-        if isinstance(subset, np.ndarray):
-            return subset.tolist()
-        return list(self.values.index.get_indexer(subset.index))
-
     @staticmethod
     def _pieces(text: str, ends: np.ndarray, positions: list[int], separator: int) -> list[str]:
         """The rows at ``positions`` (each ``text[ends[i]:ends[i + 1] - separator]``), runs of
@@ -277,16 +270,17 @@ class EncodedValues:
                 run_start = k
         return pieces
 
-    def csv(self, subset: pd.DataFrame | np.ndarray | None = None) -> str:
-        if subset is None:
+    def csv(self, rows: np.ndarray | None = None) -> str:
+        """The CSV file of every row, or of the rows at these positions."""
+        if rows is None:
             return self._csv
-        return self.header + "".join(self._pieces(self._csv, self._csv_ends, self.positions(subset), 0))
+        return self.header + "".join(self._pieces(self._csv, self._csv_ends, rows.tolist(), 0))
 
-    def json_rows(self, subset: pd.DataFrame | np.ndarray | None = None) -> _RawJSON:
-        """The rows as a JSON array (text), for ``_values_document``."""
-        if subset is None:
+    def json_rows(self, rows: np.ndarray | None = None) -> _RawJSON:
+        """Every row, or the rows at these positions, as a JSON array (text), for ``_values_document``."""
+        if rows is None:
             return _RawJSON(self._json)
-        return _RawJSON("[" + ",".join(self._pieces(self._json, self._json_ends, self.positions(subset), 1)) + "]")
+        return _RawJSON("[" + ",".join(self._pieces(self._json, self._json_ends, rows.tolist(), 1)) + "]")
 
     def frame(self) -> pd.DataFrame:
         """The published values (JSON's numbers, None when missing) as Python objects, column by

@@ -19,7 +19,7 @@ from perfgen import charts as charts_stage
 from perfgen import feeds as feeds_stage
 from perfgen import render as render_stage
 from perfgen.config import Config, load_config
-from perfgen.diff import services_csv, warnings_csv
+from perfgen.diff import is_url, services_csv, warnings_csv
 from perfgen.errors import StrictModeError, Warnings
 from perfgen.freshness import Freshness
 from perfgen.kpis import KpiResults, channel_breakdown, compute_kpis
@@ -77,7 +77,8 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
     progress = progress or Progress(enabled=False)
     warnings = Warnings()
     with progress.step("Checking for changes", "key"):
-        key = build_key(project, strict)
+        code = code_fingerprint(project)
+        key = build_key(project, strict, code)
     if key == _published_key(project.output):
         return BuildResult(project.output, 0, 0, 0, warnings, timings=dict(progress.timings), up_to_date=True)
     with progress.step("Reading config", "config"):
@@ -128,7 +129,7 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
                 # Pages rendered from the same inputs by the previous build are taken from it (not
                 # with caching turned off, cache None: the keys are still written, so that the
                 # output is the same either way).
-                reuse = render_stage.PageReuse(_reusable_site(project), _render_fingerprint(project))
+                reuse = render_stage.PageReuse(_reusable_site(project), code)
                 with progress.counter("Rendering pages", len(pages), "render") as tick:
                     # A service page waits for its own charts only: pages render while later charts draw.
                     for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick, reuse=reuse):
@@ -177,20 +178,26 @@ def _tree_digest(digest: "hashlib._Hash", folder: Path) -> None:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
 
 
-def build_key(project: Project, strict: bool) -> str:
-    """Hash of everything a build's output depends on: perfgen's own code, templates and
-    assets, the config, every data file, the project's templates and the options."""
+def code_fingerprint(project: Project) -> str:
+    """Hash of everything but the inputs that shapes the output: perfgen's own code, templates
+    and assets, the project's templates, the plugins and the versions of the libraries."""
     digest = hashlib.sha256()
-    digest.update(f"{__version__}|{strict}|{project.today}|{project.base_url}|{project.previous}".encode())
-    digest.update(plugins.fingerprint().encode())  # installing or changing a plugin changes the site
-    if project.previous is not None and not str(project.previous).startswith(("http://", "https://")):
+    digest.update(f"{__version__}|{plugins.fingerprint()}|{sorted(package_versions().items())}".encode())
+    _tree_digest(digest, Path(__file__).parent)
+    _tree_digest(digest, project.templates)
+    return digest.hexdigest()
+
+
+def build_key(project: Project, strict: bool, code: str) -> str:
+    """Hash of everything a build's output depends on: the code (``code``: ``code_fingerprint``),
+    the config, every data file and the options."""
+    digest = hashlib.sha256()
+    digest.update(f"{code}|{strict}|{project.today}|{project.base_url}|{project.previous}".encode())
+    if project.previous is not None and not is_url(project.previous):
         _tree_digest(digest, Path(project.previous) / "changelog")  # what a separate previous site says
         _tree_digest(digest, Path(project.previous) / "data")
-    _tree_digest(digest, Path(__file__).parent)
-    for path in (project.config,):
-        digest.update(path.read_bytes() if path.is_file() else b"missing")
+    digest.update(project.config.read_bytes() if project.config.is_file() else b"missing")
     _tree_digest(digest, project.data)
-    _tree_digest(digest, project.templates)
     return digest.hexdigest()
 
 
@@ -200,19 +207,9 @@ def _reusable_site(project: Project) -> Path | None:
     compared with); None with caching off."""
     if project.cache is None:
         return None
-    if (project.output / render_stage.PageReuse.FILE).is_file() or project.previous is None or str(project.previous).startswith(("http://", "https://")):
+    if (project.output / render_stage.PageReuse.FILE).is_file() or project.previous is None or is_url(project.previous):
         return project.output
     return Path(project.previous)
-
-
-def _render_fingerprint(project: Project) -> str:
-    """Everything but a page's context that shapes its HTML: perfgen's code and templates, the
-    project's templates, the plugins and the versions of the libraries (Jinja, GOV.UK macros)."""
-    digest = hashlib.sha256()
-    digest.update(f"{__version__}|{plugins.fingerprint()}|{sorted(package_versions().items())}".encode())
-    _tree_digest(digest, Path(__file__).parent)
-    _tree_digest(digest, project.templates)
-    return digest.hexdigest()
 
 
 def _published_key(output: Path) -> str | None:

@@ -120,9 +120,14 @@ class SiteWriter:
         path.write_bytes(data)
         self.written += 1
 
-    def add_all(self, files: Iterable[tuple[str, str | bytes]]) -> None:
+    def add_all(self, files: Iterable[tuple[str, str | bytes]]) -> list[str]:
+        """Write each file as it comes (a generator's files are never all held); their names."""
+        names = []
         for relative, content in files:
             self.add(relative, content)
+            names.append(relative)
+            del content  # written: not held while the next file is made
+        return names
 
     def commit(self) -> int:
         """Swap the written site in for the previous one; returns how many files were written."""
@@ -143,14 +148,6 @@ class SiteWriter:
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
-
-
-def write_site(output: Path, files: Iterable[tuple[str, str | bytes]]) -> int:
-    """Write every file into a fresh temporary folder, then swap it in for ``output``; returns
-    how many files were written (new or changed). See :class:`SiteWriter`."""
-    with SiteWriter(output) as writer:
-        writer.add_all(files)
-        return writer.commit()
 
 
 def _normalise_times(folder: Path) -> None:
@@ -182,7 +179,7 @@ class BackgroundFiles:
         self._read: int | None = None
         if not (fork and hasattr(os, "fork") and threading.active_count() == 1):
             started = time.monotonic()
-            self._names = _write_files(writer, make)
+            self._names = writer.add_all(make())
             self.seconds = time.monotonic() - started
             return
         read, write = os.pipe()
@@ -196,7 +193,7 @@ class BackgroundFiles:
                 started = time.monotonic()
                 written = writer.written
                 try:
-                    names = _write_files(writer, make)
+                    names = writer.add_all(make())
                     report: tuple[Any, ...] = ("done", names, writer.written - written, time.monotonic() - started)
                 except BaseException as error:  # noqa: BLE001 - handed to the parent, which raises it
                     report = ("failed", error, traceback.format_exc())
@@ -245,11 +242,3 @@ class BackgroundFiles:
             os.close(self._read)
             self._read = None
 
-
-def _write_files(writer: SiteWriter, make: Callable[[], Iterable[tuple[str, str | bytes]]]) -> list[str]:
-    names = []
-    for name, content in make():
-        writer.add(name, content)
-        names.append(name)
-        del content  # written: not held while the next file is made
-    return names

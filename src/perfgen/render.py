@@ -764,15 +764,16 @@ def _quality_context(model: SiteModel, page: Page) -> dict[str, Any]:
 
 
 def iter_rendered(env: Environment, pages: list[Page], site_context: dict[str, Any],
-                  progress: Callable[[int], None] | None = None, reuse: PageReuse | None = None) -> Iterator[tuple[Page, str]]:
+                  progress: Callable[[int], None] | None = None, reuse: PageReuse | None = None) -> Iterator[tuple[Page, str | bytes]]:
     """Each page with its HTML, one at a time (a large site's pages need not all be in memory).
     With ``reuse``, a page rendered from exactly the same inputs by the previous build is taken
-    from it instead of being rendered again."""
+    from it (its file's bytes) instead of being rendered again."""
     existing = {page.path for page in pages}
     for page in pages:
         context = {**site_context, **page.context, "page_title": page.title, "root": page.root,
                    "nav": _nav(page, existing), "breadcrumbs": page.breadcrumbs}
-        html = reuse.previous_html(page, context) if reuse is not None else None
+        key = reuse.key(page, context) if reuse is not None else None
+        html: str | bytes | None = reuse.previous(page, key) if reuse is not None else None
         if html is None:
             template = env.get_template(page.template)
             try:
@@ -782,7 +783,7 @@ def iter_rendered(env: Environment, pages: list[Page], site_context: dict[str, A
             except UndefinedError as error:
                 raise RuntimeError(f"template {page.template} for {page.path}: {error}") from error
             if reuse is not None:
-                reuse.rendered(page, html)
+                reuse.rendered(page, key, html)
         if progress:
             progress(1)
         yield page, html
@@ -818,7 +819,6 @@ class PageReuse:
         self.site = previous_site
         self.fingerprint = fingerprint
         self.reused = 0
-        self._keys: dict[str, str | None] = {}
         self._pages: dict[str, dict[str, str]] = {}
         self._previous: dict[str, Any] = {}
         if previous_site is not None:
@@ -828,6 +828,7 @@ class PageReuse:
                 pass
 
     def key(self, page: Page, context: dict[str, Any]) -> str | None:
+        """What the page is rendered from, hashed; None if it cannot be pickled."""
         buffer = io.BytesIO()
         pickler = _KeyPickler(buffer, protocol=5)
         pickler.fast = True  # no memo: the same values always give the same bytes
@@ -837,9 +838,9 @@ class PageReuse:
             return None
         return hashlib.sha256(buffer.getbuffer()).hexdigest()
 
-    def previous_html(self, page: Page, context: dict[str, Any]) -> str | None:
-        """The previous build's HTML of the page if it was rendered from the same inputs."""
-        key = self._keys[page.path] = self.key(page, context)
+    def previous(self, page: Page, key: str | None) -> bytes | None:
+        """The previous build's HTML of the page (its file's bytes) if it was rendered from the
+        same inputs (``key``)."""
         before = self._previous.get(page.path)
         if key is None or self.site is None or not isinstance(before, dict) or before.get("key") != key:
             return None
@@ -851,10 +852,9 @@ class PageReuse:
             return None  # the published file was changed since: render it again
         self._pages[page.path] = before
         self.reused += 1
-        return data.decode("utf-8")
+        return data
 
-    def rendered(self, page: Page, html: str) -> None:
-        key = self._keys.get(page.path)
+    def rendered(self, page: Page, key: str | None, html: str) -> None:
         if key is not None:
             self._pages[page.path] = {"key": key, "html": hashlib.sha256(html.encode("utf-8")).hexdigest()}
 

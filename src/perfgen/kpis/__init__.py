@@ -530,6 +530,9 @@ def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | N
     services_with_data = set(db.execute("SELECT DISTINCT service FROM clean_observations WHERE status = 'value'").fetchall())
     services_with_data = {row[0] for row in services_with_data}
     part_headline = part_values[part_values["basis"] == "headline"] if part_values is not None and not part_values.empty else None
+    def add_stale(slug: str, start: Any, end: Any) -> None:
+        add(slug, start, end, "stale-data", f"no figures after {end:%B %Y}; the site's latest figures run to {latest_end:%B %Y}")
+
     stale_services = _latest_stale(headline, "service")
     stale_parts = _latest_stale(part_headline, "part") if part_headline is not None else {}
     for service in config.services:
@@ -539,14 +542,12 @@ def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | N
                     add(part.slug, None, None, "no-data", "no figures in any data file")
                     continue
                 if part.slug in stale_parts:
-                    start, end = stale_parts[part.slug]
-                    add(part.slug, start, end, "stale-data", f"no figures after {end:%B %Y}; the site's latest figures run to {latest_end:%B %Y}")
+                    add_stale(part.slug, *stale_parts[part.slug])
         elif service.slug not in services_with_data:
             rows.append((service.slug, None, None, "no-data", "no figures in any data file", ""))
             continue
         if service.slug in stale_services:
-            start, end = stale_services[service.slug]
-            rows.append((service.slug, start, end, "stale-data", f"no figures after {end:%B %Y}; the site's latest figures run to {latest_end:%B %Y}", ""))
+            add_stale(service.slug, *stale_services[service.slug])
     for late in overdue or []:  # the period whose figures are late
         rows.append((late.service, late.next_start, late.next_end, "overdue", late.detail(), ""))
     frame = pd.DataFrame(rows, columns=["service", "period_start", "period_end", "code", "detail", "part"])
