@@ -74,3 +74,55 @@ def test_closing_a_job_before_its_charts_are_drawn_stops_its_workers():
     job.close()  # as the build does when a later stage fails
     import multiprocessing
     assert multiprocessing.active_children() == []
+
+
+def _varied(unit: str, series: tuple[str, ...], months: int, scale: float, **extra) -> charts.ChartRequest:
+    points = tuple((f"{2020 + (month + 3) // 12}-{(month + 3) % 12 + 1:02d}-28", scale * (1 + ((month * 37 + index * 11) % 23) / 7), name)
+                   for index, name in enumerate(series) for month in range(months))
+    return charts.ChartRequest(f"{unit}-{len(series)}-{months}-{scale}", unit, points, "Line chart", **extra)
+
+
+#: Every kind of chart the site draws: each unit, one or two series, short series (dots, labels
+#: every month or two, some hidden where they would overlap) and long ones, a target, notes.
+VARIED = [
+    _varied(unit, series, months, scale, **extra)
+    for months in (2, 5, 11, 13, 25, 60)
+    for unit, scale in (("count", 1234.0), ("count", 4.0e9), ("money", 0.35), ("money", 12345.0), ("percent", 0.1))
+    for series, extra in ((("Digital",), {}),
+                          (("Digital", "Phone"), {"target": (0.85, "Target 85%")} if unit == "percent" else {}),
+                          (("Digital", "Phone"), {"notes": (("2021-03-31", "1"), ("2022-01-31", "2"))}))
+]
+
+
+def test_labels_placed_by_perfgen_give_the_chart_vl_convert_draws():
+    """Axis labels are drawn unmeasured and placed by perfgen (chartlabels): the SVG is byte for
+    byte the one vl-convert draws measuring each label, for every kind of chart."""
+    hidden = 0
+    for request in VARIED:
+        shape, _ = charts._shape_and_values(request)
+        assert charts._label_plan(shape) is not None, request.key  # the fast way, not the fallback
+        drawn = charts._draw(request)
+        assert drawn == vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[]), request.key
+        hidden += len(re.findall(r'<text [^>]*opacity="0"', drawn))
+    assert hidden > 0  # some of these charts hide overlapping labels, as Vega does
+
+
+def test_a_spec_whose_labels_perfgen_cannot_place_is_drawn_the_ordinary_way():
+    from perfgen import chartlabels
+
+    vega = charts.vega_spec(VARIED[0])
+    assert chartlabels.plan(vega) is not None
+    for change in ({"labelAngle": 45}, {"orient": "top"}, {"title": "Month"}, {"labelFontWeight": "bold"}):
+        changed = {**vega, "axes": [{**axis, **change} if axis.get("labels") is not False else axis for axis in vega["axes"]]}
+        assert chartlabels.plan(changed) is None, change
+    # A drawing it does not recognise is left to vl-convert too.
+    plan = chartlabels.plan(vega)
+    assert chartlabels.place("<svg>not a chart</svg>", plan, len) is None
+
+
+def test_numbers_are_written_as_javascript_writes_them():
+    from perfgen.chartlabels import _js_number
+
+    cases = {17.0: "17", -0.0: "0", 47.99999999999999: "47.99999999999999", 1e21: "1e+21", 1.5e-7: "1.5e-7",
+             2.5e-5: "0.000025", -3.25e-6: "-0.00000325", 1.4210854715202004e-14: "1.4210854715202004e-14", 123.5: "123.5"}
+    assert {value: _js_number(value) for value in cases} == cases

@@ -1,0 +1,282 @@
+"""Axis labels placed by perfgen, so that vl-convert does not measure each one.
+
+vl-convert measures every text item it lays out by shaping it in Rust (about 0.7 ms each, with
+no cache): the ten or so axis labels were two thirds of a chart's drawing time. A chart is
+therefore drawn with its axis labels at font size 0, which Vega does not measure, and this
+module then does what Vega would have done with their widths, the same way:
+
+* each label's box (``bounds``), from its anchor, baseline and width;
+* the labels an axis hides when they overlap (``labelOverlap``: every other one, repeatedly);
+* the chart's size and origin (``autosize: pad``), grown to take in the labels' boxes;
+* the labels' real size and their baseline offsets in the SVG.
+
+Widths come from vl-convert itself (one call measures every label not seen before in this
+process), so the SVG is byte for byte the one vl-convert would draw (tests/test_charts.py checks
+it against a full drawing for every kind of chart). A spec this module does not handle (another
+axis orientation, angled labels, ...) is drawn the ordinary way: :func:`plan` returns None.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from html import unescape
+from typing import Any, Callable
+
+#: Vega's default label baseline for an axis of each orientation.
+_BASELINE = {"bottom": "top", "top": "bottom", "left": "middle", "right": "middle"}
+_SIZED = {"labelFont", "labelFontSize", "labelFontWeight", "labelFontStyle", "labelBound", "labelLineHeight", "title"}
+
+
+@dataclass(frozen=True)
+class Axis:
+    orient: str
+    labelled: bool
+    baseline: str
+    overlap: str | None  # "parity", "greedy" or None
+    separation: float
+    translate: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What is needed to place a chart's axis labels after it is drawn without them."""
+
+    axes: tuple[Axis, ...]
+    font: str
+    size: float
+    padding: float
+    width: float
+    height: float
+
+
+def plan(vega: dict[str, Any]) -> Plan | None:
+    """How to place this spec's axis labels, or None if it is one to draw the ordinary way."""
+    config = vega.get("config", {}).get("axis", {})
+    if _SIZED - {"labelFont", "labelFontSize", "title"} & set(config) or config.get("labelAngle", 0) != 0:
+        return None
+    font, size, padding = config.get("labelFont"), config.get("labelFontSize"), vega.get("padding")
+    width, height = vega.get("width"), vega.get("height")
+    if not isinstance(font, str) or not _number(size) or size <= 0 or not all(_number(v) for v in (padding, width, height)):
+        return None
+    if (vega.get("autosize") or "pad") not in ("pad", {"type": "pad"}):
+        return None
+    axes = []
+    for axis in vega.get("axes", []):
+        orient, labelled = axis.get("orient"), axis.get("labels", True) is not False
+        if orient not in ("bottom", "left") or not isinstance(axis.get("translate", 0.5), (int, float)):
+            return None
+        # Positions are read from the drawing; what changes a label's font or its box's shape,
+        # or places a title by the labels' extent, is left to Vega.
+        if labelled and (_SIZED & set(axis) or axis.get("labelAngle", 0) != 0
+                         or not _no_text_override(axis.get("encode", {}).get("labels", {}))):
+            return None
+        overlap = axis.get("labelOverlap")
+        method = "parity" if overlap is True else overlap if overlap in ("parity", "greedy") else None
+        if overlap not in (None, False, True, "parity", "greedy"):
+            return None
+        axes.append(Axis(orient, labelled, axis.get("labelBaseline", _BASELINE[orient]), method,
+                         float(axis.get("labelSeparation", 0) or 0), float(axis.get("translate", 0.5))))
+    return Plan(tuple(axes), font, float(size), float(padding), float(width), float(height))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _no_text_override(encode: dict[str, Any]) -> bool:
+    """An axis's label encoding may set the text and nothing that changes size or place."""
+    return all(set(channels) <= {"text", "fill", "opacity"} for channels in encode.values())
+
+
+def unmeasured(vega: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """The spec drawn first: the same, with labelled axes' labels at size 0 (not measured)."""
+    spec = json.loads(json.dumps(vega))
+    for axis in spec.get("axes", []):
+        if axis.get("labels", True) is not False:
+            axis["labelFontSize"] = 0
+    return spec
+
+
+_ROOT = re.compile(r'^(<svg [^>]*?)width="(\d+)" height="(\d+)" viewBox="0 0 (\d+) (\d+)">'
+                   r'(<rect width="\d+" height="\d+" fill="[^"]*"/>)?<g fill="none" stroke-miterlimit="10" transform="translate\(([-\d.e+]+),([-\d.e+]+)\)">')
+_AXIS = re.compile(r'<g class="mark-group role-axis"[^>]*><g transform="translate\(([-\d.e+]+),([-\d.e+]+)\)">')
+_LABELS = re.compile(r'<g class="mark-text role-axis-label"[^>]*>((?:<text [^>]*>[^<]*</text>)*)</g>')
+_TEXT = re.compile(r'<text text-anchor="(start|middle|end)" transform="translate\(([-\d.e+]+),([-\d.e+]+)\)" '
+                   r'font-family="([^"]*)" font-size="0px"( [^>]*?)? opacity="1">([^<]*)</text>')
+
+
+def label_texts(svg: str) -> list[str]:
+    """The axis labels of a chart drawn from :func:`unmeasured` (to measure them)."""
+    return [unescape(m.group(6)) for group in _LABELS.finditer(svg) for m in _TEXT.finditer(group.group(1))]
+
+
+def place(svg: str, plan: Plan, width_of: Callable[[str], float]) -> str | None:
+    """The SVG Vega would have drawn with the labels measured; None if the drawing is not one
+    this module understands (the caller then draws the chart the ordinary way)."""
+    root = _ROOT.match(svg)
+    axes = list(_AXIS.finditer(svg))
+    if root is None or len(axes) != len(plan.axes):
+        return None
+    edits: list[tuple[int, int, str]] = []
+    boxes: list[tuple[float, float, float, float]] = []
+    for number, (axis, found) in enumerate(zip(plan.axes, axes)):
+        end = axes[number + 1].start() if number + 1 < len(axes) else len(svg)
+        group = _LABELS.search(svg, found.end(), end)
+        if group is None:
+            if axis.labelled:
+                return None
+            continue
+        if not axis.labelled:
+            return None
+        labels = list(_TEXT.finditer(svg, group.start(1), group.end(1)))
+        if sum(len(m.group(0)) for m in labels) != group.end(1) - group.start(1):
+            return None  # a label this module does not understand
+        shift_x, shift_y = float(found.group(1)) - axis.translate, float(found.group(2)) - axis.translate
+        offset = _baseline_offset(axis.baseline, plan.size)
+        items = []
+        for label in labels:
+            x, y, text = float(label.group(2)), float(label.group(3)), unescape(label.group(6))
+            width = width_of(text) if text else 0.0
+            x1 = x - width / 2 if label.group(1) == "middle" else x - width if label.group(1) == "end" else x
+            y1 = y + offset - _js_round(0.8 * plan.size)
+            items.append([x1, y1, x1 + width, y1 + plan.size, 1])
+        _hide_overlapping(items, axis)
+        if axis.overlap is not None:  # Vega then bounds the labels by the shown ones alone
+            items_bounded = [item for item in items if _sized(item) and item[4]]
+        else:
+            items_bounded = items
+        boxes += [(x1 + shift_x, y1 + shift_y, x2 + shift_x, y2 + shift_y) for x1, y1, x2, y2, _ in items_bounded]
+        for label, item in zip(labels, items):
+            x, y = label.group(2), _js_number(float(label.group(3)) + offset)
+            rest = label.group(5) or ""
+            edits.append((label.start(), label.end(),
+                          f'<text text-anchor="{label.group(1)}" transform="translate({x},{y})" font-family="{label.group(4)}" '
+                          f'font-size="{_js_number(plan.size)}px"{rest} opacity="{item[4]}">{label.group(6)}</text>'))
+    pad = plan.padding
+    left, top = float(root.group(7)) - pad, float(root.group(8)) - pad
+    right = float(root.group(2)) - 2 * pad - left - plan.width
+    bottom = float(root.group(3)) - 2 * pad - top - plan.height
+    if boxes:
+        left = max(left, math.ceil(-min(b[0] for b in boxes)))
+        top = max(top, math.ceil(-min(b[1] for b in boxes)))
+        right = max(right, math.ceil(max(b[2] for b in boxes) - plan.width))
+        bottom = max(bottom, math.ceil(max(b[3] for b in boxes) - plan.height))
+    total_w, total_h = _js_number(plan.width + left + right + 2 * pad), _js_number(plan.height + top + bottom + 2 * pad)
+    head = (f'{root.group(1)}width="{total_w}" height="{total_h}" viewBox="0 0 {total_w} {total_h}">'
+            + (re.sub(r'width="\d+" height="\d+"', f'width="{total_w}" height="{total_h}"', root.group(6)) if root.group(6) else "")
+            + f'<g fill="none" stroke-miterlimit="10" transform="translate({_js_number(left + pad)},{_js_number(top + pad)})">')
+    parts, position = [head], root.end()
+    for start, stop, text in edits:
+        parts += [svg[position:start], text]
+        position = stop
+    parts.append(svg[position:])
+    return "".join(parts)
+
+
+def _baseline_offset(baseline: str, size: float) -> int:
+    """Vega's vertical offset of a text's anchor for its baseline (rounded as Vega does)."""
+    factor = {"top": 0.79, "middle": 0.3, "bottom": -0.21}.get(baseline, 0.0)
+    return _js_round(factor * size)
+
+
+def _hide_overlapping(items: list[list[float]], axis: Axis) -> None:
+    """Vega's overlap removal for an axis's labels: while neighbours overlap, hide every other
+    label (``parity``) or each one overlapping the last kept (``greedy``); the last label is
+    shown again if too few are left. Hidden items get opacity 0 (item[4])."""
+    if axis.overlap is None:
+        return
+    shown = [item for item in items if _sized(item)]
+    if len(shown) < 3 or not _overlapping(shown, axis.separation):
+        return
+    kept = shown
+    while True:
+        kept = _parity(kept) if axis.overlap == "parity" else _greedy(kept, axis.separation)
+        if len(kept) < 3 or not _overlapping(kept, axis.separation):
+            break
+    if len(kept) < 3 and not shown[-1][4]:
+        if len(kept) > 1:
+            kept[-1][4] = 0
+        shown[-1][4] = 1
+
+
+def _sized(item: list[float]) -> bool:
+    """Vega leaves out of overlap removal (and of the bounds) a label at most 1 px wide or high."""
+    return item[2] - item[0] > 1 and item[3] - item[1] > 1
+
+
+def _parity(items: list[list[float]]) -> list[list[float]]:
+    for item in items[1::2]:
+        item[4] = 0
+    return items[0::2]
+
+
+def _greedy(items: list[list[float]], separation: float) -> list[list[float]]:
+    kept: list[list[float]] = []
+    for index, item in enumerate(items):
+        if index and _intersect(kept[-1], item, separation):
+            item[4] = 0
+        else:
+            kept.append(item)
+    return kept
+
+
+def _intersect(a: list[float], b: list[float], separation: float) -> bool:
+    return separation > max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3])
+
+
+def _overlapping(items: list[list[float]], separation: float) -> bool:
+    return any(_intersect(a, b, separation) for a, b in zip(items, items[1:]))
+
+
+def _js_round(value: float) -> int:
+    """JavaScript's Math.round: halves go up."""
+    return math.floor(value + 0.5)
+
+
+def _js_number(value: float) -> str:
+    """A number as JavaScript writes it (the SVG's own formatting)."""
+    if value == 0:
+        return "0"
+    if value == int(value) and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    power = int(exponent)
+    if -7 < power < 21:  # JavaScript writes these without an exponent
+        digits = mantissa.replace("-", "").replace(".", "")
+        sign = "-" if value < 0 else ""
+        if power < 0:
+            return f"{sign}0.{'0' * (-power - 1)}{digits}"
+        return f"{sign}{digits}{'0' * (power + 1 - len(digits))}" if len(digits) <= power + 1 else f"{sign}{digits[:power + 1]}.{digits[power + 1:]}"
+    return f"{mantissa}e{'+' if power > 0 else '-'}{abs(power)}"
+
+
+def measurement_spec(texts: list[str], font: str, size: float) -> dict[str, Any]:
+    """A Vega spec whose drawing gives each text's width as Vega measures it: a text mark
+    per text, and a rect per text as wide as that text's box (Vega's reactive geometry)."""
+    return {
+        "width": 1, "height": 1, "padding": 0, "autosize": "none",
+        "data": [{"name": "texts", "values": [{"row": row, "text": text} for row, text in enumerate(texts)]}],
+        "marks": [
+            {"type": "text", "name": "measured", "from": {"data": "texts"},
+             "encode": {"enter": {"x": {"value": 0}, "y": {"value": 0}, "text": {"field": "text"}, "font": {"value": font},
+                                  "fontSize": {"value": size}, "align": {"value": "left"}, "baseline": {"value": "top"}}}},
+            {"type": "rect", "from": {"data": "measured"},
+             "encode": {"enter": {"x": {"value": 0}, "y": {"signal": "datum.datum.row"}, "height": {"value": 1},
+                                  "width": {"signal": "datum.bounds.x2 - datum.bounds.x1"}}}},
+        ],
+    }
+
+
+_WIDTH = re.compile(r'<path d="M0,(\d+)h([\d.e+-]+)v1h')
+
+
+def widths_from(svg: str, count: int) -> list[float] | None:
+    """The widths a :func:`measurement_spec` drawing gives, in order; None if unreadable."""
+    found = {int(row): float(width) for row, width in _WIDTH.findall(svg)}
+    return [found[row] for row in range(count)] if len(found) == count else None
