@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import unescape
-from typing import Any, Callable
+from itertools import pairwise
+from typing import Any
 
 #: Vega's default label baseline for an axis of each orientation.
 _BASELINE = {"bottom": "top", "top": "bottom", "left": "middle", "right": "middle"}
@@ -152,9 +154,9 @@ def place(svg: str, plan: Plan, width_of: Callable[[str], float]) -> str | None:
         for label, item in zip(labels, items):
             x, y = label.group(2), _js_number(float(label.group(3)) + offset)
             rest = label.group(5) or ""
-            edits.append((label.start(), label.end(),
-                          f'<text text-anchor="{label.group(1)}" transform="translate({x},{y})" font-family="{label.group(4)}" '
-                          f'font-size="{_js_number(plan.size)}px"{rest} opacity="{item[4]}">{label.group(6)}</text>'))
+            text = (f'<text text-anchor="{label.group(1)}" transform="translate({x},{y})" font-family="{label.group(4)}" '
+                    f'font-size="{_js_number(plan.size)}px"{rest} opacity="{item[4]}">{label.group(6)}</text>')
+            edits.append((label.start(), label.end(), text))
     pad = plan.padding
     left, top = float(root.group(7)) - pad, float(root.group(8)) - pad
     right = float(root.group(2)) - 2 * pad - left - plan.width
@@ -228,7 +230,7 @@ def _intersect(a: list[float], b: list[float], separation: float) -> bool:
 
 
 def _overlapping(items: list[list[float]], separation: float) -> bool:
-    return any(_intersect(a, b, separation) for a, b in zip(items, items[1:]))
+    return any(_intersect(a, b, separation) for a, b in pairwise(items))
 
 
 def _js_round(value: float) -> int:

@@ -25,7 +25,6 @@ import altair as alt
 
 from perfgen import chartlabels
 
-
 #: Bump when a change here alters the SVG for the same spec (it is part of the cache key).
 CHART_CODE_VERSION = 2
 
