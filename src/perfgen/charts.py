@@ -8,18 +8,18 @@ accessible name; the page puts a caption, a sentence and a data table beside it.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
 import re
 import time
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import altair as alt
 
@@ -59,7 +59,7 @@ _NOTE_COLOUR = "#505a5f"
 MAX_DOTTED = 24
 
 
-@lru_cache(maxsize=None)
+@cache
 def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = False, dots: bool = True) -> dict[str, Any]:
     """The Vega-Lite spec for one unit, without data; with ``target`` or ``notes``, a layered
     spec whose layers pick their rows from the one data set by ``kind``. ``dots`` marks each
@@ -103,18 +103,36 @@ def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = 
 
 
 def spec_for(request: ChartRequest) -> dict[str, Any]:
-    series = sorted({name for _, _, name in request.points})
-    layered = request.target is not None or bool(request.notes)
+    """A chart's Vega-Lite spec: its shape's spec (shared, not to be changed) with its data."""
+    return {**base_spec(*_shape_of(request)), "data": {"values": _values_of(request)}}
+
+
+def _shape_of(request: ChartRequest) -> tuple[str, int, bool, bool, bool]:
+    """The arguments of :func:`base_spec` a chart is drawn with."""
+    series = {name for _, _, name in request.points}
     dots = len({end for end, _, _ in request.points}) <= MAX_DOTTED
-    spec = copy.deepcopy(base_spec(request.unit, len(series), request.target is not None, bool(request.notes), dots))
+    return request.unit, len(series), request.target is not None, bool(request.notes), dots
+
+
+def _values_of(request: ChartRequest) -> list[dict[str, Any]]:
     values: list[dict[str, Any]] = [{"end": end, "value": value, "series": name} for end, value, name in request.points]
-    if layered:
+    if request.target is not None or request.notes:
         values = [{**row, "kind": "value"} for row in values]
         if request.target is not None:
             values.append({"kind": "target", "value": request.target[0], "label": request.target[1]})
         values += [{"kind": "note", "end": day, "label": marker} for day, marker in request.notes]
-    spec["data"] = {"values": values}
-    return spec
+    return values
+
+
+@lru_cache(maxsize=64)
+def _shape_json(shape: tuple[str, int, bool, bool, bool]) -> str:
+    """A shape's Vega-Lite spec without its data, as JSON (the key of its compiled Vega)."""
+    return json.dumps({key: value for key, value in base_spec(*shape).items() if key != "data"}, sort_keys=True)
+
+
+@lru_cache(maxsize=64)
+def _shape_digest(shape: tuple[str, int, bool, bool, bool]) -> str:
+    return hashlib.sha256(_shape_json(shape).encode("utf-8")).hexdigest()
 
 
 _SVG_OPEN = re.compile(r"^<svg ")
@@ -172,9 +190,7 @@ def vega_spec(request: ChartRequest) -> dict[str, Any]:
 
 
 def _shape_and_values(request: ChartRequest) -> tuple[str, list[dict[str, Any]]]:
-    spec = spec_for(request)
-    values = spec.pop("data")["values"]
-    return json.dumps(spec, sort_keys=True), values
+    return _shape_json(_shape_of(request)), _values_of(request)
 
 
 def _with_values(vega_json: str, values: list[dict[str, Any]]) -> dict[str, Any]:
@@ -233,8 +249,10 @@ def _renderer_version() -> str:
 
 
 def _cache_key(request: ChartRequest) -> str:
-    """Content address of a chart: its spec, label and the renderer's version."""
-    payload = json.dumps([spec_for(request), request.label, _renderer_version(), CHART_CODE_VERSION], sort_keys=True)
+    """Content address of a chart: its spec (its shape's digest and its data), label and the
+    renderer's version."""
+    payload = json.dumps([_shape_digest(_shape_of(request)), _values_of(request), request.label, _renderer_version(), CHART_CODE_VERSION],
+                         sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -293,7 +311,7 @@ class ChartJob:
             self._addresses.update((request.key, _cache_key(request)) for request in self.requests if request.key not in self._addresses)
         return self._addresses[key]
 
-    def slots(self) -> dict[str, "ChartSvg"]:
+    def slots(self) -> dict[str, ChartSvg]:
         """Each chart's markup by key, for pages built before the charts are drawn."""
         return {request.key: ChartSvg(self, request.key) for request in self.requests}
 
