@@ -19,6 +19,12 @@ from perfgen import formatters
 STATUS_WORDS = {"not_provided": "Not provided", "not_applicable": "Not applicable", "invalid": "Not provided"}
 
 
+def is_missing(value: Any) -> bool:
+    """``pd.isna`` for one KPI figure (None, NaN or NaT), without its dispatch on array types:
+    the pages test a few hundred thousand figures."""
+    return value is None or value is pd.NA or value is pd.NaT or value != value  # noqa: PLR0124 (NaN of any type)
+
+
 def missing(words: str) -> Markup:
     """Words standing in for a figure ("Not provided", "Not ranked")."""
     return Markup('<span class="app-status--missing">{}</span>').format(words)
@@ -30,7 +36,7 @@ def missing_cell(words: str) -> dict[str, Any]:
 
 def exact_value(unit: str, value: Any) -> str | None:
     """The unrounded figure for a title, where rounding hides digits (money and percentages)."""
-    if value is None or pd.isna(value):
+    if is_missing(value):
         return None
     if unit == "money":
         return formatters.money_exact(value)
@@ -41,7 +47,7 @@ def exact_value(unit: str, value: Any) -> str | None:
 
 def value_cell(unit: str, value: Any, status: str = "value") -> Any:
     """A table cell for one KPI value: formatted, exact value in a title, or the missing state."""
-    if status not in ("value", "stale") or value is None or pd.isna(value):
+    if status not in ("value", "stale") or is_missing(value):
         return missing_cell(STATUS_WORDS.get(status, "Not provided"))
     text = formatters.for_unit(unit, value)
     title = exact_value(unit, value)

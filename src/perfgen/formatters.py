@@ -87,15 +87,23 @@ _DEFAULT_PRECISION = Context(prec=28)
 _remembered = lru_cache(maxsize=1 << 16, typed=True)
 
 
+#: One unit of the last decimal place kept, by number of places (0.1 for 1).
+_STEPS = {places: Decimal(1).scaleb(-places) for places in range(7)}
+
+
+def _step(places: int) -> Decimal:
+    return _STEPS[places] if places in _STEPS else Decimal(1).scaleb(-places)
+
+
 def _round(number: Decimal, places: int) -> Decimal:
     """Round half away from zero to ``places`` decimal places."""
     if number.adjusted() + places + 3 <= 28:
         # The usual case, without entering a local context (a site formats hundreds of
         # thousands of numbers; this is several times faster and gives the same Decimal).
-        return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=_DEFAULT_PRECISION)
+        return number.quantize(_step(places), rounding=ROUND_HALF_UP, context=_DEFAULT_PRECISION)
     with localcontext() as context:
         context.prec = max(28, number.adjusted() + places + 3)
-        return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        return number.quantize(_step(places), rounding=ROUND_HALF_UP)
 
 
 def _significant(number: Decimal, figures: int) -> Decimal:
@@ -176,13 +184,13 @@ def _percent(fraction: object, places: int, trim: bool) -> str:
     if number == 1:
         return "100%"
     rounded = _round(abs(number) * 100, places)
-    smallest = _grouped(Decimal(1).scaleb(-places))
     if rounded == 0:
+        smallest = _grouped(_step(places))
         # Never show a value that is not zero as 0%.
         return f"<{smallest}%" if number > 0 else f">{MINUS}{smallest}%"
     if rounded == 100 and number > 0:
         # Never show a value that is not exactly 100% as 100%.
-        return f">{_grouped(100 - Decimal(1).scaleb(-places))}%" if number < 1 else ">100%"
+        return f">{_grouped(100 - _step(places))}%" if number < 1 else ">100%"
     text = _grouped(rounded)
     if trim and "." in text:
         text = text.rstrip("0").rstrip(".")

@@ -28,7 +28,7 @@ from markupsafe import Markup
 from pydantic import BaseModel
 
 from perfgen import formatters, freshness, latest, parts as parts_stage, plugins, targets
-from perfgen.cells import STATUS_WORDS, and_list, exact_value, lower_first, missing, table_body, value_cell
+from perfgen.cells import STATUS_WORDS, and_list, exact_value, is_missing, lower_first, missing, table_body, value_cell
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
 from perfgen.kpis import KpiDefinition, KpiResults, records
@@ -460,8 +460,8 @@ def _history_table(model: SiteModel, service: Service, kpi: str, series: list[di
         cells: list[Any] = [row["period"], value_cell(definition.unit, row["value"], row["status"])]
         if definition.aggregate == "ratio":
             numerator_unit = "money" if definition.unit == "money" else "count"
-            cells.append(format_value(numerator_unit, row["numerator"]) if not pd.isna(row["numerator"]) else value_cell("count", None, "not_provided"))
-            cells.append(formatters.count(row["denominator"]) if not pd.isna(row["denominator"]) else value_cell("count", None, "not_provided"))
+            cells.append(format_value(numerator_unit, row["numerator"]) if not is_missing(row["numerator"]) else value_cell("count", None, "not_provided"))
+            cells.append(formatters.count(row["denominator"]) if not is_missing(row["denominator"]) else value_cell("count", None, "not_provided"))
         if target is not None:
             cells.append(targets.against_target(row["value"], row["status"], target, definition.unit, definition.better).mark)
         if notes:
