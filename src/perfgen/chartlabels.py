@@ -57,7 +57,7 @@ class Plan:
 def plan(vega: dict[str, Any]) -> Plan | None:
     """How to place this spec's axis labels, or None if it is one to draw the ordinary way."""
     config = vega.get("config", {}).get("axis", {})
-    if _SIZED - {"labelFont", "labelFontSize", "title"} & set(config) or config.get("labelAngle", 0) != 0:
+    if (_SIZED - {"labelFont", "labelFontSize", "title"}) & set(config) or config.get("labelAngle", 0) != 0:
         return None
     font, size, padding = config.get("labelFont"), config.get("labelFontSize"), vega.get("padding")
     width, height = vega.get("width"), vega.get("height")
@@ -76,9 +76,9 @@ def plan(vega: dict[str, Any]) -> Plan | None:
                          or not _no_text_override(axis.get("encode", {}).get("labels", {}))):
             return None
         overlap = axis.get("labelOverlap")
-        method = "parity" if overlap is True else overlap if overlap in ("parity", "greedy") else None
         if overlap not in (None, False, True, "parity", "greedy"):
             return None
+        method = "parity" if overlap is True else overlap or None
         axes.append(Axis(orient, labelled, axis.get("labelBaseline", _BASELINE[orient]), method,
                          float(axis.get("labelSeparation", 0) or 0), float(axis.get("translate", 0.5))))
     return Plan(tuple(axes), font, float(size), float(padding), float(width), float(height))
@@ -93,7 +93,7 @@ def _no_text_override(encode: dict[str, Any]) -> bool:
     return all(set(channels) <= {"text", "fill", "opacity"} for channels in encode.values())
 
 
-def unmeasured(vega: dict[str, Any], plan: Plan) -> dict[str, Any]:
+def unmeasured(vega: dict[str, Any]) -> dict[str, Any]:
     """The spec drawn first: the same, with labelled axes' labels at size 0 (not measured)."""
     spec = json.loads(json.dumps(vega))
     for axis in spec.get("axes", []):

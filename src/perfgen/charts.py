@@ -207,7 +207,7 @@ def _label_plan(shape: str) -> tuple[chartlabels.Plan, str] | None:
     :mod:`perfgen.chartlabels`), with the spec drawn first; None to draw it the ordinary way."""
     vega = json.loads(_vega_for_shape(shape))
     plan = chartlabels.plan(vega)
-    return None if plan is None else (plan, json.dumps(chartlabels.unmeasured(vega, plan)))
+    return None if plan is None else (plan, json.dumps(chartlabels.unmeasured(vega)))
 
 
 #: Label widths measured by vl-convert in this process: (font, size, text) -> width.
