@@ -8,6 +8,7 @@ with its exact value in a title, or ``{"html": Markup}``. A missing figure is al
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -25,8 +26,10 @@ def is_missing(value: Any) -> bool:
     return value is None or value is pd.NA or value is pd.NaT or value != value  # noqa: PLR0124 (NaN of any type)
 
 
+@lru_cache(maxsize=1024)
 def missing(words: str) -> Markup:
-    """Words standing in for a figure ("Not provided", "Not ranked")."""
+    """Words standing in for a figure ("Not provided", "Not ranked"): a few phrases, made once
+    each (Markup is immutable; a large site has hundreds of thousands of missing cells)."""
     return Markup('<span class="app-status--missing">{}</span>').format(words)
 
 
