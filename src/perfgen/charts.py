@@ -2,8 +2,9 @@
 
 One Vega-Lite spec per unit (money, percent, count) is built once with Altair; each chart only
 swaps in its data. Charts are rendered in worker processes (``spawn``: vl-convert hangs in
-forked children) because each conversion costs tens of milliseconds. The SVG gets an
-accessible name; the page puts a caption, a sentence and a data table beside it.
+forked children) because each conversion costs milliseconds of CPU, five per service; axis
+labels are placed by :mod:`perfgen.chartlabels` rather than measured one by one. The SVG gets
+an accessible name; the page puts a caption, a sentence and a data table beside it.
 """
 
 from __future__ import annotations
