@@ -21,8 +21,8 @@ STATUS_WORDS = {"not_provided": "Not provided", "not_applicable": "Not applicabl
 
 
 def is_missing(value: Any) -> bool:
-    """``pd.isna`` for one KPI figure (None, NaN or NaT), without its dispatch on array types:
-    the pages test a few hundred thousand figures."""
+    """``pd.isna`` for one figure (None, pd.NA, NaT or a NaN of any type), without its dispatch
+    on array types: the pages and the open data test hundreds of thousands of figures."""
     return value is None or value is pd.NA or value is pd.NaT or value != value  # noqa: PLR0124 (NaN of any type)
 
 

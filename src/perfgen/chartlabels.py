@@ -34,7 +34,6 @@ _SIZED = {"labelFont", "labelFontSize", "labelFontWeight", "labelFontStyle", "la
 
 @dataclass(frozen=True)
 class Axis:
-    orient: str
     labelled: bool
     baseline: str
     overlap: str | None  # "parity", "greedy" or None
@@ -79,7 +78,7 @@ def plan(vega: dict[str, Any]) -> Plan | None:
         if overlap not in (None, False, True, "parity", "greedy"):
             return None
         method = "parity" if overlap is True else overlap or None
-        axes.append(Axis(orient, labelled, axis.get("labelBaseline", _BASELINE[orient]), method,
+        axes.append(Axis(labelled, axis.get("labelBaseline", _BASELINE[orient]), method,
                          float(axis.get("labelSeparation", 0) or 0), float(axis.get("translate", 0.5))))
     return Plan(tuple(axes), font, float(size), float(padding), float(width), float(height))
 

@@ -211,8 +211,8 @@ def _label_plan(shape: str) -> tuple[chartlabels.Plan, str] | None:
     return None if plan is None else (plan, json.dumps(chartlabels.unmeasured(vega)))
 
 
-#: Label widths measured by vl-convert in this process: (font, size, text) -> width.
-_WIDTHS: dict[tuple[str, float, str], float] = {}
+#: Label widths measured by vl-convert in this process: (font, size) -> text -> width.
+_WIDTHS: dict[tuple[str, float], dict[str, float]] = {}
 
 
 def _draw(request: ChartRequest) -> str:
@@ -224,15 +224,16 @@ def _draw(request: ChartRequest) -> str:
     labelled = _label_plan(shape)
     if labelled is not None:
         plan, unmeasured = labelled
+        measured = _WIDTHS.setdefault((plan.font, plan.size), {})
         svg = vlc.vega_to_svg(_with_values(unmeasured, values), allowed_base_urls=[])
-        missing = sorted({text for text in chartlabels.label_texts(svg) if text and (plan.font, plan.size, text) not in _WIDTHS})
+        missing = sorted({text for text in chartlabels.label_texts(svg) if text and text not in measured})
         if missing:
             drawn = vlc.vega_to_svg(chartlabels.measurement_spec(missing, plan.font, plan.size), allowed_base_urls=[])
             widths = chartlabels.widths_from(drawn, len(missing))
             if widths is not None:
-                _WIDTHS.update(((plan.font, plan.size, text), width) for text, width in zip(missing, widths))
-        if all((plan.font, plan.size, text) in _WIDTHS for text in missing):
-            placed = chartlabels.place(svg, plan, lambda text: _WIDTHS[(plan.font, plan.size, text)])
+                measured.update(zip(missing, widths))
+        if all(text in measured for text in missing):
+            placed = chartlabels.place(svg, plan, measured.__getitem__)
             if placed is not None:
                 return placed
     return vlc.vega_to_svg(_with_values(_vega_for_shape(shape), values), allowed_base_urls=[])

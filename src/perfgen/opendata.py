@@ -35,6 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from perfgen.cells import is_missing
 from perfgen.config import KPI_IDS, Config, Service
 from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition, KpiResults
 from perfgen.plugins import PageSection, hookimpl
@@ -80,13 +81,9 @@ COLUMN_DESCRIPTIONS = {
 
 # --- cells ------------------------------------------------------------------------------------
 
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-
-
 def number(value: Any) -> int | float | None:
     """A published number: 12 significant figures (free of float summing noise), integers as int."""
-    if _missing(value):
+    if is_missing(value):
         return None
     if hasattr(value, "item"):
         value = value.item()
@@ -100,7 +97,7 @@ def safe_text(text: str) -> str:
 
 
 def _csv_cell(value: Any, kind: str) -> str:
-    if _missing(value):
+    if is_missing(value):
         return ""
     if kind == "number":
         result = number(value)
@@ -113,7 +110,7 @@ def _csv_cell(value: Any, kind: str) -> str:
 
 
 def _json_cell(column: str, value: Any) -> Any:
-    if _missing(value):
+    if is_missing(value):
         return None
     if column in NUMBER_COLUMNS or column in INTEGER_COLUMNS:
         return number(value)
