@@ -68,6 +68,21 @@ def test_charts_drawn_by_workers_while_pages_wait_for_them(tmp_path):
     assert again._pool is None and again.wait() == drawn
 
 
+def test_cached_charts_are_read_when_a_page_asks_and_drawn_again_if_the_cache_went(tmp_path):
+    """A rebuild takes most pages from the previous build: their cached charts are never read.
+    A cache deleted during the build costs time, not a chart."""
+    import shutil
+
+    requests = [_request(f"chart-{n}", "count", ("Transactions",), 200.0 + n) for n in range(3)]
+    drawn = charts.render_charts(requests, workers=1, cache_dir=tmp_path)
+    job = charts.ChartJob(requests, workers=1, cache_dir=tmp_path)
+    assert job._svgs == {} and job._batches == []  # every chart cached, none read yet
+    assert job.svg("chart-0") == drawn["chart-0"]
+    shutil.rmtree(tmp_path / "charts")
+    assert job.svg("chart-2") == drawn["chart-2"]
+    job.finish()
+
+
 def test_closing_a_job_before_its_charts_are_drawn_stops_its_workers():
     requests = [_request(f"chart-{n}", "money", ("Cost per transaction",), 1.0 + n) for n in range(40)]
     job = charts.ChartJob(requests, workers=2)

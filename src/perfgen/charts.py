@@ -283,6 +283,9 @@ class ChartJob:
         self._svgs: dict[str, str] = {}
         self._folder = cache_dir / "charts" if cache_dir is not None else None
         self._addresses: dict[str, str] = {}
+        # Cached charts are read when a page asks for one: a rebuild takes most of its pages
+        # from the previous build and reads few of them.
+        self._cached_paths: dict[str, Path] = {}
         missing: list[ChartRequest] = []
         for request in self.requests:
             if self._folder is None:
@@ -291,10 +294,10 @@ class ChartJob:
             address = self._addresses[request.key] = _cache_key(request)
             path = self._folder / address[:2] / f"{address}.svg"
             if path.is_file():
-                self._svgs[request.key] = path.read_text(encoding="utf-8")
+                self._cached_paths[request.key] = path
             else:
                 missing.append(request)
-        self._cached = len(self._svgs)
+        self._cached = len(self._cached_paths)
         workers = workers if workers is not None else min(2, os.cpu_count() or 1)
         batch_size = max(1, min(50, len(missing) // (workers * 4) or 1))
         self._batches = [missing[i : i + batch_size] for i in range(0, len(missing), batch_size)]
@@ -320,12 +323,25 @@ class ChartJob:
     def svg(self, key: str) -> str:
         """One chart's SVG, waiting only for the batch it is drawn in (pages are rendered in the
         order the charts were asked for, so the first pages render while later charts draw)."""
+        if key in self._cached_paths:
+            try:
+                return self._cached_paths[key].read_text(encoding="utf-8")
+            except OSError:  # the cache was deleted during the build: draw the chart here
+                del self._cached_paths[key]
+                started = time.monotonic()
+                self._svgs.update(_render_batch([next(r for r in self.requests if r.key == key)]))
+                self.waited += time.monotonic() - started
         if key not in self._svgs:
             self._collect(self._batch_of[key])
         return self._svgs[key]
 
     def wait(self, progress=None) -> dict[str, str]:
         """Every chart's SVG by key, once all are drawn (and the new ones cached)."""
+        self.finish(progress)
+        return {request.key: self.svg(request.key) for request in self.requests}
+
+    def finish(self, progress=None) -> None:
+        """Wait until every chart not cached before is drawn and cached, then stop the workers."""
         if progress:
             progress(self._cached + sum(len(self._batches[n]) for n in self._collected))
         for number, batch in enumerate(self._batches):
@@ -334,7 +350,6 @@ class ChartJob:
                 if progress:
                     progress(len(batch))
         self.close()
-        return self._svgs
 
     def _collect(self, number: int) -> None:
         started = time.monotonic()

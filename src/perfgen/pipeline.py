@@ -89,25 +89,26 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         results = compute_kpis(loaded, config, warnings, today=project.today)
         channels = channel_breakdown(loaded.db, results)
         loaded.db.close()  # the loaded rows are a third of the build's memory: nothing reads them again
-        published = changelog_stage.read_published(project.previous if project.previous is not None else project.output)
     if strict and len(warnings):
         raise StrictModeError(warnings.sorted())
     _freeze_survivors()
     try:
         base_url = project.base_url or config.site.base_url
         with SiteWriter(project.output) as writer:  # a temporary folder: the published site stays untouched until commit
-            with progress.step("Comparing with the published figures", "opendata"):
-                history = changelog_stage.record(published, results.values, config, project.today)
-                del published  # the previous site's figures, as large as this build's: compared, no longer needed
             # The open data (data/kpis.csv, the other open data and the API: perfgen.opendata),
-            # plugins' files, the corrections and what perfgen diff reads are made and written by a
-            # forked process while this one lays out the pages (before the chart workers start:
-            # a process is forked only while it runs one thread).
+            # plugins' files and what perfgen diff reads are made and written by a forked process
+            # while this one records the corrections and lays out the pages (forked first: a
+            # process is forked only while it runs one thread, before the chart workers start).
             open_data = BackgroundFiles(writer, lambda: itertools.chain(
-                plugins.published_files(config, results), changelog_stage.files(history),
+                plugins.published_files(config, results),
                 [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]))
             drawing: charts_stage.ChartJob | None = None
             try:
+                with progress.step("Comparing with the published figures", "opendata"):
+                    published = changelog_stage.read_published(project.previous if project.previous is not None else project.output)
+                    history = changelog_stage.record(published, results.values, config, project.today)
+                    del published  # the previous site's figures, as large as this build's: compared, no longer needed
+                    changelog_names = writer.add_all(changelog_stage.files(history))
                 with progress.step("Preparing pages", "model"):
                     model = render_stage.SiteModel(config, results)
                     requests = render_stage.chart_requests(model)
@@ -137,7 +138,7 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
                         page.context = {}  # rendered: its context is no longer needed (memory)
                 waited_while_rendering = drawing.waited
                 with progress.counter("Drawing charts", len(requests), "charts") as tick:
-                    drawing.wait(progress=tick)  # any chart left (every one is cached by now)
+                    drawing.finish(progress=tick)  # any chart left (every one is cached by now)
                 # Time spent waiting for charts is reported as the charts stage, not as rendering.
                 progress.timings["render"] -= waited_while_rendering
                 progress.timings["charts"] = drawing.waited
@@ -146,7 +147,7 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
                     data_names = open_data.join()
                     progress.timings["opendata"] += open_data.seconds  # made beside the pages: its own time
                     inputs = [{"path": project_path, "sha256": digest, "rows": rows} for project_path, digest, rows in _inputs(project, config, loaded)]
-                    names = page_paths + data_names + [name for name, _ in files]
+                    names = page_paths + data_names + changelog_names + [name for name, _ in files]
                     writer.add(reuse.FILE, reuse.json())
                     names.append(reuse.FILE)
                     writer.add("_build/manifest.json", manifest_json(inputs, results.values, warnings.by_code(), len(page_paths), names, key))
