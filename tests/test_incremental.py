@@ -156,3 +156,70 @@ def test_a_published_page_edited_by_hand_is_rendered_again(tmp_path):
     result = build(project(root, site, tmp_path / "cache"), workers=1)
     assert page.read_text(encoding="utf-8") == good
     assert result.pages_reused > 0
+
+
+def _swap_phone_and_paper(root: Path, month: str = "2024-12") -> None:
+    """Phone and paper swap their figures for a month: the service's totals, digital share and
+    KPIs stay the same; only its channel breakdown changes."""
+    path = root / "data/dvla-renew-driving-licence.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    for metric in ("transactions", "cost"):
+        phone = next(i for i, line in enumerate(lines) if line.startswith(f"renew-driving-licence,{month},phone,{metric},"))
+        paper = next(i for i, line in enumerate(lines) if line.startswith(f"renew-driving-licence,{month},paper,{metric},"))
+        phone_value, paper_value = lines[phone].rsplit(",", 1)[1], lines[paper].rsplit(",", 1)[1]
+        lines[phone] = lines[phone].rsplit(",", 1)[0] + "," + paper_value
+        lines[paper] = lines[paper].rsplit(",", 1)[0] + "," + phone_value
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def test_a_service_page_is_laid_out_only_if_it_is_rendered(tmp_path, monkeypatch):
+    """A rebuild makes the costly part of a service page (charts' figures, tables, tiles) only
+    for the pages it renders again; the others are taken from the previous build unread."""
+    from perfgen import render
+
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    site = tmp_path / "site"
+    build(project(root, site, tmp_path / "cache"), workers=1)
+    laid_out: list[str] = []
+    history_table = render._history_table
+    monkeypatch.setattr(render, "_history_table", lambda model, service, *rest: laid_out.append(service.slug) or history_table(model, service, *rest))
+    _change_carers_allowance(root)
+    result = build(project(root, site, tmp_path / "cache"), workers=1)
+    assert result.pages_reused > 0
+    assert set(laid_out) == {"claim-carers-allowance"}
+
+
+def test_a_change_only_the_figures_beside_the_charts_show_renders_the_page_again(tmp_path):
+    """A change that leaves a service's KPIs, summary and ranks as they were but changes its
+    channel breakdown: the page's key covers the rows its deferred part is made from, so the
+    page is rendered again, exactly as a fresh build renders it."""
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    site = tmp_path / "site"
+    build(project(root, site, tmp_path / "cache"), workers=1)
+    page = "services/renew-driving-licence/index.html"
+    before = (site / page).read_text(encoding="utf-8")
+    _swap_phone_and_paper(root)
+    result = build(project(root, site, tmp_path / "cache"), workers=1)
+    fresh = build(project(root, tmp_path / "fresh", None), workers=1)
+    assert result.pages_reused > 0 and fresh.pages_reused == 0
+    after = (site / page).read_text(encoding="utf-8")
+    assert after != before
+    assert after == (tmp_path / "fresh" / page).read_text(encoding="utf-8")
+    assert tree_hashes(site)["data/kpis.csv"] == tree_hashes(tmp_path / "fresh")["data/kpis.csv"]
+
+
+def test_page_keys_are_the_same_in_every_process(tmp_path):
+    """Keys are compared across builds, so they must not depend on the process (hash seeds,
+    object identities): two builds in two processes write the same keys."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from pathlib import Path; from perfgen.pipeline import Project, build; r = Path(sys.argv[1]); "
+              "build(Project(config=r / 'config/services.yml', data=r / 'data', output=Path(sys.argv[2]), templates=r / 'templates', root=r, cache=None), workers=1)")
+    for name, seed in (("one", "1"), ("two", "2")):
+        subprocess.run([sys.executable, "-c", script, str(EXAMPLE), str(tmp_path / name)], check=True, env={**__import__("os").environ, "PYTHONHASHSEED": seed})
+    keys = (tmp_path / "one/_build/pages.json").read_text(encoding="utf-8")
+    assert keys == (tmp_path / "two/_build/pages.json").read_text(encoding="utf-8")
+    assert '"services/renew-driving-licence/index.html"' in keys

@@ -62,7 +62,9 @@ def _plural(count: int, noun: str) -> str:
 
 def _series(model: Any, unit: _Unit, kpi: str) -> list[dict[str, Any]]:
     """The month and quarter rows of one KPI's series."""
-    return [row for row in model.series_rows(unit.service, unit.department, kpi, unit.methods[kpi]) if row.get("months") in PERIOD_NOUNS]
+    positions = model.positions(unit.service, unit.department, kpi, unit.methods[kpi])
+    months = model.values("months", positions)
+    return model.rows_at(positions[[i for i, length in enumerate(months) if length in PERIOD_NOUNS]])
 
 
 def _choose_period(series: dict[str, list[dict[str, Any]]], unit: _Unit) -> tuple[int, date, date] | None:

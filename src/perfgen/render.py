@@ -8,6 +8,7 @@ through :mod:`perfgen.formatters`. A variable missing from a page's context fail
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -154,6 +155,10 @@ class Page:
     breadcrumbs: list[dict[str, str]] = field(default_factory=list)
     section: str = ""  # which nav item is current
     sections: list[plugins.PageSection] = field(default_factory=list)  # from the render_page_sections hook
+    # The costly part of the context, made only if the page is rendered (not taken from the
+    # previous build), and the digest of everything it is made from (``ServiceInputs``).
+    deferred: Callable[[], dict[str, Any]] | None = None
+    inputs: str | None = None
 
     @property
     def root(self) -> str:
@@ -182,6 +187,7 @@ class SiteModel:
         self.periods = values[values["basis"] == "period"]
         self._columns = list(self.periods.columns)
         self._arrays = [_column_array(self.periods[column]) for column in self._columns]
+        self._array_of = dict(zip(self._columns, self._arrays))
         # Each series' row positions, in frame order. Split once: filtering the whole frame per
         # service is quadratic on large sites.
         key_columns = [self.periods[column].tolist() for column in ("service", "department", "kpi", "method")]
@@ -194,7 +200,7 @@ class SiteModel:
             if department not in self._departments.setdefault(service, []):
                 self._departments[service].append(department)
         self._series_rows: dict[tuple, list[dict[str, Any]]] = {}
-        self._valued: dict[tuple, dict[tuple, dict[str, Any]]] = {}
+        self._valued: dict[tuple, dict[tuple, int | dict[str, Any]]] = {}
         self._series_cache: dict[tuple, list[dict[str, Any]]] = {}
         self._headline: dict[tuple, dict[str, Any]] = {}
         for row in records(self.headlines):
@@ -212,13 +218,32 @@ class SiteModel:
         key = (service, department, kpi, method)
         rows = self._series_rows.get(key)
         if rows is None:
-            positions = self._positions.get(key)
-            if positions is None:
-                return []
-            lists = [array[positions].tolist() if categories is None else categories[array[positions]].tolist()
-                     for array, categories in self._arrays]
-            rows = self._series_rows[key] = [dict(zip(self._columns, row)) for row in zip(*lists)]
+            rows = self._series_rows[key] = self.rows_at(self.positions(*key))
         return rows
+
+    def positions(self, service: str, department: str, kpi: str, method: str, valued: bool = False) -> np.ndarray:
+        """The row positions of one series in frame order; with ``valued``, those with a value
+        (status "value") only. Picking rows by position first and making dicts of the rows
+        chosen only is what keeps a page's series cheap."""
+        positions = self._positions.get((service, department, kpi, method))
+        if positions is None:
+            return np.array([], dtype=np.int64)
+        if valued:
+            positions = positions[np.asarray(self.values("status", positions), dtype=object) == "value"]
+        return positions
+
+    def values(self, column: str, positions: np.ndarray) -> list[Any]:
+        """One column's values at these positions, as the rows' dicts would have them."""
+        if column not in self._array_of:
+            return [None] * len(positions)
+        array, categories = self._array_of[column]
+        return (array[positions] if categories is None else categories[array[positions]]).tolist()
+
+    def rows_at(self, positions: np.ndarray) -> list[dict[str, Any]]:
+        """The rows at these positions as dicts (column name to value)."""
+        lists = [array[positions].tolist() if categories is None else categories[array[positions]].tolist()
+                 for array, categories in self._arrays]
+        return [dict(zip(self._columns, row)) for row in zip(*lists)]
 
     def forget_series(self) -> None:
         """Drop the rows built so far (they are built again if asked for): the pages of a large
@@ -233,17 +258,18 @@ class SiteModel:
         key = (service, department, kpi, method)
         index = self._valued.get(key)
         if index is None:
-            index = {}
-            if service:
-                series = [self.series_rows(service, d, kpi, method) for d in self._departments.get(service, [])]
-            else:
-                series = [self.series_rows("", department, kpi, method)]
-            for rows in series:
-                for row in rows:
-                    if row["status"] == "value":
-                        index[(row["period_start"], row["period_end"])] = row
+            index = {}  # period -> position, then its row once asked for
+            series = [(service, d) for d in self._departments.get(service, [])] if service else [("", department)]
+            for unit_service, unit_department in series:
+                positions = self.positions(unit_service, unit_department, kpi, method, valued=True)
+                starts, ends = self.values("period_start", positions), self.values("period_end", positions)
+                for position, period in zip(positions.tolist(), zip(starts, ends)):
+                    index[period] = position  # the last row of a period wins, as in frame order
             self._valued[key] = index
-        return index.get((start, end))
+        found = index.get((start, end))
+        if isinstance(found, int):  # a position: its row is made once, when first asked for
+            found = index[(start, end)] = self.rows_at(np.array([found], dtype=np.int64))[0]
+        return found
 
     def tile(self, service: Service | None, department: str, kpi: str) -> Tile:
         definition = self.definitions[kpi]
@@ -320,6 +346,43 @@ class SiteModel:
         return (result.against(words) if result.direction != "same" else f"No change on {words}"), result.css_class
 
 
+class ServiceInputs:
+    """Everything the costly part of a service page (``service_figures`` in :func:`build_pages`:
+    its charts' figures and tables, tiles, latest figures, channels and parts) is made from,
+    hashed per service: the service's period, headline, part and channel rows (each row hashed
+    by pandas from its values) and what every page shares (the config, the KPI definitions, the
+    latest period, the build date). With the rest of the page's context it makes the page's key
+    (:meth:`PageReuse.key`), so that a rebuild lays out those parts only for the pages it renders."""
+
+    def __init__(self, model: SiteModel, channels: pd.DataFrame):
+        results = model.results
+        shared = _key_bytes((model.config, results.definitions, results.latest_end, results.as_of, results.as_of_given))
+        self._shared = hashlib.sha256(shared).digest() if shared is not None else None
+        self._rows: dict[str, Any] = {}  # service -> running SHA-256 of its rows
+        frames = (("periods", model.periods), ("headlines", model.headlines), ("parts", results.part_values), ("channels", channels))
+        for name, frame in frames:
+            if frame.empty:
+                continue
+            hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+            columns = ",".join(f"{column}:{frame[column].dtype.name}" for column in frame.columns)
+            for service, positions in frame.groupby("service", sort=False, observed=True).indices.items():
+                digest = self._rows.setdefault(service, hashlib.sha256())
+                digest.update(f"{name}|{columns}|{len(positions)}|".encode())
+                digest.update(hashes[positions].tobytes())
+
+    def of(self, service: str, path: str, charts: list[Any]) -> str | None:
+        """The digest for one service's page at ``path`` with these charts (each pickled as its
+        content address); None if something cannot be hashed (the page is then always rendered)."""
+        own = _key_bytes((service, path, charts))
+        if self._shared is None or own is None:
+            return None
+        digest = hashlib.sha256(self._shared)
+        digest.update(own)
+        rows = self._rows.get(service)
+        digest.update(rows.digest() if rows is not None else b"no rows")
+        return digest.hexdigest()
+
+
 def _partial_parts(row: dict[str, Any]) -> bool:
     """True for a service's figure that adds up fewer than all of its parts."""
     contributing, expected = row.get("parts_contributing"), row.get("parts_expected")
@@ -339,20 +402,23 @@ def series_for(model: SiteModel, service: str, department: str, kpi: str, method
     if key in model._series_cache:
         return model._series_cache[key]
     result: list[dict[str, Any]] = []
-    valued = [row for row in model.series_rows(*key) if row["status"] == "value"]
+    valued = model.positions(*key, valued=True)
     # A service made of parts: chart only its sums over the most parts (months that some parts
     # report only by quarter would otherwise look like a fall).
-    best = max((row["parts_contributing"] for row in valued if not pd.isna(row.get("parts_contributing", float("nan")))), default=None)
+    parts = model.values("parts_contributing", valued)
+    best = max((count for count in parts if not is_missing(count)), default=None)
     if best is not None:
-        valued = [row for row in valued if row["parts_contributing"] == best]
+        valued = valued[np.array([count == best for count in parts], dtype=bool)]
+    months_of, kinds = model.values("months", valued), model.values("period_kind", valued)
     for months in (1, 3, 12):
-        chosen = [row for row in valued if row["months"] == months]
+        chosen = [i for i, length in enumerate(months_of) if length == months]
         if months == 12:
-            supplied = [row for row in chosen if row["period_kind"] != "rolling_12_months"]
+            supplied = [i for i in chosen if kinds[i] != "rolling_12_months"]
             if len(supplied) >= 2:
                 chosen = supplied
         if len(chosen) >= 2:
-            result = sorted(chosen, key=lambda row: (row["period_end"], row["period_start"]))
+            rows = model.rows_at(valued[np.array(chosen, dtype=np.int64)])
+            result = sorted(rows, key=lambda row: (row["period_end"], row["period_start"]))
             break
     model._series_cache[key] = result
     return result
@@ -540,10 +606,10 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
     by_department: dict[str, list[Service]] = {d.slug: [] for d in config.departments}
     for service in config.services:
         by_department[service.department].append(service)
-    # Split per service once: filtering whole frames inside the service loop is quadratic.
-    channels_by_service: dict[str, list[dict[str, Any]]] = {}
-    for row in records(channels):  # one conversion for every service: a frame per service costs more
-        channels_by_service.setdefault(row["service"], []).append(row)
+    # Each service's channel rows by position, split once (filtering the whole frame inside the
+    # service loop is quadratic); a page makes dicts of its own rows only if it is rendered.
+    channel_rows = channels.groupby("service", sort=False, observed=True).indices if not channels.empty else {}
+    page_inputs = ServiceInputs(model, channels)
     parts_index = parts_stage.PartsIndex(model.results.part_values)
     quality_by_service: dict[str, list[dict[str, Any]]] = {}
     for finding in model.results.quality.to_dict("records"):
@@ -604,7 +670,9 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
             home.template = "department.html"
             home.context = department_context(department, home)
 
-    def service_context(service: Service, page: Page) -> dict[str, Any]:
+    def service_figures(service: Service, page: Page) -> dict[str, Any]:
+        """The costly part of a service page's context: made only when the page is rendered,
+        from the service's own rows, the config and its charts (``ServiceInputs``)."""
         department = config.department(service.department)
         figures = []
         for kpi in CHARTED_KPIS:
@@ -623,20 +691,30 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
                 "table": _history_table(model, service, kpi, series, notes),
             })
         missing = [model.definitions[k].label for k in CHARTED_KPIS if k not in [f["id"][6:].replace("-", "_") for f in figures]]
-        return {
-            "summary": summaries.for_service(service),
-            "home": page.path == "index.html",
-            "service": service,
-            "department": department,
-            "agency": config.agency(service.agency) if service.agency else None,
+        positions = channel_rows.get(service.slug)
+        context = {
             "tiles": [model.tile(service, department.slug, k) for k in HEADLINE_KPIS],
             "volume_tile": model.tile(service, department.slug, "transactions"),
             "cost_tile": model.tile(service, department.slug, "total_cost"),
             "latest": latest.service_table(model, service, METHOD_WORDS),
             "figures": figures,
             "not_charted": missing,
-            "channel_tables": parts_stage.channel_tables(model, channels_by_service.get(service.slug), service),
+            "channel_tables": parts_stage.channel_tables(model, records(channels.iloc[positions]) if positions is not None else None, service),
             "parts": parts_stage.parts_section(model, parts_index, service),
+        }
+        model.forget_series()
+        return context
+
+    def service_context(service: Service, page: Page) -> dict[str, Any]:
+        """The rest of a service page's context: what it says about the service compared with
+        others (its summary, ranks and standings), its config and its findings."""
+        department = config.department(service.department)
+        return {
+            "summary": summaries.for_service(service),
+            "home": page.path == "index.html",
+            "service": service,
+            "department": department,
+            "agency": config.agency(service.agency) if service.agency else None,
             "notes": [{"number": formatters.count(note.number), "date": note.day.isoformat(), "when": note.when, "text": note.text,
                        "about": lower_first(model.definitions[note.kpi].label) if note.kpi else "all figures"}
                       for note in targets.numbered(service.annotations)],
@@ -655,17 +733,22 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
             ) if value],
         }
 
+    def service_page(service: Service, page: Page) -> None:
+        page.context = service_context(service, page)
+        page.deferred = functools.partial(service_figures, service, page)
+        page.inputs = page_inputs.of(service.slug, page.path, [charts[f"{service.slug}/{kpi}"] for kpi in CHARTED_KPIS if f"{service.slug}/{kpi}" in charts])
+        model.forget_series()
+
     for service in config.services:
         department = config.department(service.department)
         page = Page(f"services/{service.slug}/index.html", "service.html", service.name, section="",
                     breadcrumbs=[{"text": "Home", "href": "../../"}]
                     + ([{"text": department.name, "href": f"../../departments/{department.slug}/"}] if shape != "service" else []))
-        page.context = service_context(service, page)
+        service_page(service, page)
         pages.append(page)
-        model.forget_series()
         if shape == "service":  # a site of one service: its home page is that service's page
             home.template = "service.html"
-            home.context = service_context(service, home)
+            service_page(service, home)
 
     if comparable:
         pages += league_stage.league_pages(leagues)  # the overview and one league per KPI, in every sort order
@@ -775,6 +858,8 @@ def iter_rendered(env: Environment, pages: list[Page], site_context: dict[str, A
         key = reuse.key(page, context) if reuse is not None else None
         html: str | bytes | None = reuse.previous(page, key) if reuse is not None else None
         if html is None:
+            if page.deferred is not None:
+                context.update(page.deferred())
             template = env.get_template(page.template)
             try:
                 context["sections"] = [Markup(env.get_template(section.template).render({**context, **section.context, "section": section}))
@@ -799,6 +884,19 @@ class _KeyPickler(pickle.Pickler):
             kind = type(obj)
             return tuple, ((kind.__module__, kind.__qualname__, tuple((name, getattr(obj, name)) for name in kind.model_fields)),)
         return NotImplemented
+
+
+def _key_bytes(value: Any) -> bytes | None:
+    """``value`` pickled for a key: without back-references (so that which objects happen to be
+    shared cannot change it), config objects as their field values; None if it cannot be."""
+    buffer = io.BytesIO()
+    pickler = _KeyPickler(buffer, protocol=5)
+    pickler.fast = True  # no memo: the same values always give the same bytes
+    try:
+        pickler.dump(value)
+    except (pickle.PicklingError, TypeError, ValueError, AttributeError, RecursionError):
+        return None
+    return buffer.getvalue()
 
 
 class PageReuse:
@@ -828,15 +926,13 @@ class PageReuse:
                 pass
 
     def key(self, page: Page, context: dict[str, Any]) -> str | None:
-        """What the page is rendered from, hashed; None if it cannot be pickled."""
-        buffer = io.BytesIO()
-        pickler = _KeyPickler(buffer, protocol=5)
-        pickler.fast = True  # no memo: the same values always give the same bytes
-        try:
-            pickler.dump((self.fingerprint, page.template, context, [(s.template, s.context, s) for s in page.sections]))
-        except (pickle.PicklingError, TypeError, ValueError, AttributeError, RecursionError):
+        """What the page is rendered from, hashed; None if it cannot be pickled. A page whose
+        context is partly deferred (``page.deferred``) is keyed by the digest of what that part
+        is made from (``page.inputs``) instead."""
+        if page.deferred is not None and page.inputs is None:
             return None
-        return hashlib.sha256(buffer.getbuffer()).hexdigest()
+        data = _key_bytes((self.fingerprint, page.template, context, [(s.template, s.context, s) for s in page.sections], page.inputs))
+        return hashlib.sha256(data).hexdigest() if data is not None else None
 
     def previous(self, page: Page, key: str | None) -> bytes | None:
         """The previous build's HTML of the page (its file's bytes) if it was rendered from the
