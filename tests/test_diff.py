@@ -227,6 +227,35 @@ def test_changelog_is_carried_forward_unchanged(sites, tmp_path):
     assert (again / "changelog/index.html").read_bytes() == (after / "changelog/index.html").read_bytes()
 
 
+def test_only_the_changed_services_published_figures_are_read(sites, tmp_path, monkeypatch):
+    """The published site records each service's figures hashed (_build/figures.json): a build
+    by the same code reads the published figures of the services whose figures changed only,
+    and finds the same corrections as a build comparing every published figure."""
+    import json
+
+    from perfgen import changelog
+
+    before, after = sites
+    read: list[str] = []
+    reader = changelog.read_site_file
+    monkeypatch.setattr(changelog, "read_site_file", lambda location, relative, *rest, **options: read.append(relative) or reader(location, relative, *rest, **options))
+    project = edited_copy(tmp_path / "edited")
+    again = _build(project, tmp_path / "again", previous=before, today=__import__("datetime").date(2025, 1, 15),
+                   base_url="https://example.org/performance/")
+    assert sorted(read) == ["_build/figures.json", "changelog/corrections.csv", "data/services/renew-driving-licence.csv"]
+    assert (again / "changelog/corrections.csv").read_bytes() == (after / "changelog/corrections.csv").read_bytes()
+    # Published by other code (or before sites recorded their figures): every figure is compared.
+    other = tmp_path / "other"
+    shutil.copytree(before, other)
+    recorded = json.loads((other / "_build/figures.json").read_text(encoding="utf-8"))
+    (other / "_build/figures.json").write_text(json.dumps({**recorded, "code": "other"}), encoding="utf-8")
+    read.clear()
+    compared = _build(project, tmp_path / "compared", previous=other, today=__import__("datetime").date(2025, 1, 15),
+                      base_url="https://example.org/performance/")
+    assert "data/kpis.csv" in read and not any(name.startswith("data/services/") for name in read)
+    assert (compared / "changelog/corrections.csv").read_bytes() == (after / "changelog/corrections.csv").read_bytes()
+
+
 def test_first_build_has_an_empty_changelog(sites):
     before, _ = sites
     assert "No published figure has been corrected yet." in _page_text(before / "changelog/index.html")

@@ -22,7 +22,9 @@ the day, and earlier entries keep their dates.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -57,11 +59,35 @@ class PreviousSiteError(PerfgenError):
 
 @dataclass
 class Published:
-    """What the previously published site said: its figures and its corrections so far."""
+    """What the previously published site said: its figures and its corrections so far.
+
+    ``kpis`` holds every service's figures, or, when the site recorded what its figures were
+    (``FIGURES_FILE``), those of the services whose figures this build changes (``compared``)."""
 
     source: str
     kpis: pd.DataFrame
     corrections: list[dict[str, str]] = field(default_factory=list)
+    compared: set[str] | None = None  # the services in kpis; None: every service published
+
+
+#: Each service's figures, hashed (``figure_digests``), with the code that published them: the next
+#: build reads the published figures of only the services whose digest differs from its own.
+FIGURES_FILE = "_build/figures.json"
+_COMPARED_COLUMNS = KEY + ["value", "status", "period_kind"]
+
+
+def figure_digests(values: pd.DataFrame, config: Config) -> dict[str, str]:
+    """Per service of the config, the SHA-256 of its period rows as ``value_changes`` compares
+    them (each row hashed by pandas from its values), or of nothing when it has none."""
+    rows = values[(values["service"] != "") & (values["basis"] == "period")][_COMPARED_COLUMNS]
+    hashes = pd.util.hash_pandas_object(rows, index=False).to_numpy()
+    by_service = rows.groupby("service", sort=False, observed=True).indices if not rows.empty else {}
+    none = np.array([], dtype=np.int64)
+    return {s.slug: hashlib.sha256(hashes[by_service.get(s.slug, none)].tobytes()).hexdigest() for s in config.services}
+
+
+def figures_json(digests: dict[str, str], code: str) -> str:
+    return json.dumps({"code": code, "services": dict(sorted(digests.items()))}, indent=1) + "\n"
 
 
 def _read(location: str | Path, relative: str) -> str | None:
@@ -69,16 +95,22 @@ def _read(location: str | Path, relative: str) -> str | None:
                           hint="check the address and the network; the build stops rather than lose the history of corrections")
 
 
-def read_published(location: str | Path | None) -> Published | None:
-    """The previously published site at a folder or web address; None when nothing is there."""
+def read_published(location: str | Path | None, digests: dict[str, str] | None = None, code: str | None = None) -> Published | None:
+    """The previously published site at a folder or web address; None when nothing is there.
+
+    With this build's ``digests`` (:func:`figure_digests`) and ``code`` fingerprint: if the site
+    was published by the same code and recorded its own digests, only the figures of services
+    whose digest differs are read (their ``data/services/<slug>.csv``), not the whole
+    ``data/kpis.csv``; a service whose figures are the very same has nothing to correct."""
     if location is None:
         return None
-    kpis = _read(location, KPIS_FILE)
-    if kpis is None:
-        return None
-    label = f"{location}{'' if str(location).endswith('/') else '/'}{KPIS_FILE}"
-    # Only the columns the comparison reads (value_changes): half the file's memory and time
-    published = Published(str(location), read_kpis(kpis, label, KEY + ["value", "status", "period_kind"]))
+    published = _changed_services(location, digests, code) if digests is not None and code is not None else None
+    if published is None:
+        kpis = _read(location, KPIS_FILE)
+        if kpis is None:
+            return None
+        # Only the columns the comparison reads (value_changes): half the file's memory and time
+        published = Published(str(location), read_kpis(kpis, _label(location, KPIS_FILE), _COMPARED_COLUMNS))
     history = _read(location, CORRECTIONS_FILE)
     if history:
         rows = list(csv.DictReader(io.StringIO(history)))
@@ -86,6 +118,34 @@ def read_published(location: str | Path | None) -> Published | None:
             raise PreviousSiteError([Problem(f"{location}/{CORRECTIONS_FILE}", 1, "", "not a perfgen corrections file: columns differ")])
         published.corrections = [{c: row[c] for c in COLUMNS} for row in rows]
     return published
+
+
+def _label(location: str | Path, relative: str) -> str:
+    return f"{location}{'' if str(location).endswith('/') else '/'}{relative}"
+
+
+def _changed_services(location: str | Path, digests: dict[str, str], code: str) -> Published | None:
+    """The published figures of the services whose digest changed, or None when the site did
+    not record its digests with this code (or a service's file is missing): then every figure
+    is compared."""
+    text = _read(location, FIGURES_FILE)
+    try:
+        recorded = json.loads(text) if text else None
+    except ValueError:
+        return None
+    if not isinstance(recorded, dict) or recorded.get("code") != code or not isinstance(recorded.get("services"), dict):
+        return None
+    before = recorded["services"]
+    changed = sorted(slug for slug, digest in before.items() if slug in digests and digests[slug] != digest)
+    frames = []
+    for slug in changed:
+        relative = opendata.service_paths(slug)["csv"]
+        rows = _read(location, relative)
+        if rows is None:
+            return None
+        frames.append(read_kpis(rows, _label(location, relative), _COMPARED_COLUMNS))
+    kpis = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({column: pd.Series(dtype=str) for column in _COMPARED_COLUMNS})
+    return Published(str(location), kpis, compared=set(changed))
 
 
 @dataclass
@@ -132,9 +192,13 @@ def record(published: Published | None, values: pd.DataFrame, config: Config, to
     """Compare this build's figures with the published ones; return the updated history."""
     if published is None:
         return Changelog([])
-    current = published_rows(values)
     names = {s.slug: s.name for s in config.services}
-    kept = set(published.kpis.loc[published.kpis["service"] != "", "service"]) & set(names)
+    if published.compared is None:
+        current = published_rows(values)
+        kept = set(published.kpis.loc[published.kpis["service"] != "", "service"]) & set(names)
+    else:  # only the services whose figures changed: the others have nothing to correct
+        kept = published.compared & set(names)
+        current = published_rows(values[values["service"].isin(kept)])
     corrections, _ = value_changes(published.kpis, current, kept)
     history = Changelog(list(published.corrections), compared_with=published.source)
     if corrections:

@@ -105,10 +105,11 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
             drawing: charts_stage.ChartJob | None = None
             try:
                 with progress.step("Comparing with the published figures", "opendata"):
-                    published = changelog_stage.read_published(project.previous if project.previous is not None else project.output)
+                    digests = changelog_stage.figure_digests(results.values, config)
+                    published = changelog_stage.read_published(project.previous if project.previous is not None else project.output, digests, code)
                     history = changelog_stage.record(published, results.values, config, project.today)
-                    del published  # the previous site's figures, as large as this build's: compared, no longer needed
-                    changelog_names = writer.add_all(changelog_stage.files(history))
+                    del published  # the previous site's figures: compared, no longer needed
+                    changelog_names = writer.add_all(changelog_stage.files(history) + [(changelog_stage.FIGURES_FILE, changelog_stage.figures_json(digests, code))])
                 with progress.step("Preparing pages", "model"):
                     model = render_stage.SiteModel(config, results)
                     requests = render_stage.chart_requests(model)
