@@ -16,6 +16,8 @@ from pathlib import Path
 import duckdb
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perfgen import opendata, plugins
 from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition
@@ -243,3 +245,36 @@ def test_published_csv_files_are_safe_to_open_in_a_spreadsheet(tmp_path):
     # JSON keeps the text as it is: it is not a spreadsheet format.
     document = load_json(site / "data/kpis.json")
     assert {r[-1] for r in document["rows"] if r[6] == "formula_test" and r[0] and r[11] == "value"} == {'=HYPERLINK("http://evil.example","click")'}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**14, 10**14)), min_size=1, max_size=40, unique=True))
+def test_each_distinct_number_is_encoded_as_its_cells_would_be(numbers):
+    """EncodedValues converts each distinct number once (_encode_numbers, with shortcuts): the
+    same value, CSV text and JSON text as converting each cell (number, _csv_cell, json)."""
+    import numpy as np
+
+    for distinct in (np.array(numbers, dtype=object), np.array([float(n) for n in numbers], dtype=float)):
+        objects, json_texts, csv_texts = opendata._encode_numbers(distinct)
+        for value, obj, json_text, csv_text in zip(distinct.tolist(), objects, json_texts, csv_texts):
+            expected = opendata.number(value)
+            assert obj == expected and type(obj) is type(expected)
+            assert csv_text == opendata._csv_cell(value, "number")
+            assert json_text == json.dumps(expected)
+
+
+def test_the_parquet_file_holds_the_published_values(tmp_path):
+    """kpis.parquet is written from typed columns (nullable floats and flags): every value, and
+    every missing one, is what the JSON file publishes."""
+    import pandas as pd
+
+    values = pd.DataFrame([{column: None for column in SCHEMA_COLUMNS} for _ in range(3)])
+    values["service"], values["department"], values["kpi"] = ["a", "b", "c"], ["d", "d", "d"], ["transactions"] * 3
+    values["value"] = [1.0, 0.123456789012345, None]
+    values["services_contributing"] = [3, None, 5]
+    values["derived"] = [True, False, None]
+    values["period_start"] = [pd.Timestamp("2024-01-01").date(), None, pd.Timestamp("2024-02-01").date()]
+    path = tmp_path / "kpis.parquet"
+    path.write_bytes(opendata.values_parquet(values))
+    rows = duckdb.connect().execute(f"SELECT value, services_contributing, derived, CAST(period_start AS VARCHAR) FROM '{path}'").fetchall()
+    assert rows == [(1.0, 3, True, "2024-01-01"), (0.123456789012, None, False, None), (None, 5, None, "2024-02-01")]

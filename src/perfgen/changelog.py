@@ -7,7 +7,9 @@ engine), adds what changed to the history it carries forward, and publishes the 
 ``changelog/index.html``, ``changelog/corrections.csv``, on each service's page and in the feeds.
 
 What a build keeps to compare with next time is in the site itself: ``data/kpis.csv`` (every
-published value) and ``changelog/corrections.csv`` (the history). The previously published site
+published value), ``changelog/corrections.csv`` (the history) and ``_build/figures.json`` (each
+service's figures hashed, so that the next build reads and compares only the services whose
+figures changed, from their ``data/services/<slug>.csv``). The previously published site
 is, by default, the output folder of the build (``site/``); ``--previous`` names another folder or
 the public address of the live site (the nightly workflow uses the live site, so history survives
 fresh CI machines). Nothing published there yet (no folder, or HTTP 404) starts a new history;

@@ -142,12 +142,6 @@ class _Sink:
         self.write = lines.append
 
 
-def values_rows(values: pd.DataFrame) -> list[list[Any]]:
-    """KPI values as JSON-ready lists, one per row, in the order of SCHEMA_COLUMNS."""
-    return [[_json_cell(column, value) for column, value in zip(SCHEMA_COLUMNS, row)]
-            for row in values[list(SCHEMA_COLUMNS)].itertuples(index=False)]
-
-
 class _RawJSON:
     """JSON text already encoded: ``_compact_json`` places it as it is (not copied)."""
 
@@ -206,7 +200,7 @@ def _encode_numbers(distinct: Any) -> tuple[list[Any], list[str], list[str]]:
             texts[position] = json_texts[position] = str(int(result))
         else:
             objects[position] = result
-            texts[position] = format(result, ".12g")
+            texts[position] = text  # what format(result, ".12g") gives: 12 digits survive the round trip
             # json writes a finite float as its repr (and refuses infinity)
             json_texts[position] = repr(result) if math.isfinite(result) else _json_text(result)
     return objects, json_texts, texts
@@ -280,9 +274,22 @@ class EncodedValues:
         return _RawJSON("[" + ",".join(self._pieces(self._json, self._json_ends, rows.tolist(), 1)) + "]")
 
     def frame(self) -> pd.DataFrame:
-        """The published values (JSON's numbers, None when missing) as Python objects, column by
-        column, typed as a DataFrame built from rows would be."""
-        return pd.DataFrame({column: objects[codes] for column, (codes, objects) in self._codes.items()}).infer_objects()
+        """The published values (JSON's numbers and flags, None when missing) for Parquet: numbers
+        and counts as nullable floats, flags as nullable booleans (numpy arrays with a mask, which
+        DuckDB reads without looking at a Python object per cell), dates and text as text."""
+        columns: dict[str, Any] = {}
+        for column, (codes, objects) in self._codes.items():
+            if column in NUMBER_COLUMNS or column in INTEGER_COLUMNS or column in BOOLEAN_COLUMNS:
+                missing = np.array([value is None for value in objects], dtype=bool)[codes]
+                if column in BOOLEAN_COLUMNS:
+                    flags = np.array([bool(value) for value in objects], dtype=bool)[codes]
+                    columns[column] = pd.arrays.BooleanArray(flags, missing)
+                else:
+                    numbers = np.array([0.0 if value is None else float(value) for value in objects], dtype=float)[codes]
+                    columns[column] = pd.arrays.FloatingArray(numbers, missing)
+            else:
+                columns[column] = objects[codes]
+        return pd.DataFrame(columns)
 
 
 def _json(document: Any, compact: bool = False) -> str:
@@ -293,7 +300,7 @@ def _json(document: Any, compact: bool = False) -> str:
 
 def values_parquet(values: pd.DataFrame, encoded: EncodedValues | None = None) -> bytes:
     """Every value as Parquet, typed (dates as DATE, numbers as DOUBLE), written by DuckDB."""
-    frame = (encoded.frame() if encoded is not None else pd.DataFrame(values_rows(values), columns=list(SCHEMA_COLUMNS))).astype(object)
+    frame = (encoded if encoded is not None else EncodedValues(values)).frame()
     casts = []
     for column in SCHEMA_COLUMNS:
         kind = "DATE" if column in DATE_COLUMNS else "DOUBLE" if column in NUMBER_COLUMNS else "BIGINT" if column in INTEGER_COLUMNS else "BOOLEAN" if column in BOOLEAN_COLUMNS else "VARCHAR"
