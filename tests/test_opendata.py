@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import jsonschema
 import pytest
 from hypothesis import given, settings
@@ -278,3 +279,48 @@ def test_the_parquet_file_holds_the_published_values(tmp_path):
     path.write_bytes(opendata.values_parquet(values))
     rows = duckdb.connect().execute(f"SELECT value, services_contributing, derived, CAST(period_start AS VARCHAR) FROM '{path}'").fetchall()
     assert rows == [(1.0, 3, True, "2024-01-01"), (0.123456789012, None, False, None), (None, 5, None, "2024-02-01")]
+
+
+def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatch):
+    """Each department's and service's encoded rows are kept by the digest of their values: a
+    rebuild encodes only the block whose values changed, the files are the same as encoding
+    everything, a stale or damaged block is encoded again, and the folder keeps the blocks of
+    the latest build only."""
+    from dataclasses import replace
+
+    from perfgen.errors import Warnings
+    from perfgen.pipeline import Project, check
+
+    project = Project(config=EXAMPLE / "config/services.yml", data=EXAMPLE / "data", root=EXAMPLE)
+    values = check(project, Warnings())[2].values
+    cache = tmp_path / "opendata"
+
+    def same(encoded, fresh) -> None:
+        assert encoded.csv() == fresh.csv() and encoded.json_rows().text == fresh.json_rows().text
+        assert (encoded._csv_ends == fresh._csv_ends).all() and (encoded._json_ends == fresh._json_ends).all()
+        rows = np.flatnonzero((values["service"] == "renew-driving-licence").to_numpy())
+        assert encoded.csv(rows) == fresh.csv(rows) and encoded.json_rows(rows).text == fresh.json_rows(rows).text
+
+    encoded_blocks: list[int] = []
+    encode = opendata._encode_rows
+    monkeypatch.setattr(opendata, "_encode_rows", lambda *args: encoded_blocks.append(len(args[2][0])) or encode(*args))
+    same(opendata.EncodedValues(values, cache), opendata.EncodedValues(values))
+    blocks = len(opendata.BlockCache(cache, values).blocks)
+    assert len(list(cache.glob("*/*.npz"))) == blocks > 5
+    encoded_blocks.clear()
+    same(opendata.EncodedValues(values, cache), opendata.EncodedValues(values))
+    assert len(encoded_blocks) == 1  # only the uncached encoding: every block came from the cache
+
+    changed = values.copy()
+    row = int(np.flatnonzero(((changed["service"] == "renew-driving-licence") & changed["value"].notna()).to_numpy())[0])
+    changed.loc[row, "value"] = changed.loc[row, "value"] + 1
+    encoded_blocks.clear()
+    same(opendata.EncodedValues(changed, cache), opendata.EncodedValues(changed))
+    assert encoded_blocks[0] == int((changed["service"] == "renew-driving-licence").sum()) and len(encoded_blocks) == 2
+    assert len(list(cache.glob("*/*.npz"))) == blocks  # the block's earlier text is gone
+
+    for path in cache.glob("*/*.npz"):
+        path.write_bytes(path.read_bytes()[:100])  # damaged: read as missing, encoded again
+    encoded_blocks.clear()
+    same(opendata.EncodedValues(changed, cache), opendata.EncodedValues(changed))
+    assert len(encoded_blocks) == blocks + 1

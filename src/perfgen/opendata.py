@@ -22,10 +22,15 @@ significant figures, the same in CSV, JSON and Parquet, so the files agree with 
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import json
 import math
+import os
 import re
+import sys
 import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -212,9 +217,13 @@ class EncodedValues:
 
     The lines are kept as one text (the site's CSV file) with each line's offset, and the JSON
     rows likewise, not as a million small strings: a subset of rows that follow each other (a
-    service's, as the values are sorted by department and service) is one slice."""
+    service's, as the values are sorted by department and service) is one slice.
 
-    def __init__(self, values: pd.DataFrame):
+    With a ``cache`` folder, the text of each run of rows of one department and service is
+    kept there by the digest of its values (``BlockCache``): a rebuild after one service's
+    figures changed encodes that service's rows only."""
+
+    def __init__(self, values: pd.DataFrame, cache: Path | None = None):
         # Column by column, each distinct value converted once: the same cells as _json_cell and
         # _csv_cell give, without calling them for each of millions of cells.
         # pandas.factorize finds the distinct values in C (missing ones get code -1, the last
@@ -239,14 +248,26 @@ class EncodedValues:
             csv_tables.append(np.array(csv_texts + [""], dtype=object))
         self.header = csv_text(SCHEMA_COLUMNS, [])
         codes = [self._codes[column][0] for column in SCHEMA_COLUMNS]
-        lines = [",".join(row) + "\n" for row in zip(*(table[c].tolist() for table, c in zip(csv_tables, codes)))]
-        self._csv_ends = np.cumsum([len(self.header)] + [len(line) for line in lines])
-        self._csv = self.header + "".join(lines)
-        del lines
-        rows = ["[" + ",".join(row) + "]" for row in zip(*(table[c].tolist() for table, c in zip(json_tables, codes)))]
-        self._json_ends = np.cumsum([1] + [len(row) + 1 for row in rows])  # "[" then each row and its comma
-        self._json = "[" + ",".join(rows) + "]"
-        del rows
+        blocks = BlockCache(cache, values) if cache is not None and len(values) else None
+        csv_parts, json_parts, csv_lengths, json_lengths = [], [], [], []
+        for start, stop, digest in blocks.blocks if blocks is not None else [(0, len(values), None)]:
+            chunk = blocks.read(digest, stop - start) if blocks is not None else None
+            if chunk is None:
+                chunk = _encode_rows(csv_tables, json_tables, [column[start:stop] for column in codes])
+                if blocks is not None:
+                    blocks.write(digest, chunk)
+            csv_parts.append(chunk[0])
+            json_parts.append(chunk[1])
+            csv_lengths.append(chunk[2])
+            json_lengths.append(chunk[3])
+        if blocks is not None:
+            blocks.forget_others()
+        line_lengths = np.concatenate(csv_lengths) if csv_lengths else np.array([], dtype=np.int64)
+        row_lengths = np.concatenate(json_lengths) if json_lengths else np.array([], dtype=np.int64)
+        self._csv_ends = np.cumsum(np.concatenate([[len(self.header)], line_lengths]))
+        self._csv = self.header + "".join(csv_parts)
+        self._json_ends = np.cumsum(np.concatenate([[1], row_lengths + 1]))  # "[" then each row and its comma
+        self._json = "[" + ",".join(part for part in json_parts if part) + "]"
 
     @staticmethod
     def _pieces(text: str, ends: np.ndarray, positions: list[int], separator: int) -> list[str]:
@@ -290,6 +311,75 @@ class EncodedValues:
             else:
                 columns[column] = objects[codes]
         return pd.DataFrame(columns)
+
+
+def _encode_rows(csv_tables: list[np.ndarray], json_tables: list[np.ndarray], codes: list[np.ndarray]) -> tuple[str, str, np.ndarray, np.ndarray]:
+    """Rows (each column's codes) as CSV lines and JSON rows: the lines' text, the rows' text
+    joined by commas, and each line's and row's length."""
+    lines = [",".join(row) + "\n" for row in zip(*(table[c].tolist() for table, c in zip(csv_tables, codes)))]
+    rows = ["[" + ",".join(row) + "]" for row in zip(*(table[c].tolist() for table, c in zip(json_tables, codes)))]
+    return ("".join(lines), ",".join(rows), np.array([len(line) for line in lines], dtype=np.int64),
+            np.array([len(row) for row in rows], dtype=np.int64))
+
+
+class BlockCache:
+    """The encoded text of each run of rows of one department and service (a block), kept in a
+    folder by the SHA-256 of the block's values (pandas' row hashes) and of this module's code,
+    so that a block whose values are the same is not encoded again. Files are written whole
+    (a temporary file renamed) as numpy arrays (read without pickle); one that cannot be read
+    or does not add up is encoded again. After a build the folder keeps that build's blocks
+    only (``forget_others``), so it does not grow with every change."""
+
+    def __init__(self, folder: Path, values: pd.DataFrame):
+        self.folder = folder
+        self._used: set[str] = set()
+        department, service = values["department"].to_numpy(), values["service"].to_numpy()
+        starts = [0, *(np.flatnonzero((department[1:] != department[:-1]) | (service[1:] != service[:-1])) + 1).tolist()]
+        stops = [*starts[1:], len(values)]
+        hashes = pd.util.hash_pandas_object(values[list(SCHEMA_COLUMNS)], index=False).to_numpy()
+        salt = _code_digest()
+        self.blocks = [(start, stop, hashlib.sha256(salt + hashes[start:stop].tobytes()).hexdigest()) for start, stop in zip(starts, stops)]
+
+    def _path(self, digest: str) -> Path:
+        return self.folder / digest[:2] / f"{digest}.npz"
+
+    def read(self, digest: str, rows: int) -> tuple[str, str, np.ndarray, np.ndarray] | None:
+        self._used.add(digest)
+        try:
+            with np.load(self._path(digest), allow_pickle=False) as stored:
+                csv_text = stored["csv"].tobytes().decode("utf-8")
+                json_text = stored["json"].tobytes().decode("utf-8")
+                csv_lengths, json_lengths = stored["csv_lengths"], stored["json_lengths"]
+        except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, zipfile.BadZipFile):  # damaged: encoded again
+            return None
+        if (len(csv_lengths), len(json_lengths)) != (rows, rows) or int(csv_lengths.sum()) != len(csv_text) \
+                or int(json_lengths.sum()) + rows - 1 != len(json_text):
+            return None
+        return csv_text, json_text, csv_lengths, json_lengths
+
+    def write(self, digest: str, chunk: tuple[str, str, np.ndarray, np.ndarray]) -> None:
+        path = self._path(digest)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f"{digest}.{os.getpid()}.tmp.npz")
+            np.savez(temporary, csv=np.frombuffer(chunk[0].encode("utf-8"), dtype=np.uint8),
+                     json=np.frombuffer(chunk[1].encode("utf-8"), dtype=np.uint8), csv_lengths=chunk[2], json_lengths=chunk[3])
+            os.replace(temporary, path)
+        except OSError:
+            pass  # a cache that cannot be written costs time, not output
+
+    def forget_others(self) -> None:
+        """Remove the blocks this build did not use (a changed service's earlier text)."""
+        for path in self.folder.glob("*/*.npz"):
+            if path.stem not in self._used:
+                path.unlink(missing_ok=True)
+
+
+@functools.cache
+def _code_digest() -> bytes:
+    """What a block's text depends on besides its values: this module's code and the versions
+    of the libraries that turn numbers into text."""
+    return hashlib.sha256(Path(__file__).read_bytes() + f"|{np.__version__}|{pd.__version__}|{sys.version}".encode()).digest()
 
 
 def _json(document: Any, compact: bool = False) -> str:
@@ -617,11 +707,12 @@ def index_schema() -> dict[str, Any]:
 
 # --- hooks --------------------------------------------------------------------------------------
 
-def open_data_files(config: Config, results: KpiResults) -> Iterator[tuple[str, str | bytes]]:
+def open_data_files(config: Config, results: KpiResults, cache: Path | None = None) -> Iterator[tuple[str, str | bytes]]:
     """Every open data file, one at a time: the build writes each before the next is made, so
-    the site's files (several hundred megabytes for a thousand services) are never all held."""
+    the site's files (several hundred megabytes for a thousand services) are never all held.
+    ``cache``: a folder where the encoded rows are kept between builds (``BlockCache``)."""
     values = results.values
-    encoded = EncodedValues(values)
+    encoded = EncodedValues(values, cache)
     yield SITE_DOWNLOADS["csv"], encoded.csv()
     yield SITE_DOWNLOADS["json"], _values_document({"type": "site", "name": config.site.title, "page": ""}, config, encoded.json_rows())
     yield SITE_DOWNLOADS["parquet"], values_parquet(values, encoded)
@@ -658,8 +749,8 @@ def open_data_files(config: Config, results: KpiResults) -> Iterator[tuple[str, 
 
 
 @hookimpl
-def publish_files(config: Config, results: KpiResults) -> Iterator[tuple[str, str | bytes]]:
-    return open_data_files(config, results)
+def publish_files(config: Config, results: KpiResults, cache: Path | None) -> Iterator[tuple[str, str | bytes]]:
+    return open_data_files(config, results, cache / "opendata" if cache is not None else None)
 
 
 @hookimpl

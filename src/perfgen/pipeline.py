@@ -100,7 +100,7 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
             # while this one records the corrections and lays out the pages (forked first: a
             # process is forked only while it runs one thread, before the chart workers start).
             open_data = BackgroundFiles(writer, lambda: itertools.chain(
-                plugins.published_files(config, results),
+                plugins.published_files(config, results, project.cache),
                 [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]))
             drawing: charts_stage.ChartJob | None = None
             try:

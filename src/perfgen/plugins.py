@@ -194,9 +194,11 @@ class HookSpecs:
         ``department`` on their pages."""
 
     @hookspec
-    def publish_files(self, config: Config, results: KpiResults) -> Iterable[tuple[str, str | bytes]]:  # type: ignore[empty-body]
+    def publish_files(self, config: Config, results: KpiResults, cache: Path | None) -> Iterable[tuple[str, str | bytes]]:  # type: ignore[empty-body]
         """Files to write into the site, as (path relative to the site, content) (stage: publish):
-        a list, or a generator that makes them one at a time."""
+        a list, or a generator that makes them one at a time. ``cache`` is the build's cache
+        folder (``.perfgen-cache``; None when caching is off): a plugin may keep what it made
+        there, in a folder of its own, to make it faster next time, never to change it."""
 
 
 # --- the manager --------------------------------------------------------------------------------
@@ -425,13 +427,13 @@ def page_sections(kind: str, page: Page, model: SiteModel) -> list[PageSection]:
     return sorted(sections, key=lambda s: (s.order, s.id))
 
 
-def published_files(config: Config, results: KpiResults) -> Iterator[tuple[str, str | bytes]]:
+def published_files(config: Config, results: KpiResults, cache: Path | None = None) -> Iterator[tuple[str, str | bytes]]:
     """Every plugin's files, as they are made: perfgen's own open data comes one file at a time
     (``opendata.open_data_files``), so the build writes each before the next is made. A path
     two plugins both write is kept from the first and reported once all are written."""
     seen: dict[str, str] = {}
     problems = []
-    for plugin, found in _in_registration_order("publish_files", config=config, results=results):
+    for plugin, found in _in_registration_order("publish_files", config=config, results=results, cache=cache):
         for path, content in found:
             if path in seen:
                 problems.append(Problem(f"plugin '{plugin}'", None, "", f"file '{path}' is already written by plugin '{seen[path]}'"))
