@@ -49,6 +49,7 @@ from perfgen.diff import (
     value_changes,
 )
 from perfgen.errors import PerfgenError, Problem
+from perfgen.kpis import row_hashes
 
 CORRECTIONS_FILE = "changelog/corrections.csv"
 COLUMNS = ["date", "service", "service_name", "department", "kpi", "method", "period_start", "period_end",
@@ -81,9 +82,10 @@ _COMPARED_COLUMNS = KEY + ["value", "status", "period_kind"]
 def figure_digests(values: pd.DataFrame, config: Config) -> dict[str, str]:
     """Per service of the config, the SHA-256 of its period rows as ``value_changes`` compares
     them (each row hashed by pandas from its values), or of nothing when it has none."""
-    rows = values[(values["service"] != "") & (values["basis"] == "period")][_COMPARED_COLUMNS]
-    hashes = pd.util.hash_pandas_object(rows, index=False).to_numpy()
-    by_service = rows.groupby("service", sort=False, observed=True).indices if not rows.empty else {}
+    compared = ((values["service"] != "") & (values["basis"] == "period")).to_numpy()
+    hashes = row_hashes(values, _COMPARED_COLUMNS)[compared]
+    services = values["service"][compared]
+    by_service = services.groupby(services, sort=False, observed=True).indices if len(services) else {}
     none = np.array([], dtype=np.int64)
     return {s.slug: hashlib.sha256(hashes[by_service.get(s.slug, none)].tobytes()).hexdigest() for s in config.services}
 

@@ -42,7 +42,7 @@ import pandas as pd
 
 from perfgen.cells import is_missing
 from perfgen.config import KPI_IDS, Config, Service
-from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition, KpiResults
+from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition, KpiResults, row_hashes
 from perfgen.plugins import PageSection, hookimpl
 
 API_VERSION = 1
@@ -336,7 +336,7 @@ class BlockCache:
         department, service = values["department"].to_numpy(), values["service"].to_numpy()
         starts = [0, *(np.flatnonzero((department[1:] != department[:-1]) | (service[1:] != service[:-1])) + 1).tolist()]
         stops = [*starts[1:], len(values)]
-        hashes = pd.util.hash_pandas_object(values[list(SCHEMA_COLUMNS)], index=False).to_numpy()
+        hashes = row_hashes(values, SCHEMA_COLUMNS)
         salt = _code_digest()
         self.blocks = [(start, stop, hashlib.sha256(salt + hashes[start:stop].tobytes()).hexdigest()) for start, stop in zip(starts, stops)]
 

@@ -32,7 +32,7 @@ from perfgen import formatters, freshness, latest, parts as parts_stage, plugins
 from perfgen.cells import STATUS_WORDS, and_list, exact_value, is_missing, lower_first, missing, table_body, value_cell
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
-from perfgen.kpis import KpiDefinition, KpiResults, records
+from perfgen.kpis import KpiDefinition, KpiResults, records, row_hashes
 from perfgen.periods import period_words, year_earlier
 from perfgen.quality import WARNING_CODES
 from perfgen.summaries import Summaries
@@ -363,7 +363,7 @@ class ServiceInputs:
         for name, frame in frames:
             if frame.empty:
                 continue
-            hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+            hashes = row_hashes(frame)
             columns = ",".join(f"{column}:{frame[column].dtype.name}" for column in frame.columns)
             for service, positions in frame.groupby("service", sort=False, observed=True).indices.items():
                 digest = self._rows.setdefault(service, hashlib.sha256())

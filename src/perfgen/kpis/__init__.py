@@ -310,6 +310,22 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(columns, row)) for row in zip(*lists)]
 
 
+def row_hashes(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> np.ndarray:
+    """A 64-bit hash of each row from the values of ``columns`` (all by default), for digests
+    compared from one build to the next: pandas' hash of each column (``hash_pandas_object``),
+    mixed column by column. Nothing is copied but one column's hashes at a time, and a column of
+    Python objects (counts with gaps, dates) is hashed as a categorical, each distinct value
+    once: pandas would otherwise make a string of every cell (gigabytes at 10,000 services)."""
+    combined = np.zeros(len(frame), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for name in columns if columns is not None else frame.columns:
+            column = frame[name]
+            values = pd.Categorical(column) if column.dtype == object else column
+            hashes = pd.util.hash_pandas_object(pd.Series(values, copy=False), index=False).to_numpy()
+            combined = (combined ^ hashes) * np.uint64(0x100000001B3)  # FNV-1a's step, per column
+    return combined
+
+
 def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | None,
                        units: list[tuple[str, str, list[str]]] | None = None) -> pd.DataFrame:
     """One headline row per service, KPI and method: the latest 12 months where possible.
