@@ -349,3 +349,17 @@ def test_fetch_frame_gives_the_rows_df_gives_with_shared_strings_and_dates():
     # Nothing is left behind for the next query: no table, no types.
     assert db.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_fetched'").fetchone() == (0,)
     assert db.execute("SELECT count(*) FROM duckdb_types() WHERE type_name LIKE '_fetched%'").fetchone() == (0,)
+
+
+def test_row_hashes_follow_the_values_not_how_they_are_stored():
+    """Digests compared from one build to the next (page keys, published figures, open data
+    blocks) hash each row from its values: a column of objects and the same values as a
+    categorical hash alike; a changed cell changes its row's hash only."""
+    from perfgen.kpis import row_hashes
+
+    frame = pd.DataFrame({"slug": ["a", "b", "c"], "count": [1, None, 3]}, dtype=object)
+    assert (row_hashes(frame) == row_hashes(frame.astype({"slug": "category"}))).all()
+    changed = frame.copy()
+    changed.loc[1, "count"] = 2
+    assert list(row_hashes(changed) == row_hashes(frame)) == [True, False, True]
+    assert (row_hashes(frame, ["slug"]) != row_hashes(frame)).all()
