@@ -81,7 +81,7 @@ _COMPARED_COLUMNS = KEY + ["value", "status", "period_kind"]
 
 def figure_digests(values: pd.DataFrame, config: Config) -> dict[str, str]:
     """Per service of the config, the SHA-256 of its period rows as ``value_changes`` compares
-    them (each row hashed by pandas from its values), or of nothing when it has none."""
+    them (each row hashed from its values: ``kpis.row_hashes``), or of nothing when it has none."""
     compared = ((values["service"] != "") & (values["basis"] == "period")).to_numpy()
     hashes = row_hashes(values, _COMPARED_COLUMNS)[compared]
     services = values["service"][compared]

@@ -324,7 +324,7 @@ def _encode_rows(csv_tables: list[np.ndarray], json_tables: list[np.ndarray], co
 
 class BlockCache:
     """The encoded text of each run of rows of one department and service (a block), kept in a
-    folder by the SHA-256 of the block's values (pandas' row hashes) and of this module's code,
+    folder by the SHA-256 of the block's values (``kpis.row_hashes``) and of this module's code,
     so that a block whose values are the same is not encoded again. Files are written whole
     (a temporary file renamed) as numpy arrays (read without pickle); one that cannot be read
     or does not add up is encoded again. After a build the folder keeps that build's blocks
