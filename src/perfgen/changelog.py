@@ -46,6 +46,7 @@ from perfgen.diff import (
     period_text,
     read_kpis,
     read_site_file,
+    site_address,
     value_changes,
 )
 from perfgen.errors import PerfgenError, Problem
@@ -114,7 +115,7 @@ def read_published(location: str | Path | None, digests: dict[str, str] | None =
         if kpis is None:
             return None
         # Only the columns the comparison reads (value_changes): half the file's memory and time
-        published = Published(str(location), read_kpis(kpis, _label(location, KPIS_FILE), _COMPARED_COLUMNS))
+        published = Published(str(location), read_kpis(kpis, site_address(location, KPIS_FILE), _COMPARED_COLUMNS))
     history = _read(location, CORRECTIONS_FILE)
     if history:
         rows = list(csv.DictReader(io.StringIO(history)))
@@ -122,10 +123,6 @@ def read_published(location: str | Path | None, digests: dict[str, str] | None =
             raise PreviousSiteError([Problem(f"{location}/{CORRECTIONS_FILE}", 1, "", "not a perfgen corrections file: columns differ")])
         published.corrections = [{c: row[c] for c in COLUMNS} for row in rows]
     return published
-
-
-def _label(location: str | Path, relative: str) -> str:
-    return f"{location}{'' if str(location).endswith('/') else '/'}{relative}"
 
 
 def _changed_services(location: str | Path, digests: dict[str, str], code: str) -> Published | None:
@@ -147,7 +144,7 @@ def _changed_services(location: str | Path, digests: dict[str, str], code: str) 
         rows = _read(location, relative)
         if rows is None:
             return None
-        frames.append(read_kpis(rows, _label(location, relative), _COMPARED_COLUMNS))
+        frames.append(read_kpis(rows, site_address(location, relative), _COMPARED_COLUMNS))
     kpis = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({column: pd.Series(dtype=str) for column in _COMPARED_COLUMNS})
     return Published(str(location), kpis, compared=set(changed))
 

@@ -128,13 +128,18 @@ def is_url(location: str | Path) -> bool:
     return str(location).startswith(("http://", "https://"))
 
 
+def site_address(location: str | Path, relative: str) -> str:
+    """A file of a built site as a path or web address: ``location`` and ``relative`` joined by one '/'."""
+    return (str(location) if str(location).endswith("/") else str(location) + "/") + relative
+
+
 def read_site_file(location: str | Path, relative: str, error: type[PerfgenError] = DiffError, hint: str = "") -> str | None:
     """A file of a built site, from a folder or a web address; None when it is not there
     (missing file, HTTP 404). Any other failure raises ``error``."""
     if not is_url(location):
         path = Path(location) / relative
         return path.read_text(encoding="utf-8") if path.is_file() else None
-    url = (str(location) if str(location).endswith("/") else str(location) + "/") + relative
+    url = site_address(location, relative)
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "perfgen"}), timeout=FETCH_TIMEOUT) as response:
             return response.read().decode("utf-8")

@@ -320,8 +320,8 @@ def row_hashes(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> np.
     with np.errstate(over="ignore"):
         for name in columns if columns is not None else frame.columns:
             column = frame[name]
-            values = pd.Categorical(column) if column.dtype == object else column
-            hashes = pd.util.hash_pandas_object(pd.Series(values, copy=False), index=False).to_numpy()
+            column = pd.Series(pd.Categorical(column)) if column.dtype == object else column
+            hashes = pd.util.hash_pandas_object(column, index=False).to_numpy()
             combined = (combined ^ hashes) * np.uint64(0x100000001B3)  # FNV-1a's step, per column
     return combined
 
