@@ -296,10 +296,14 @@ def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatc
     cache = tmp_path / "opendata"
 
     def same(encoded, fresh) -> None:
-        assert encoded.csv() == fresh.csv() and encoded.json_rows().text == fresh.json_rows().text
-        assert (encoded._csv_ends == fresh._csv_ends).all() and (encoded._json_ends == fresh._json_ends).all()
-        rows = np.flatnonzero((values["service"] == "renew-driving-licence").to_numpy())
-        assert encoded.csv(rows) == fresh.csv(rows) and encoded.json_rows(rows).text == fresh.json_rows(rows).text
+        assert str(encoded.csv()) == str(fresh.csv()) and encoded.json_rows().text == fresh.json_rows().text
+        service = np.flatnonzero((values["service"] == "renew-driving-licence").to_numpy())
+        # Every row; one service's (one block); rows here and there, and a run of rows that
+        # crosses from one block into the next.
+        scattered = np.unique(np.r_[np.arange(0, len(values), 97), service[-1] + np.arange(-2, 3)])
+        for rows in (np.arange(len(values)), service, scattered):
+            assert encoded.csv(rows) == fresh.csv(rows) and encoded.json_rows(rows).text == fresh.json_rows(rows).text
+        assert encoded.csv(np.arange(len(values))) == str(fresh.csv())
 
     encoded_blocks: list[int] = []
     encode = opendata._encode_rows

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from perfgen.errors import DataError, Problem
+from perfgen.plugins import TextParts
 from perfgen.publish import BackgroundFiles, SiteWriter
 from site_checks import tree_hashes
 
@@ -41,6 +42,28 @@ def test_forked_and_unforked_writes_give_the_same_site(tmp_path):
             writer.commit()
         sites.append(tree_hashes(site))
     assert sites[0] == sites[1]
+
+
+def test_text_in_pieces_is_written_as_one_file_and_linked_when_unchanged(tmp_path):
+    """A large file comes in pieces (TextParts, the open data): written one piece at a time,
+    compared with the published file piece by piece, hard-linked from it when the same."""
+    site = tmp_path / "site"
+    pieces = ["a,b\n", "", "1,£2\n", "3,4\n"]  # an empty piece and a character of two bytes
+    assert TextParts(pieces).size() == len("".join(pieces).encode("utf-8"))
+    with SiteWriter(site) as writer:
+        writer.add("data/big.csv", TextParts(pieces))
+        writer.commit()
+    assert (site / "data/big.csv").read_text(encoding="utf-8") == "a,b\n1,£2\n3,4\n"
+    for changed, linked in ((pieces, True), (["a,b\n1,£2\n", "3,4\n"], True), (["a,b\n1,£2\n3,5\n"], False),
+                            (["a,b\n1,£2\n3,4\n", "5,6\n"], False), (["a,b\n1,£2\n3,4"], False)):
+        before = os.stat(site / "data/big.csv").st_ino
+        with SiteWriter(site) as writer:
+            start = writer.written
+            writer.add("data/big.csv", TextParts(changed))
+            assert writer.written - start == (0 if linked else 1)
+            writer.commit()
+        assert (site / "data/big.csv").read_text(encoding="utf-8") == "".join(changed)
+        assert (os.stat(site / "data/big.csv").st_ino == before) == linked
 
 
 def failing():

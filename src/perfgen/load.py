@@ -412,6 +412,7 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
         FROM observations o JOIN periods p ON p.label = o.period
         ORDER BY o.file, o.line"""
     )
+    db.execute("DROP TABLE observations")  # checked and cleaned: the raw text is not read again (memory)
     db.execute("CREATE TABLE input_files (path VARCHAR, sha256 VARCHAR, rows BIGINT)")
     if files:
         db.executemany("INSERT INTO input_files VALUES (?, ?, ?)", [(f.path, f.sha256, f.rows) for f in files])

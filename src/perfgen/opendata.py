@@ -43,7 +43,7 @@ import pandas as pd
 from perfgen.cells import is_missing
 from perfgen.config import KPI_IDS, Config, Service
 from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition, KpiResults, row_hashes
-from perfgen.plugins import PageSection, hookimpl
+from perfgen.plugins import PageSection, TextParts, hookimpl
 
 API_VERSION = 1
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -148,24 +148,45 @@ class _Sink:
 
 
 class _RawJSON:
-    """JSON text already encoded: ``_compact_json`` places it as it is (not copied)."""
+    """JSON text already encoded, whole or in pieces: ``_compact_json`` places it as it is (not
+    copied)."""
 
-    __slots__ = ("text",)
+    __slots__ = ("parts",)
 
-    def __init__(self, text: str):
-        self.text = text
+    def __init__(self, text: str | list[str]):
+        self.parts = [text] if isinstance(text, str) else text
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
 
 
 def _compact_json(document: Any) -> str:
     """``json.dumps(document, separators=(",", ":"))`` (no ASCII escaping, no NaN), except that
     ``_RawJSON`` parts are placed as they are instead of being encoded again."""
+    return "".join(_compact_json_parts(document, []))
+
+
+def _compact_json_parts(document: Any, out: list[str]) -> list[str]:
+    """:func:`_compact_json`'s text in pieces (each ``_RawJSON`` piece one of them), added to ``out``."""
     if isinstance(document, _RawJSON):
-        return document.text
-    if isinstance(document, dict) and all(isinstance(key, str) for key in document):
-        return "{" + ",".join(_json_text(key) + ":" + _compact_json(value) for key, value in document.items()) + "}"
-    if isinstance(document, (list, tuple)):
-        return "[" + ",".join(_compact_json(value) for value in document) + "]"
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        out.extend(document.parts)
+    elif isinstance(document, dict) and all(isinstance(key, str) for key in document):
+        out.append("{")
+        for number, (key, value) in enumerate(document.items()):
+            out.append(("," if number else "") + _json_text(key) + ":")
+            _compact_json_parts(value, out)
+        out.append("}")
+    elif isinstance(document, (list, tuple)):
+        out.append("[")
+        for number, value in enumerate(document):
+            if number:
+                out.append(",")
+            _compact_json_parts(value, out)
+        out.append("]")
+    else:
+        out.append(json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
+    return out
 
 
 def _json_text(value: Any) -> str:
@@ -248,51 +269,61 @@ class EncodedValues:
             csv_tables.append(np.array(csv_texts + [""], dtype=object))
         self.header = csv_text(SCHEMA_COLUMNS, [])
         codes = [self._codes[column][0] for column in SCHEMA_COLUMNS]
-        blocks = BlockCache(cache, values) if cache is not None and len(values) else None
-        csv_parts, json_parts, csv_lengths, json_lengths = [], [], [], []
-        for start, stop, digest in blocks.blocks if blocks is not None else [(0, len(values), None)]:
-            chunk = blocks.read(digest, stop - start) if blocks is not None else None
+        cached = BlockCache(cache, values) if cache is not None and len(values) else None
+        # The text is kept per block, never joined into one string: the site's files are
+        # written a block at a time (``TextParts``), a subset is cut from the blocks it is in.
+        starts: list[int] = []
+        self._csv_blocks: list[str] = []
+        self._json_blocks: list[str] = []
+        self._csv_ends: list[np.ndarray] = []  # per block, where each line ends in its text (0 first)
+        self._json_ends: list[np.ndarray] = []  # likewise each row with the comma after it
+        for start, stop, digest in cached.blocks if cached is not None else [(0, len(values), None)]:
+            chunk = cached.read(digest, stop - start) if cached is not None else None
             if chunk is None:
                 chunk = _encode_rows(csv_tables, json_tables, [column[start:stop] for column in codes])
-                if blocks is not None:
-                    blocks.write(digest, chunk)
-            csv_parts.append(chunk[0])
-            json_parts.append(chunk[1])
-            csv_lengths.append(chunk[2])
-            json_lengths.append(chunk[3])
-        if blocks is not None:
-            blocks.forget_others()
-        line_lengths = np.concatenate(csv_lengths) if csv_lengths else np.array([], dtype=np.int64)
-        row_lengths = np.concatenate(json_lengths) if json_lengths else np.array([], dtype=np.int64)
-        self._csv_ends = np.cumsum(np.concatenate([[len(self.header)], line_lengths]))
-        self._csv = self.header + "".join(csv_parts)
-        self._json_ends = np.cumsum(np.concatenate([[1], row_lengths + 1]))  # "[" then each row and its comma
-        self._json = "[" + ",".join(part for part in json_parts if part) + "]"
+                if cached is not None:
+                    cached.write(digest, chunk)
+            starts.append(start)
+            self._csv_blocks.append(chunk[0])
+            self._json_blocks.append(chunk[1])
+            self._csv_ends.append(np.concatenate([[0], np.cumsum(chunk[2])]))
+            self._json_ends.append(np.concatenate([[0], np.cumsum(chunk[3] + 1)]))
+        if cached is not None:
+            cached.forget_others()
+        self._starts = np.array(starts, dtype=np.int64)
 
-    @staticmethod
-    def _pieces(text: str, ends: np.ndarray, positions: list[int], separator: int) -> list[str]:
-        """The rows at ``positions`` (each ``text[ends[i]:ends[i + 1] - separator]``), runs of
-        consecutive rows as one slice each."""
-        pieces: list[str] = []
-        run_start = 0
-        for k in range(1, len(positions) + 1):
-            if k == len(positions) or positions[k] != positions[k - 1] + 1:
-                first, last = positions[run_start], positions[k - 1]
-                pieces.append(text[int(ends[first]):int(ends[last + 1]) - separator])
-                run_start = k
+    def _pieces(self, blocks: list[str], ends: list[np.ndarray], rows: np.ndarray, separator: int) -> list[str]:
+        """The text of the rows at these positions (in order), each run of consecutive rows
+        within one block as one slice (without the ``separator`` characters after its last row)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return []
+        block_of = np.searchsorted(self._starts, rows, side="right") - 1
+        breaks = (np.flatnonzero((np.diff(rows) != 1) | (np.diff(block_of) != 0)) + 1).tolist()
+        pieces = []
+        for first, stop in zip([0, *breaks], [*breaks, len(rows)]):
+            block = int(block_of[first])
+            base = int(self._starts[block])
+            local = ends[block]
+            pieces.append(blocks[block][int(local[int(rows[first]) - base]):int(local[int(rows[stop - 1]) - base + 1]) - separator])
         return pieces
 
-    def csv(self, rows: np.ndarray | None = None) -> str:
-        """The CSV file of every row, or of the rows at these positions."""
+    def csv(self, rows: np.ndarray | None = None) -> str | TextParts:
+        """The CSV file of every row (in pieces), or of the rows at these positions."""
         if rows is None:
-            return self._csv
-        return self.header + "".join(self._pieces(self._csv, self._csv_ends, rows.tolist(), 0))
+            return TextParts([self.header, *self._csv_blocks])
+        return self.header + "".join(self._pieces(self._csv_blocks, self._csv_ends, rows, 0))
 
     def json_rows(self, rows: np.ndarray | None = None) -> _RawJSON:
-        """Every row, or the rows at these positions, as a JSON array (text), for ``_values_document``."""
+        """Every row (in pieces), or the rows at these positions, as a JSON array (text), for
+        ``_values_document``."""
         if rows is None:
-            return _RawJSON(self._json)
-        return _RawJSON("[" + ",".join(self._pieces(self._json, self._json_ends, rows.tolist(), 1)) + "]")
+            parts = ["["]
+            for block in self._json_blocks:
+                if block:
+                    parts += [",", block] if len(parts) > 1 else [block]
+            return _RawJSON([*parts, "]"])
+        return _RawJSON("[" + ",".join(self._pieces(self._json_blocks, self._json_ends, rows, 1)) + "]")
 
     def frame(self) -> pd.DataFrame:
         """The published values (JSON's numbers and flags, None when missing) for Parquet: numbers
@@ -388,6 +419,11 @@ def _json(document: Any, compact: bool = False) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
 
 
+def _json_parts(document: Any) -> TextParts:
+    """``_json(document, compact=True)`` in pieces."""
+    return TextParts(_compact_json_parts(document, []) + ["\n"])
+
+
 def values_parquet(values: pd.DataFrame, encoded: EncodedValues | None = None) -> bytes:
     """Every value as Parquet, typed (dates as DATE, numbers as DOUBLE), written by DuckDB."""
     frame = (encoded if encoded is not None else EncodedValues(values)).frame()
@@ -437,7 +473,7 @@ def _definition_record(definition: KpiDefinition) -> dict[str, Any]:
 
 
 def _values_document(scope: dict[str, Any], config: Config, rows: _RawJSON, parts: list[dict[str, Any]] | None = None,
-                     service: Service | None = None) -> str:
+                     service: Service | None = None) -> dict[str, Any]:
     document: dict[str, Any] = {
         "api_version": API_VERSION,
         "schema": SCHEMAS["values"],
@@ -450,7 +486,7 @@ def _values_document(scope: dict[str, Any], config: Config, rows: _RawJSON, part
         document["parts"] = parts
     if service is not None:
         document.update(service_marks(service))
-    return _json(document, compact=True)
+    return document
 
 
 def service_marks(service: Service) -> dict[str, Any]:
@@ -714,7 +750,7 @@ def open_data_files(config: Config, results: KpiResults, cache: Path | None = No
     values = results.values
     encoded = EncodedValues(values, cache)
     yield SITE_DOWNLOADS["csv"], encoded.csv()
-    yield SITE_DOWNLOADS["json"], _values_document({"type": "site", "name": config.site.title, "page": ""}, config, encoded.json_rows())
+    yield SITE_DOWNLOADS["json"], _json_parts(_values_document({"type": "site", "name": config.site.title, "page": ""}, config, encoded.json_rows()))
     yield SITE_DOWNLOADS["parquet"], values_parquet(values, encoded)
     yield SITE_DOWNLOADS["kpi_definitions"], csv_text(DEFINITION_COLUMNS, ([getattr(d, c) for c in DEFINITION_COLUMNS] for d in results.definitions), booleans=("mandatory",))
     yield SITE_DOWNLOADS["datapackage"], _json(datapackage(config))
@@ -737,7 +773,7 @@ def open_data_files(config: Config, results: KpiResults, cache: Path | None = No
         rows = by_department.get(department.slug, none)
         paths = department_paths(department.slug)
         yield paths["csv"], encoded.csv(rows)
-        yield paths["json"], _values_document({"type": "department", "slug": department.slug, "name": department.name, "page": paths["page"]}, config, encoded.json_rows(rows))
+        yield paths["json"], _json(_values_document({"type": "department", "slug": department.slug, "name": department.name, "page": paths["page"]}, config, encoded.json_rows(rows)), compact=True)
     for service in config.services:
         rows = by_service.get(service.slug, none)
         paths = service_paths(service.slug)
@@ -745,7 +781,8 @@ def open_data_files(config: Config, results: KpiResults, cache: Path | None = No
         parts = [{"slug": part.slug, "name": part.name, "description": part.description,
                   "rows": encoded_parts.json_rows(by_part[part.slug]) if encoded_parts and part.slug in by_part else []}
                  for part in service.parts]
-        yield paths["json"], _values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]}, config, encoded.json_rows(rows), parts, service)
+        yield paths["json"], _json(_values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]},
+                                                    config, encoded.json_rows(rows), parts, service), compact=True)
 
 
 @hookimpl

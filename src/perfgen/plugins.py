@@ -164,6 +164,30 @@ class PageSection:
     order: int = 500
 
 
+class TextParts:
+    """A file's text in pieces, for ``publish_files``: the build writes the pieces one after
+    another, so a file of hundreds of megabytes (the site's open data) is never held as one
+    string, nor as one block of bytes. ``str()`` joins them."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[str]):
+        self.parts = parts
+
+    def __str__(self) -> str:
+        return "".join(self.parts)
+
+    def size(self) -> int:
+        """The length of the text in UTF-8, in bytes (an ASCII piece without encoding it)."""
+        return sum(len(part) if part.isascii() else len(part.encode("utf-8")) for part in self.parts)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The pieces in UTF-8, one at a time."""
+        for part in self.parts:
+            if part:
+                yield part.encode("utf-8")
+
+
 # --- the hook specifications ------------------------------------------------------------------
 
 
@@ -194,9 +218,10 @@ class HookSpecs:
         ``department`` on their pages."""
 
     @hookspec
-    def publish_files(self, config: Config, results: KpiResults, cache: Path | None) -> Iterable[tuple[str, str | bytes]]:  # type: ignore[empty-body]
+    def publish_files(self, config: Config, results: KpiResults, cache: Path | None) -> Iterable[tuple[str, str | bytes | TextParts]]:  # type: ignore[empty-body]
         """Files to write into the site, as (path relative to the site, content) (stage: publish):
-        a list, or a generator that makes them one at a time. ``cache`` is the build's cache
+        a list, or a generator that makes them one at a time; a large text may come in pieces
+        (:class:`TextParts`). ``cache`` is the build's cache
         folder (``.perfgen-cache``; None when caching is off): a plugin may keep what it made
         there, in a folder of its own, to make it faster next time, never to change it."""
 
@@ -427,7 +452,7 @@ def page_sections(kind: str, page: Page, model: SiteModel) -> list[PageSection]:
     return sorted(sections, key=lambda s: (s.order, s.id))
 
 
-def published_files(config: Config, results: KpiResults, cache: Path | None = None) -> Iterator[tuple[str, str | bytes]]:
+def published_files(config: Config, results: KpiResults, cache: Path | None = None) -> Iterator[tuple[str, str | bytes | TextParts]]:
     """Every plugin's files, as they are made: perfgen's own open data comes one file at a time
     (``opendata.open_data_files``), so the build writes each before the next is made. A path
     two plugins both write is kept from the first and reported once all are written."""

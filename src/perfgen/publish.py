@@ -25,6 +25,8 @@ from typing import Any
 
 import pandas as pd
 
+from perfgen.plugins import TextParts
+
 
 def package_versions() -> dict[str, str]:
     """Versions of perfgen and the libraries that shape its output."""
@@ -65,20 +67,23 @@ def asset_files() -> list[tuple[str, bytes]]:
                 for path in sorted(source.rglob("*")) if path.is_file()]
 
 
-def _same_file(old: Path, data: bytes) -> bool:
+def _same_file(old: Path, data: bytes | TextParts) -> bool:
     """Whether the file holds exactly ``data``, read a block at a time (the open data files of a
     large site are hundreds of megabytes: a second copy of one is not needed to compare)."""
     try:
-        if old.stat().st_size != len(data):
+        size = data.size() if isinstance(data, TextParts) else len(data)
+        if old.stat().st_size != size:
             return False
-        view = memoryview(data)
-        offset = 0
         with old.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                if view[offset : offset + len(block)] != block:
-                    return False
-                offset += len(block)
-        return offset == len(data)
+            for chunk in data.chunks() if isinstance(data, TextParts) else [data]:
+                view = memoryview(chunk)
+                offset = 0
+                while offset < len(chunk):
+                    block = handle.read(min(1 << 20, len(chunk) - offset))
+                    if not block or view[offset : offset + len(block)] != block:
+                        return False
+                    offset += len(block)
+            return handle.read(1) == b""
     except OSError:
         return False
 
@@ -106,10 +111,11 @@ class SiteWriter:
         if kind is not None:
             self.discard()
 
-    def add(self, relative: str, content: str | bytes) -> None:
+    def add(self, relative: str, content: str | bytes | TextParts) -> None:
+        """Write one file (text in pieces is written a piece at a time)."""
         path = self.staging / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = content if isinstance(content, bytes) else content.encode("utf-8")
+        data = content if isinstance(content, (bytes, TextParts)) else content.encode("utf-8")
         previous = self.output / relative
         if _same_file(previous, data):
             try:
@@ -117,10 +123,15 @@ class SiteWriter:
                 return
             except OSError:
                 pass
-        path.write_bytes(data)
+        if isinstance(data, TextParts):
+            with path.open("wb") as handle:
+                for chunk in data.chunks():
+                    handle.write(chunk)
+        else:
+            path.write_bytes(data)
         self.written += 1
 
-    def add_all(self, files: Iterable[tuple[str, str | bytes]]) -> list[str]:
+    def add_all(self, files: Iterable[tuple[str, str | bytes | TextParts]]) -> list[str]:
         """Write each file as it comes (a generator's files are never all held); their names."""
         names = []
         for relative, content in files:
@@ -171,7 +182,7 @@ class BackgroundFiles:
     forked copy of a threaded process can deadlock) the files are made at once, in this
     process, by the constructor. Either way the same files are written."""
 
-    def __init__(self, writer: SiteWriter, make: Callable[[], Iterable[tuple[str, str | bytes]]], fork: bool = True):
+    def __init__(self, writer: SiteWriter, make: Callable[[], Iterable[tuple[str, str | bytes | TextParts]]], fork: bool = True):
         self.writer = writer
         self.seconds = 0.0  # time spent making and writing the files
         self._names: list[str] = []

@@ -333,7 +333,8 @@ def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | 
     A KPI whose latest value ends before the site's latest period is ``stale`` (the older value,
     with its period). A KPI with no value keeps the status of the service's latest period."""
     rows: list[dict[str, Any]] = []
-    frame = values[values["service"] != ""]
+    named = (values["service"] != "").to_numpy()
+    frame = values if named.all() else values[named]  # a service's rows only: no copy when that is all of them
     groups: dict[tuple[str, str, str], bool] = {}
     if not frame.empty:
         # Each (service, KPI, method) group's row, found with numpy sorts instead of a dict per row:
@@ -419,6 +420,7 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     definitions = load_definitions()
     _register_config(db, config)
     _run_kpis(db, definitions)
+    db.execute("DROP TABLE metric_totals; DROP TABLE metric_resolved")  # steps towards facts (memory)
     _aggregates(db, definitions)
 
     service_values = fetch_frame(db,
@@ -437,6 +439,7 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
                   'aggregate' AS period_kind, kpi, method, value, numerator, denominator, status,
                   'period' AS basis, services_contributing, services_expected, derived, NULL AS note
            FROM aggregate_rows""")
+    db.execute("DROP TABLE service_rows; DROP TABLE part_rows; DROP TABLE aggregate_rows")  # fetched (memory)
     frames = []
     for frame in (service_values, aggregate_values, part_values):
         frame["months"] = _per_period(_months, frame["period_start"], frame["period_end"])
