@@ -395,14 +395,19 @@ CHARTED_KPIS = ("transactions", "digital_take_up", "cost_per_transaction", "comp
 
 
 def series_for(model: SiteModel, service: str, department: str, kpi: str, method: str) -> list[dict[str, Any]]:
-    """The series a chart shows: the finest regular periods (months or quarters) if there are at
-    least two values, otherwise the 12-month periods (supplied ones rather than summed ones).
-    Rows are plain dicts in time order (pandas per small series costs milliseconds each)."""
+    """The series a chart shows (:func:`series_positions`), as plain dicts in time order
+    (pandas per small series costs milliseconds each)."""
     key = (service, department, kpi, method)
-    if key in model._series_cache:
-        return model._series_cache[key]
-    result: list[dict[str, Any]] = []
-    valued = model.positions(*key, valued=True)
+    if key not in model._series_cache:
+        model._series_cache[key] = model.rows_at(series_positions(model, *key))
+    return model._series_cache[key]
+
+
+def series_positions(model: SiteModel, service: str, department: str, kpi: str, method: str) -> np.ndarray:
+    """The row positions of the series a chart shows, in time order: the finest regular periods
+    (months or quarters) if there are at least two values, otherwise the 12-month periods
+    (supplied ones rather than summed ones)."""
+    valued = model.positions(service, department, kpi, method, valued=True)
     # A service made of parts: chart only its sums over the most parts (months that some parts
     # report only by quarter would otherwise look like a fall).
     parts = model.values("parts_contributing", valued)
@@ -417,20 +422,23 @@ def series_for(model: SiteModel, service: str, department: str, kpi: str, method
             if len(supplied) >= 2:
                 chosen = supplied
         if len(chosen) >= 2:
-            rows = model.rows_at(valued[np.array(chosen, dtype=np.int64)])
-            result = sorted(rows, key=lambda row: (row["period_end"], row["period_start"]))
-            break
-    model._series_cache[key] = result
-    return result
+            positions = valued[np.array(chosen, dtype=np.int64)]
+            ends, starts = model.values("period_end", positions), model.values("period_start", positions)
+            return positions[sorted(range(len(positions)), key=lambda i: (ends[i], starts[i]))]  # stable, as sorted rows were
+    return np.array([], dtype=np.int64)
 
 
 def chart_marks(model: SiteModel, service: Service, kpi: str, series: list[dict[str, Any]]) -> tuple[str | None, list[targets.Note]]:
     """What a chart draws besides its series: the target (formatted) and the service's notes
     dated within the chart's periods."""
+    return _chart_marks(model, service, kpi, series[0]["period_start"], series[-1]["period_end"])
+
+
+def _chart_marks(model: SiteModel, service: Service, kpi: str, first_start: date, last_end: date) -> tuple[str | None, list[targets.Note]]:
     definition = model.definitions[kpi]
     target = service.targets.get(kpi)
     shown = targets.target_words(definition.unit, target) if target is not None else None
-    notes = targets.for_period(targets.numbered(service.annotations), kpi, series[0]["period_start"], series[-1]["period_end"])
+    notes = targets.for_period(targets.numbered(service.annotations), kpi, first_start, last_end)
     return shown, notes
 
 
@@ -451,12 +459,14 @@ def chart_requests(model: SiteModel) -> list[ChartRequest]:
     for service in model.config.services:
         for kpi in CHARTED_KPIS:
             method = model.method_for(service) if kpi == "user_satisfaction" else ""
-            series = series_for(model, service.slug, service.department, kpi, method)
-            if not series:
+            # The series' columns only: a page made later makes the series' rows (dicts) if it is rendered.
+            positions = series_positions(model, service.slug, service.department, kpi, method)
+            if not len(positions):
                 continue
             definition = model.definitions[kpi]
-            points = tuple((row["period_end"].isoformat(), float(row["value"]), definition.label) for row in series)
-            target, notes = chart_marks(model, service, kpi, series)
+            ends = model.values("period_end", positions)
+            points = tuple((end.isoformat(), float(value), definition.label) for end, value in zip(ends, model.values("value", positions)))
+            target, notes = _chart_marks(model, service, kpi, model.values("period_start", positions[:1])[0], ends[-1])
             markers: dict[str, list[str]] = {}  # notes on one day share a marker: "1, 2"
             for note in notes:
                 markers.setdefault(note.day.isoformat(), []).append(formatters.count(note.number))
