@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import jsonschema
 import pytest
 from hypothesis import given, settings
@@ -328,3 +329,15 @@ def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatc
     encoded_blocks.clear()
     same(opendata.EncodedValues(changed, cache), opendata.EncodedValues(changed))
     assert len(encoded_blocks) == blocks + 1
+
+
+def test_text_columns_reach_parquet_as_categories_with_the_same_values():
+    """Parquet's text columns go to DuckDB as categories (a code per row): the same values as
+    the published objects, missing ones included; objects kept if two codes publish one text."""
+    codes = np.array([0, 1, -1, 2, 0, 1], dtype=np.int32)
+    objects = np.array(["a", None, "b", None], dtype=object)  # distinct values' texts, then code -1's
+    column = opendata._categorical(codes, objects)
+    assert isinstance(column, pd.Categorical) and list(column.categories) == ["a", "b"]
+    assert [None if pd.isna(value) else value for value in column] == list(objects[codes])
+    clashing = np.array(["a", "a", None], dtype=object)
+    assert list(opendata._categorical(np.array([0, 1, -1]), clashing)) == ["a", "a", None]

@@ -340,8 +340,20 @@ class EncodedValues:
                     numbers = np.array([0.0 if value is None else float(value) for value in objects], dtype=float)[codes]
                     columns[column] = pd.arrays.FloatingArray(numbers, missing)
             else:
-                columns[column] = objects[codes]
+                columns[column] = _categorical(codes, objects)
         return pd.DataFrame(columns)
+
+
+def _categorical(codes: np.ndarray, objects: np.ndarray) -> Any:
+    """A text column as a categorical (a code per row, which DuckDB reads as an ENUM) instead of
+    a Python object per row: each distinct value's published text (None for a missing one) at
+    each row's code. The objects themselves if two distinct values publish the same text."""
+    present = [value for value in objects[:-1].tolist() if value is not None]
+    if len(set(present)) != len(present):
+        return objects[codes]
+    index = {value: number for number, value in enumerate(present)}
+    recoded = np.array([index[value] if value is not None else -1 for value in objects.tolist()], dtype=np.int32)
+    return pd.Categorical.from_codes(recoded[codes], categories=present)
 
 
 def _encode_rows(csv_tables: list[np.ndarray], json_tables: list[np.ndarray], codes: list[np.ndarray]) -> tuple[str, str, np.ndarray, np.ndarray]:
