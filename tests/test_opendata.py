@@ -14,9 +14,9 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import jsonschema
 import numpy as np
 import pandas as pd
-import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -287,8 +287,6 @@ def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatc
     rebuild encodes only the block whose values changed, the files are the same as encoding
     everything, a stale or damaged block is encoded again, and the folder keeps the blocks of
     the latest build only."""
-    from dataclasses import replace
-
     from perfgen.errors import Warnings
     from perfgen.pipeline import Project, check
 
