@@ -303,6 +303,8 @@ def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatc
         for rows in (np.arange(len(values)), service, scattered):
             assert encoded.csv(rows) == fresh.csv(rows) and encoded.json_rows(rows).text == fresh.json_rows(rows).text
         assert encoded.csv(np.arange(len(values))) == str(fresh.csv())
+        # Parquet's numbers come from the blocks too (kept in the cache beside their text).
+        assert opendata.values_parquet(values, encoded) == opendata.values_parquet(values, fresh)
 
     encoded_blocks: list[int] = []
     encode = opendata._encode_rows

@@ -249,10 +249,17 @@ class EncodedValues:
         # _csv_cell give, without calling them for each of millions of cells.
         # pandas.factorize finds the distinct values in C (missing ones get code -1, the last
         # entry of each lookup table); numpy then picks every cell's text from the table.
+        # The number columns (value, numerator, denominator) are encoded block by block instead:
+        # nearly every one of their values is distinct, so a table of every distinct value's texts
+        # was as large as the texts themselves, and a rebuild made it even when every block came
+        # from the cache.
         self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # column -> (codes, objects)
-        json_tables, csv_tables = [], []
+        json_tables: dict[str, np.ndarray] = {}
+        csv_tables: dict[str, np.ndarray] = {}
         for column in SCHEMA_COLUMNS:
-            kind = "number" if column in NUMBER_COLUMNS or column in INTEGER_COLUMNS else "boolean" if column in BOOLEAN_COLUMNS else "text"
+            if column in NUMBER_COLUMNS:
+                continue
+            kind = "number" if column in INTEGER_COLUMNS else "boolean" if column in BOOLEAN_COLUMNS else "text"
             codes, distinct = pd.factorize(values[column], use_na_sentinel=True)
             if kind == "number":
                 objects, json_texts, csv_texts = _encode_numbers(distinct)
@@ -265,11 +272,12 @@ class EncodedValues:
                 csv_texts = [_csv_field(text) for text in csv_texts]
             codes = codes.astype(np.int32) if len(distinct) < 2**31 - 1 else codes
             self._codes[column] = (codes, np.array(objects + [None], dtype=object))
-            json_tables.append(np.array(json_texts + ["null"], dtype=object))
-            csv_tables.append(np.array(csv_texts + [""], dtype=object))
+            json_tables[column] = np.array(json_texts + ["null"], dtype=object)
+            csv_tables[column] = np.array(csv_texts + [""], dtype=object)
         self.header = csv_text(SCHEMA_COLUMNS, [])
-        codes = [self._codes[column][0] for column in SCHEMA_COLUMNS]
+        numbers = {column: values[column].to_numpy() for column in NUMBER_COLUMNS}
         cached = BlockCache(cache, values) if cache is not None and len(values) else None
+        published: list[np.ndarray] = []  # per block, each number column's published float (NaN: missing)
         # The text is kept per block, never joined into one string: the site's files are
         # written a block at a time (``TextParts``), a subset is cut from the blocks it is in.
         starts: list[int] = []
@@ -280,9 +288,10 @@ class EncodedValues:
         for start, stop, digest in cached.blocks if cached is not None else [(0, len(values), None)]:
             chunk = cached.read(digest, stop - start) if cached is not None else None
             if chunk is None:
-                chunk = _encode_rows(csv_tables, json_tables, [column[start:stop] for column in codes])
+                chunk = self._encode_block(start, stop, csv_tables, json_tables, numbers)
                 if cached is not None:
                     cached.write(digest, chunk)
+            published.append(chunk[4])
             starts.append(start)
             self._csv_blocks.append(chunk[0])
             self._json_blocks.append(chunk[1])
@@ -291,6 +300,29 @@ class EncodedValues:
         if cached is not None:
             cached.forget_others()
         self._starts = np.array(starts, dtype=np.int64)
+        every = np.concatenate(published) if published else np.empty((0, len(NUMBER_COLUMNS)))
+        self._published = {column: every[:, index] for index, column in enumerate(NUMBER_COLUMNS)}
+
+    def _encode_block(self, start: int, stop: int, csv_tables: dict[str, np.ndarray], json_tables: dict[str, np.ndarray],
+                      numbers: dict[str, np.ndarray]) -> tuple[str, str, np.ndarray, np.ndarray, np.ndarray]:
+        """Rows ``start`` to ``stop`` as CSV lines and JSON rows (``_encode_rows``), with each
+        number column's published value per row (12 significant figures; NaN when missing):
+        the number columns are encoded here, each distinct number of the block once."""
+        csv_columns, json_columns, codes = [], [], []
+        published = np.full((stop - start, len(NUMBER_COLUMNS)), np.nan)
+        for column in SCHEMA_COLUMNS:
+            if column in NUMBER_COLUMNS:
+                block_codes, distinct = pd.factorize(numbers[column][start:stop], use_na_sentinel=True)
+                objects, json_texts, csv_texts = _encode_numbers(distinct)
+                csv_columns.append(np.array(csv_texts + [""], dtype=object))
+                json_columns.append(np.array(json_texts + ["null"], dtype=object))
+                codes.append(block_codes)
+                published[:, NUMBER_COLUMNS.index(column)] = np.array([float(value) for value in objects] + [np.nan], dtype=float)[block_codes]
+            else:
+                csv_columns.append(csv_tables[column])
+                json_columns.append(json_tables[column])
+                codes.append(self._codes[column][0][start:stop])
+        return (*_encode_rows(csv_columns, json_columns, codes), published)
 
     def _pieces(self, blocks: list[str], ends: list[np.ndarray], rows: np.ndarray, separator: int) -> list[str]:
         """The text of the rows at these positions (in order), each run of consecutive rows
@@ -330,8 +362,14 @@ class EncodedValues:
         and counts as nullable floats, flags as nullable booleans (numpy arrays with a mask, which
         DuckDB reads without looking at a Python object per cell), dates and text as text."""
         columns: dict[str, Any] = {}
-        for column, (codes, objects) in self._codes.items():
-            if column in NUMBER_COLUMNS or column in INTEGER_COLUMNS or column in BOOLEAN_COLUMNS:
+        for column in SCHEMA_COLUMNS:
+            if column in NUMBER_COLUMNS:
+                published = self._published[column]
+                missing = np.isnan(published)
+                columns[column] = pd.arrays.FloatingArray(np.where(missing, 0.0, published), missing)
+                continue
+            codes, objects = self._codes[column]
+            if column in INTEGER_COLUMNS or column in BOOLEAN_COLUMNS:
                 missing = np.array([value is None for value in objects], dtype=bool)[codes]
                 if column in BOOLEAN_COLUMNS:
                     flags = np.array([bool(value) for value in objects], dtype=bool)[codes]
@@ -366,8 +404,8 @@ def _encode_rows(csv_tables: list[np.ndarray], json_tables: list[np.ndarray], co
 
 
 class BlockCache:
-    """The encoded text of each run of rows of one department and service (a block), kept in a
-    folder by the SHA-256 of the block's values (``kpis.row_hashes``) and of this module's code,
+    """The encoded text of each run of rows of one department and service (a block), with its
+    numbers' published values (for Parquet), kept in a folder by the SHA-256 of the block's values (``kpis.row_hashes``) and of this module's code,
     so that a block whose values are the same is not encoded again. Files are written whole
     (a temporary file renamed) as numpy arrays (read without pickle); one that cannot be read
     or does not add up is encoded again. After a build the folder keeps that build's blocks
@@ -386,27 +424,28 @@ class BlockCache:
     def _path(self, digest: str) -> Path:
         return self.folder / digest[:2] / f"{digest}.npz"
 
-    def read(self, digest: str, rows: int) -> tuple[str, str, np.ndarray, np.ndarray] | None:
+    def read(self, digest: str, rows: int) -> tuple[str, str, np.ndarray, np.ndarray, np.ndarray] | None:
         self._used.add(digest)
         try:
             with np.load(self._path(digest), allow_pickle=False) as stored:
                 csv_text = stored["csv"].tobytes().decode("utf-8")
                 json_text = stored["json"].tobytes().decode("utf-8")
-                csv_lengths, json_lengths = stored["csv_lengths"], stored["json_lengths"]
+                csv_lengths, json_lengths, published = stored["csv_lengths"], stored["json_lengths"], stored["published"]
         except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, zipfile.BadZipFile):  # damaged: encoded again
             return None
         if (len(csv_lengths), len(json_lengths)) != (rows, rows) or int(csv_lengths.sum()) != len(csv_text) \
-                or int(json_lengths.sum()) + rows - 1 != len(json_text):
+                or int(json_lengths.sum()) + rows - 1 != len(json_text) or published.shape != (rows, len(NUMBER_COLUMNS)):
             return None
-        return csv_text, json_text, csv_lengths, json_lengths
+        return csv_text, json_text, csv_lengths, json_lengths, published
 
-    def write(self, digest: str, chunk: tuple[str, str, np.ndarray, np.ndarray]) -> None:
+    def write(self, digest: str, chunk: tuple[str, str, np.ndarray, np.ndarray, np.ndarray]) -> None:
         path = self._path(digest)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_name(f"{digest}.{os.getpid()}.tmp.npz")
             np.savez(temporary, csv=np.frombuffer(chunk[0].encode("utf-8"), dtype=np.uint8),
-                     json=np.frombuffer(chunk[1].encode("utf-8"), dtype=np.uint8), csv_lengths=chunk[2], json_lengths=chunk[3])
+                     json=np.frombuffer(chunk[1].encode("utf-8"), dtype=np.uint8), csv_lengths=chunk[2], json_lengths=chunk[3],
+                     published=chunk[4])
             os.replace(temporary, path)
         except OSError:
             pass  # a cache that cannot be written costs time, not output
