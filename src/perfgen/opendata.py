@@ -236,9 +236,10 @@ class EncodedValues:
     """Every value encoded once, as CSV lines and JSON rows (text), so the site file and each
     service's and department's subset reuse them instead of converting every cell again.
 
-    The lines are kept as one text (the site's CSV file) with each line's offset, and the JSON
-    rows likewise, not as a million small strings: a subset of rows that follow each other (a
-    service's, as the values are sorted by department and service) is one slice.
+    The lines are kept per block (a run of rows of one department and service) as one text
+    with each line's offset, and the JSON rows likewise, not as a million small strings: a
+    service's rows (the values are sorted by department and service) are one slice of its
+    block, and the site's files are the blocks one after another (``TextParts``).
 
     With a ``cache`` folder, the text of each run of rows of one department and service is
     kept there by the digest of its values (``BlockCache``): a rebuild after one service's
@@ -351,9 +352,8 @@ class EncodedValues:
         ``_values_document``."""
         if rows is None:
             parts = ["["]
-            for block in self._json_blocks:
-                if block:
-                    parts += [",", block] if len(parts) > 1 else [block]
+            for block in (block for block in self._json_blocks if block):
+                parts += [",", block] if len(parts) > 1 else [block]  # a comma between blocks
             return _RawJSON([*parts, "]"])
         return _RawJSON("[" + ",".join(self._pieces(self._json_blocks, self._json_ends, rows, 1)) + "]")
 
@@ -405,8 +405,9 @@ def _encode_rows(csv_tables: list[np.ndarray], json_tables: list[np.ndarray], co
 
 class BlockCache:
     """The encoded text of each run of rows of one department and service (a block), with its
-    numbers' published values (for Parquet), kept in a folder by the SHA-256 of the block's values (``kpis.row_hashes``) and of this module's code,
-    so that a block whose values are the same is not encoded again. Files are written whole
+    numbers' published values (for Parquet), kept in a folder by the SHA-256 of the block's
+    values (``kpis.row_hashes``) and of this module's code, so that a block whose values are
+    the same is not encoded again. Files are written whole
     (a temporary file renamed) as numpy arrays (read without pickle); one that cannot be read
     or does not add up is encoded again. After a build the folder keeps that build's blocks
     only (``forget_others``), so it does not grow with every change."""

@@ -183,7 +183,8 @@ class SiteModel:
         self.results = results
         self.definitions = {d.id: d for d in results.definitions}
         values = results.values
-        self.headlines = values[values["basis"] == "headline"]
+        self.headline_rows = np.flatnonzero((values["basis"] == "headline").to_numpy())
+        self.headlines = values.iloc[self.headline_rows]
         # The period rows are read where they are, in the values' own columns (no copy of
         # them: a tenth of the build's memory while pages are made); a position is a row of
         # ``results.values``.
@@ -362,13 +363,15 @@ class ServiceInputs:
         shared = _key_bytes((model.config, results.definitions, results.latest_end, results.as_of, results.as_of_given))
         self._shared = hashlib.sha256(shared).digest() if shared is not None else None
         self._rows: dict[str, Any] = {}  # service -> running SHA-256 of its rows
-        # (name, frame, the rows of it hashed: all if None)
-        frames = (("periods", results.values, model.period_rows), ("headlines", model.headlines, None),
+        # (name, frame, the rows of it hashed: all if None); the values' rows are hashed once
+        # for both their period and their headline rows.
+        values_hashes = row_hashes(results.values)
+        frames = (("periods", results.values, model.period_rows), ("headlines", results.values, model.headline_rows),
                   ("parts", results.part_values, None), ("channels", channels, None))
         for name, frame, chosen in frames:
             if frame.empty or (chosen is not None and not len(chosen)):
                 continue
-            hashes, services = row_hashes(frame), frame["service"]
+            hashes, services = values_hashes if frame is results.values else row_hashes(frame), frame["service"]
             if chosen is not None:
                 hashes, services = hashes[chosen], services.iloc[chosen].reset_index(drop=True)
             columns = ",".join(f"{column}:{frame[column].dtype.name}" for column in frame.columns)
