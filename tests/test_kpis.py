@@ -363,3 +363,54 @@ def test_row_hashes_follow_the_values_not_how_they_are_stored():
     changed.loc[1, "count"] = 2
     assert list(row_hashes(changed) == row_hashes(frame)) == [True, False, True]
     assert (row_hashes(frame, ["slug"]) != row_hashes(frame)).all()
+
+
+def test_frames_joined_as_categories_equal_text_joined_then_made_categorical():
+    """``compute_kpis`` keeps the fetched text columns categorical and joins the frames with
+    ``_concat_categories``: the values, the categories and their order must be those that joining
+    them as text and ``_compact`` gave (categories in text order; "" added to a missing note)."""
+    import duckdb
+
+    from perfgen.kpis import _CATEGORIES, _compact, _concat_categories, fetch_frame
+
+    db = duckdb.connect()
+    db.execute("""CREATE TABLE t AS SELECT * FROM (VALUES
+        ('zeta', 'b', NULL, 'period'), ('alpha', 'a', 'sum of 1 of its 2 parts', 'period'),
+        ('', 'c', NULL, 'period'), ('alpha', 'b', 'no transactions', 'period')) v(service, kpi, note, basis)""")
+    fetched = fetch_frame(db, "SELECT * FROM t", categories=True)
+    assert fetched["service"].cat.categories.tolist() == ["", "alpha", "zeta"]  # text order, not the ENUM's
+    typed = pd.DataFrame({"service": ["mid", None], "kpi": ["d", None], "note": ["no figures supplied", None], "basis": ["headline", "headline"]})
+    columns = {column: "" for column in _CATEGORIES}
+    frames = [frame.assign(**{c: v for c, v in columns.items() if c not in frame}) for frame in (fetched, typed)]
+
+    joined = _concat_categories(frames)
+    joined["note"] = joined["note"].fillna("")
+    expected = pd.concat([fetch_frame(db, "SELECT * FROM t").assign(**{c: v for c, v in columns.items() if c not in fetched}), frames[1]],
+                         ignore_index=True)
+    expected["note"] = expected["note"].fillna("")
+
+    compact, expected = _compact(joined), _compact(expected)
+    pd.testing.assert_frame_equal(compact, expected)
+    for column in ("service", "kpi", "note", "basis"):
+        assert compact[column].cat.categories.tolist() == expected[column].cat.categories.tolist(), column
+    assert compact["basis"].cat.categories.tolist() == ["headline", "period", ""]  # "" appended by _compact, as before
+    assert compact["kpi"].cat.categories.tolist() == ["a", "b", "c", "d", ""]  # a missing kpi stays missing
+    assert pd.isna(compact["service"].iloc[5])
+
+
+def test_per_period_calls_the_function_once_per_distinct_period():
+    from perfgen.kpis import _per_period
+
+    calls = []
+
+    def words(start, end):
+        calls.append((start, end))
+        return "none" if start is None or pd.isna(start) else f"{start:%b %Y} to {end:%b %Y}"
+
+    january, march = date(2024, 1, 1), date(2024, 3, 31)
+    starts = pd.Series([january, january, None, january, january], dtype=object)
+    ends = pd.Series([march, january, None, march, january], dtype=object)
+    assert _per_period(words, starts, ends) == ["Jan 2024 to Mar 2024", "Jan 2024 to Jan 2024", "none", "Jan 2024 to Mar 2024", "Jan 2024 to Jan 2024"]
+    assert len(calls) == 3
+    assert _per_period(words, starts.astype("category"), ends.astype("category")) == _per_period(words, starts, ends)
+    assert _per_period(words, starts.iloc[0:0], ends.iloc[0:0]) == []
