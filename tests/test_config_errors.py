@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
 
 CONFIG = "config/services.yml"
 
@@ -329,3 +332,32 @@ def test_every_cross_reference_problem_is_reported_in_one_run(example_project, f
         "error: config/services.yml:90: services[5].slug: duplicate slug 'apply-passport' (first given at services[2], line 55)\n"
         "error: config/services.yml:101: peer_groups[0].services[3]: unknown service 'apply-pension-credit' (did you mean 'apply-passport'?)"
     )
+
+
+@pytest.mark.skipif(not getattr(yaml, "__with_libyaml__", False), reason="PyYAML built without libyaml")
+@pytest.mark.parametrize("config", [REPO / "config/services.yml", REPO / "tests/fixtures/example/config/services.yml"])
+def test_libyaml_reads_the_values_and_lines_pyyaml_reads(config, monkeypatch):
+    """A config is composed by libyaml (C) when it can be: the values and every key's line must
+    be those PyYAML's own composer gives."""
+    from perfgen import config as config_module
+
+    calls = []
+    real = yaml.compose
+    monkeypatch.setattr(yaml, "compose", lambda text, Loader: calls.append(Loader) or real(text, Loader=Loader))
+    fast = config_module._read_yaml(config, "services.yml")
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    slow = config_module._read_yaml(config, "services.yml")
+    assert calls == [yaml.CSafeLoader, config_module._AliasMarkingLoader]
+    assert fast == slow
+    assert len(fast[1]) > 100
+
+
+@pytest.mark.skipif(not getattr(yaml, "__with_libyaml__", False), reason="PyYAML built without libyaml")
+def test_alias_and_syntax_error_read_again_by_pyyaml():
+    from perfgen.config import _compose
+
+    aliased = _compose("a: &x 1\nb: *x\n")
+    assert type(aliased.value[1][1]).__name__ == "_Alias" and aliased.value[1][1].start_mark.line == 1
+    with pytest.raises(yaml.MarkedYAMLError) as error:
+        _compose("a: b: c\n")
+    assert error.value.problem == "mapping values are not allowed here"  # PyYAML's words, not libyaml's
