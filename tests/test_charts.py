@@ -141,3 +141,23 @@ def test_numbers_are_written_as_javascript_writes_them():
     cases = {17.0: "17", -0.0: "0", 47.99999999999999: "47.99999999999999", 1e21: "1e+21", 1.5e-7: "1.5e-7",
              2.5e-5: "0.000025", -3.25e-6: "-0.00000325", 1.4210854715202004e-14: "1.4210854715202004e-14", 123.5: "123.5"}
     assert {value: _js_number(value) for value in cases} == cases
+
+
+def test_the_cache_key_is_the_content_the_same_in_every_process():
+    """A chart's cache address follows what is drawn (unit, points, series, label), not the
+    request's id, and is the same in another process (a spawned worker, the next build)."""
+    import subprocess
+    import sys
+
+    points = (("2024-01-31", 0.5, "All"), ("2024-02-29", 0.25, "All"))
+    base = charts.ChartRequest("a/k", "percent", points, "Line chart")
+    assert charts._cache_key(base) == charts._cache_key(charts.ChartRequest("b/other", "percent", points, "Line chart"))
+    changed = [charts.ChartRequest("a/k", "count", points, "Line chart"), charts.ChartRequest("a/k", "percent", points[:1], "Line chart"),
+               charts.ChartRequest("a/k", "percent", (points[0], ("2024-02-29", 0.26, "All")), "Line chart"),
+               charts.ChartRequest("a/k", "percent", (points[0], ("2024-02-29", 0.25, "Digital")), "Line chart"),
+               charts.ChartRequest("a/k", "percent", points, "Bar chart")]
+    assert len({charts._cache_key(request) for request in [base, *changed]}) == 6
+    elsewhere = subprocess.run([sys.executable, "-c", "from perfgen import charts; from perfgen.charts import ChartRequest; "
+                                f"print(charts._cache_key(ChartRequest('x', 'percent', {points!r}, 'Line chart')))"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    assert elsewhere == charts._cache_key(base)
