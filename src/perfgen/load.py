@@ -318,15 +318,26 @@ def insert_table(db: duckdb.DuckDBPyConnection, name: str, columns: dict[str, st
 
 def _check_duplicates(db: duckdb.DuckDBPyConnection, problems: list[Problem]) -> None:
     """The same figure twice: same service, dates, channel and metric, in any files."""
-    duplicates = db.execute(
-        """SELECT file, line, service, period, coalesce(channel, ''), metric, first_file, first_line FROM (
-             SELECT *, first_value(file) OVER w AS first_file, first_value(line) OVER w AS first_line,
-                    row_number() OVER w AS occurrence
-             FROM observations o JOIN periods p ON p.label = o.period
-             WHERE service IS NOT NULL AND metric IS NOT NULL
-             WINDOW w AS (PARTITION BY service, p.period_start, p.period_end, coalesce(channel, ''), metric ORDER BY file, line))
-           WHERE occurrence > 1 ORDER BY file, line"""
-    ).fetchall()
+    keyed = """SELECT o.file, o.line, o.service, o.period, coalesce(o.channel, '') AS channel, o.metric, p.period_start, p.period_end
+               FROM observations o JOIN periods p ON p.label = o.period
+               WHERE o.service IS NOT NULL AND o.metric IS NOT NULL"""
+    # The keys given more than once, by a hash aggregate (parallel): usually none, and then no
+    # row is sorted. Only the rows of those keys are ordered to name each one's first line.
+    db.execute(f"""CREATE TEMP TABLE _duplicate_keys AS SELECT service, period_start, period_end, channel, metric
+                   FROM ({keyed}) GROUP BY ALL HAVING count(*) > 1""")
+    try:
+        if not db.execute("SELECT count(*) FROM _duplicate_keys").fetchone()[0]:
+            return
+        duplicates = db.execute(
+            f"""SELECT file, line, service, period, channel, metric, first_file, first_line FROM (
+                 SELECT k.*, first_value(file) OVER w AS first_file, first_value(line) OVER w AS first_line,
+                        row_number() OVER w AS occurrence
+                 FROM ({keyed}) k SEMI JOIN _duplicate_keys d USING (service, period_start, period_end, channel, metric)
+                 WINDOW w AS (PARTITION BY service, period_start, period_end, channel, metric ORDER BY file, line))
+               WHERE occurrence > 1 ORDER BY file, line"""
+        ).fetchall()
+    finally:
+        db.execute("DROP TABLE _duplicate_keys")
     _listed(problems, duplicates, lambda f, l, s, p, c, m, ff, fl: Problem(
         f, l, "", f"duplicate row for service '{s}', period '{p}', channel '{c or '(all)'}', metric '{m}' (first given at {ff}:{fl})",
         hint="each figure must be given once; remove one of the rows"))
