@@ -161,3 +161,27 @@ def test_the_cache_key_is_the_content_the_same_in_every_process():
                                 f"print(charts._cache_key(ChartRequest('x', 'percent', {points!r}, 'Line chart')))"],
                                capture_output=True, text=True, check=True).stdout.strip()
     assert elsewhere == charts._cache_key(base)
+
+
+def test_the_cache_keeps_the_charts_of_the_latest_job_only(tmp_path):
+    """A changed chart's earlier drawing is removed once the job that replaces it is done, so
+    the cache does not grow with every change; charts still asked for stay."""
+    first = [_request(f"chart-{n}", "count", ("Transactions",), 300.0 + n) for n in range(3)]
+    charts.render_charts(first, workers=1, cache_dir=tmp_path)
+    cached = sorted(path.name for path in (tmp_path / "charts").glob("*/*.svg"))
+    assert len(cached) == 3
+    (tmp_path / "charts" / "ab").mkdir(exist_ok=True)
+    (tmp_path / "charts" / "ab" / "ab12.4242.tmp").write_text("another build's chart being written")
+
+    second = [*first[:2], _request("chart-2", "count", ("Transactions",), 999.0)]  # the third chart changed
+    job = charts.ChartJob(second, workers=1, cache_dir=tmp_path)
+    job.finish()
+    job.forget_others()
+    kept = sorted(path.name for path in (tmp_path / "charts").glob("*/*.svg"))
+    assert len(kept) == 3 and set(kept) & set(cached) == set(cached[:3]) - {f"{charts._cache_key(first[2])}.svg"}
+    assert f"{charts._cache_key(second[2])}.svg" in kept and f"{charts._cache_key(first[2])}.svg" not in kept
+    assert (tmp_path / "charts" / "ab" / "ab12.4242.tmp").exists()
+    # Pruned, the cache still gives every chart of the latest job without drawing any.
+    again = charts.ChartJob(second, workers=1, cache_dir=tmp_path)
+    assert again._batches == []
+    again.close()

@@ -367,6 +367,17 @@ class ChartJob:
         self._svgs.update(drawn)
         self._collected.add(number)
 
+    def forget_others(self) -> None:
+        """Remove from the cache the charts this job did not ask for (a changed chart's earlier
+        drawing, charts of services no longer on the site), so that the cache holds one site's
+        charts instead of growing with every change. Call it once every chart is drawn."""
+        if self._folder is None or not self._folder.is_dir():
+            return
+        wanted = set(self._addresses.values())
+        for path in self._folder.glob("*/*.svg"):  # not a ".tmp" file another build is writing
+            if path.stem not in wanted:
+                path.unlink(missing_ok=True)
+
     def close(self) -> None:
         """Stop the workers (charts not yet drawn are abandoned)."""
         if self._pool is not None:

@@ -140,6 +140,7 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
                 waited_while_rendering = drawing.waited
                 with progress.counter("Drawing charts", len(requests), "charts") as tick:
                     drawing.finish(progress=tick)  # any chart left (every one is cached by now)
+                drawing.forget_others()  # the cache keeps this build's charts only
                 # Time spent waiting for charts is reported as the charts stage, not as rendering.
                 progress.timings["render"] -= waited_while_rendering
                 progress.timings["charts"] = drawing.waited
