@@ -25,9 +25,9 @@ from jinja2 import (
 )
 from jinja2.utils import missing
 from markupsafe import Markup
-from perfgen.cells import table_body
 
 from browser import describe_violations, open_site, requires_browser
+from perfgen.cells import table_body
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "perfgen"
 TEMPLATES = PACKAGE / "templates"

@@ -157,8 +157,8 @@ def test_the_cache_key_is_the_content_the_same_in_every_process():
                charts.ChartRequest("a/k", "percent", (points[0], ("2024-02-29", 0.25, "Digital")), "Line chart"),
                charts.ChartRequest("a/k", "percent", points, "Bar chart")]
     assert len({charts._cache_key(request) for request in [base, *changed]}) == 6
-    elsewhere = subprocess.run([sys.executable, "-c", "from perfgen import charts; from perfgen.charts import ChartRequest; "
-                                f"print(charts._cache_key(ChartRequest('x', 'percent', {points!r}, 'Line chart')))"],
+    elsewhere = subprocess.run([sys.executable, "-c", ("from perfgen import charts; from perfgen.charts import ChartRequest; "
+                                f"print(charts._cache_key(ChartRequest('x', 'percent', {points!r}, 'Line chart')))")],
                                capture_output=True, text=True, check=True).stdout.strip()
     assert elsewhere == charts._cache_key(base)
 

@@ -23,7 +23,7 @@ CARERS_PARTS = ("carers-allowance-claim", "carers-allowance-change")
 def results():
     warnings = Warnings()
     project = Project(config=EXAMPLE / "config/services.yml", data=EXAMPLE / "data", root=EXAMPLE)
-    config, loaded, results = check(project, warnings)
+    _config, loaded, results = check(project, warnings)
     yield results.values, warnings
     loaded.db.close()
 
@@ -46,7 +46,7 @@ def row(values, **where):
 
 def test_financial_year_cost_per_transaction_and_take_up(results):
     values, _ = results
-    lost = dict(service="report-lost-passport", period_start=date(2023, 4, 1), period_end=date(2024, 3, 31), basis="period")
+    lost = {"service": "report-lost-passport", "period_start": date(2023, 4, 1), "period_end": date(2024, 3, 31), "basis": "period"}
     cpt = row(values, kpi="cost_per_transaction", **lost)
     assert cpt["value"] == pytest.approx(1_466_500 / 287_200)
     assert (cpt["numerator"], cpt["denominator"], cpt["status"]) == (1_466_500, 287_200, "value")
@@ -104,7 +104,7 @@ def test_rolling_year_from_channels_matches_raw_sums(results):
             totals[(r["metric"], r["channel"])] += float(r["value"])
     volume = sum(v for (metric, _), v in totals.items() if metric == "transactions")
     cost = sum(v for (metric, _), v in totals.items() if metric == "cost")
-    year = dict(service="renew-driving-licence", period_start=date(2024, 1, 1), period_end=date(2024, 12, 31), basis="period")
+    year = {"service": "renew-driving-licence", "period_start": date(2024, 1, 1), "period_end": date(2024, 12, 31), "basis": "period"}
     assert row(values, kpi="transactions", **year)["value"] == volume
     assert row(values, kpi="cost_per_transaction", **year)["value"] == pytest.approx(cost / volume)
     assert row(values, kpi="digital_take_up", **year)["value"] == pytest.approx(totals[("transactions", "online")] / volume)
@@ -132,7 +132,7 @@ def test_api_counts_as_digital_where_the_service_says_so(results):
 def test_supplied_cost_per_transaction_derives_total_cost(results):
     values, _ = results
     quarter = {r["metric"]: float(r["value"]) for r in raw_rows() if r["service"] == "book-theory-test" and r["period"] == "2024-Q1" and r["channel"] == ""}
-    q1 = dict(service="book-theory-test", period_start=date(2024, 1, 1), period_end=date(2024, 3, 31), basis="period")
+    q1 = {"service": "book-theory-test", "period_start": date(2024, 1, 1), "period_end": date(2024, 3, 31), "basis": "period"}
     assert row(values, kpi="cost_per_transaction", **q1)["value"] == pytest.approx(quarter["cost_per_transaction"])
     total = row(values, kpi="total_cost", **q1)
     assert total["value"] == pytest.approx(quarter["cost_per_transaction"] * quarter["transactions"])
@@ -141,7 +141,7 @@ def test_supplied_cost_per_transaction_derives_total_cost(results):
 
 def test_department_rolls_up_sums_for_identical_periods_with_coverage(results):
     values, _ = results
-    fy = dict(department="ho", service="", period_start=date(2023, 4, 1), period_end=date(2024, 3, 31), basis="period")
+    fy = {"department": "ho", "service": "", "period_start": date(2023, 4, 1), "period_end": date(2024, 3, 31), "basis": "period"}
     service_rows = values[(values["department"] == "ho") & (values["service"] != "") & (values["kpi"] == "transactions")
                           & (values["period_start"] == date(2023, 4, 1)) & (values["period_end"] == date(2024, 3, 31)) & (values["basis"] == "period")]
     transactions = row(values, kpi="transactions", **fy)
@@ -181,7 +181,7 @@ def test_government_take_up_is_summed_numerators_over_summed_denominators(tmp_pa
         expected_digital += digital
         expected_total += total
     (root / "data/figures.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    config, loaded, results = check(Project(config=root / "config/services.yml", data=root / "data", root=root), Warnings())
+    _config, loaded, results = check(Project(config=root / "config/services.yml", data=root / "data", root=root), Warnings())
     loaded.db.close()
     government = row(results.values, service="", department="", kpi="digital_take_up", basis="headline")
     assert government["numerator"] == expected_digital
@@ -207,7 +207,7 @@ def test_parquet_and_json_files_give_the_same_kpis(tmp_path, results):
     db.close()
     passports.unlink()
     theory.unlink()
-    config, loaded, converted = check(Project(config=root / "config/services.yml", data=root / "data", root=root), Warnings())
+    _config, loaded, converted = check(Project(config=root / "config/services.yml", data=root / "data", root=root), Warnings())
     loaded.db.close()
     key = ["service", "department", "kpi", "method", "basis", "period_start", "period_end"]
     left = values.sort_values(key).reset_index(drop=True)[key + ["value", "status"]]
@@ -228,7 +228,7 @@ def test_config_knows_every_built_in_kpi():
 
 # --- The parts of a service --------------------------------------------------------------------
 
-YEAR_2024 = dict(period_start=date(2024, 1, 1), period_end=date(2024, 12, 31), basis="period")
+YEAR_2024 = {"period_start": date(2024, 1, 1), "period_end": date(2024, 12, 31), "basis": "period"}
 
 
 def part_sums(part: str) -> dict[tuple[str, str], float]:

@@ -76,7 +76,7 @@ def test_no_broken_internal_links(site):
     for page in pages(site):
         for link in page_facts(page).links:
             parts = urlsplit(link)
-            if parts.scheme or link.startswith("#") or link.startswith("mailto:"):
+            if parts.scheme or link.startswith(("#", "mailto:")):
                 continue
             target = (page.parent / parts.path).resolve()
             if link.endswith("/") or target.is_dir():

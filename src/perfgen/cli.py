@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from perfgen import __version__
 from perfgen.errors import PerfgenError, Problem, Warnings
@@ -210,7 +210,10 @@ def _run(args: argparse.Namespace) -> int:
         project = Project(config=args.config, data=args.data, templates=args.templates, today=_today(args))
         return serve(project, output=args.output, port=args.port, bind=args.bind, workers=args.workers)
     if args.command == "import":
-        from perfgen.importers.transactions_explorer import TransactionsExplorerError, import_transactions_explorer
+        from perfgen.importers.transactions_explorer import (
+            TransactionsExplorerError,
+            import_transactions_explorer,
+        )
 
         try:
             report = import_transactions_explorer(args.spreadsheet, args.out)

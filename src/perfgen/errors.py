@@ -9,9 +9,9 @@ The command line turns that into messages and a non-zero exit (see ``cli.py``).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from typing import Iterable
 
 
 @dataclass(frozen=True)

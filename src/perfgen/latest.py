@@ -25,7 +25,8 @@ import pandas as pd
 from markupsafe import Markup
 
 from perfgen import formatters
-from perfgen.cells import missing_cell as _missing, value_html
+from perfgen.cells import missing_cell as _missing
+from perfgen.cells import value_html
 from perfgen.config import Service
 from perfgen.periods import add_months, period_words, year_earlier
 

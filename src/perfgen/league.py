@@ -24,6 +24,9 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from perfgen import formatters, targets
+from perfgen.cells import STATUS_WORDS
+from perfgen.cells import missing as _missing
+from perfgen.cells import value_html as _value_html
 from perfgen.compare import (
     Comparison,
     improvement_summary,
@@ -33,7 +36,6 @@ from perfgen.compare import (
     rank_change_words,
 )
 from perfgen.config import PeerGroup, Service, slugify
-from perfgen.cells import STATUS_WORDS, missing as _missing, value_html as _value_html
 from perfgen.render import LEAGUE_KPIS, Page, SiteModel, href
 
 DIRECTIONS = ("ascending", "descending")

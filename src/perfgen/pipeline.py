@@ -174,7 +174,7 @@ def _freeze_survivors() -> None:
     gc.freeze()
 
 
-def _tree_digest(digest: "hashlib._Hash", folder: Path) -> None:
+def _tree_digest(digest: hashlib._Hash, folder: Path) -> None:
     if folder.is_dir():
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(folder)).encode("utf-8") + b"\0")

@@ -21,7 +21,8 @@ import traceback
 from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import pandas as pd
 
@@ -50,7 +51,7 @@ def manifest_json(inputs: list[dict[str, Any]], values: pd.DataFrame, warnings: 
         "build_key": build_key,
         "inputs": inputs,
         "kpi_rows": {kpi: {status: int(count) for (k, status), count in kpi_rows.items() if k == kpi} for kpi in sorted(set(values["kpi"]))},
-        "kpi_rows_total": int(len(values)),
+        "kpi_rows_total": len(values),
         "warnings": warnings,
         "pages": pages,
         "files": sorted(files),
@@ -104,10 +105,10 @@ class SiteWriter:
         self.written = 0
         self.add_all(asset_files())
 
-    def __enter__(self) -> "SiteWriter":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         if kind is not None:
             self.discard()
 

@@ -13,23 +13,41 @@ import hashlib
 import io
 import json
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import markdown as markdown_lib
 import nh3
 import numpy as np
 import pandas as pd
-from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
+from jinja2 import (
+    ChainableUndefined,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    select_autoescape,
+)
 from jinja2.exceptions import UndefinedError
 from markupsafe import Markup
 from pydantic import BaseModel
 
-from perfgen import formatters, freshness, latest, parts as parts_stage, plugins, targets
-from perfgen.cells import STATUS_WORDS, and_list, exact_value, is_missing, lower_first, missing, table_body, value_cell
+from perfgen import formatters, freshness, latest, plugins, targets
+from perfgen import parts as parts_stage
+from perfgen.cells import (
+    STATUS_WORDS,
+    and_list,
+    exact_value,
+    is_missing,
+    lower_first,
+    missing,
+    table_body,
+    value_cell,
+)
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
 from perfgen.kpis import KpiDefinition, KpiResults, records, row_hashes
@@ -623,7 +641,8 @@ def _chart_marks_summary(definition: KpiDefinition, service: Service, series: li
 def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFrame) -> list[Page]:
     """Every page with its context. ``charts`` maps each chart's key to its SVG, or to a
     :class:`perfgen.charts.ChartSvg` still being drawn (read only when the page is rendered)."""
-    from perfgen import compare, league as league_stage  # league builds on this module's Page
+    from perfgen import compare  # league builds on this module's Page
+    from perfgen import league as league_stage
     config = model.config
     leagues = league_stage.Leagues(model, compare.Comparison(model.results.values, model.results.definitions, config))
     pages: list[Page] = []
