@@ -215,3 +215,30 @@ def test_totals_over_different_parts_or_services_are_not_compared(gaps):
     # The one new service's own table: nothing before to compare with.
     assert rows(service_table(model, service(config, "apply-pension-credit"), METHOD_WORDS)) == {
         "Transactions": ["1,000", "No figure for July to September 2024", "No figure for October to December 2023"]}
+
+
+def test_series_positions_grouped_with_numpy_are_the_rows_of_each_series(example):
+    """``SiteModel`` splits the period rows into series with numpy (``_grouped``): each series'
+    positions must be its rows in frame order, the series in the order of their first row, as a
+    row-by-row grouping gives; text columns and missing values group as categories do."""
+    import numpy as np
+    import pandas as pd
+
+    from perfgen.render import _column_array
+
+    _, model = example
+    values = model.results.values
+    expected: dict[tuple, list[int]] = {}
+    for position in model.period_rows.tolist():
+        row = values.iloc[position]
+        expected.setdefault((row["service"], row["department"], row["kpi"], row["method"]), []).append(position)
+    assert [(key, rows.tolist()) for key, rows in model._positions.items()] == list(expected.items())
+
+    frame = pd.DataFrame({"name": ["b", "a", None, "b", "a", None], "kind": pd.Categorical(["x", "x", "y", "x", None, "y"])})
+    plain = SiteModel.__new__(SiteModel)
+    plain._array_of = {column: _column_array(frame[column]) for column in frame.columns}
+    plain._array_of["name"] = (frame["name"].to_numpy(dtype=object), None)  # text kept as objects
+    grouped = plain._grouped(np.arange(6), ("name", "kind"))
+    assert [(key, rows.tolist()) for key, rows in grouped.items()][:2] == [(("b", "x"), [0, 3]), (("a", "x"), [1])]
+    assert [rows.tolist() for rows in grouped.values()] == [[0, 3], [1], [2, 5], [4]]
+    assert plain._grouped(np.array([], dtype=np.int64), ("name", "kind")) == {}

@@ -216,13 +216,9 @@ class SiteModel:
         self._array_of = dict(zip(self._columns, self._arrays))
         # Each series' row positions, in frame order. Split once: filtering the whole frame per
         # service is quadratic on large sites.
-        key_columns = [self.values(column, self.period_rows) for column in ("service", "department", "kpi", "method")]
-        positions: dict[tuple, list[int]] = {}
-        for position, key in zip(self.period_rows.tolist(), zip(*key_columns)):
-            positions.setdefault(key, []).append(position)
-        self._positions = {key: np.array(rows, dtype=np.int64) for key, rows in positions.items()}
+        self._positions = self._grouped(self.period_rows, ("service", "department", "kpi", "method"))
         self._departments: dict[str, list[str]] = {}  # a service's department(s), for value_at
-        for service, department, _, _ in positions:
+        for service, department, _, _ in self._positions:
             if department not in self._departments.setdefault(service, []):
                 self._departments[service].append(department)
         self._series_rows: dict[tuple, list[dict[str, Any]]] = {}
@@ -232,6 +228,33 @@ class SiteModel:
         for row in records(self.headlines):
             key_department = row["department"] if row["service"] == "" else ""
             self._headline[(row["service"], key_department, row["kpi"], row["method"])] = row
+
+    def _grouped(self, rows: np.ndarray, columns: tuple[str, ...]) -> dict[tuple, np.ndarray]:
+        """``rows`` (positions, ascending) by their values of ``columns``: each group's positions
+        in frame order, the groups in the order of their first row. Numbered with numpy (a
+        category's code, or ``pd.factorize``) rather than a dict lookup per row: a million
+        period rows at 1,000 services."""
+        combined = np.zeros(len(rows), dtype=np.int64)
+        numbered = []
+        for column in columns:
+            array, categories = self._array_of[column]
+            if categories is None:
+                codes, distinct = pd.factorize(array[rows])
+                categories = np.empty(len(distinct) + 1, dtype=object)
+                categories[:-1] = list(distinct)
+                categories[-1] = np.nan
+            else:
+                codes = array[rows]
+            codes = np.where(codes < 0, len(categories) - 1, codes).astype(np.int64)  # missing: the last, as in _column_array
+            combined = combined * len(categories) + codes
+            numbered.append((codes, categories))
+        order = np.argsort(combined, kind="stable")  # equal keys keep their (ascending) positions
+        starts = np.flatnonzero(np.r_[True, combined[order][1:] != combined[order][:-1]]) if len(rows) else np.array([], dtype=np.int64)
+        groups = np.split(rows[order], starts[1:]) if len(rows) else []
+        firsts = order[starts]  # each group's first row, as an index into ``rows``
+        keys = zip(*(categories[codes[firsts]].tolist() for codes, categories in numbered))
+        in_order = sorted(zip(firsts.tolist(), keys, groups), key=lambda group: group[0])
+        return {key: positions for _, key, positions in in_order}
 
     def method_for(self, service: Service | None) -> str:
         return self.config.satisfaction_method_for(service) if service else self.config.site.satisfaction_method
