@@ -151,14 +151,16 @@ def service_context(results: Any, slug: str) -> dict[str, Any] | None:
             "as_of": as_of_words(results.as_of, results.as_of_given)}
 
 
-def department_context(results: Any, config: Config, department: str, page_path: str) -> dict[str, Any] | None:
-    """The overdue services of a department, for its page; None when none is overdue."""
+def department_context(results: Any, services: list[Any], page_path: str) -> dict[str, Any] | None:
+    """The overdue services of a department (``services``, in config order), for its page; None
+    when none is overdue. Each service's freshness is looked up (``KpiResults.freshness_of``):
+    scanning every service's for each department grew with departments times services."""
     from markupsafe import Markup
 
     from perfgen.render import href
 
-    names = {s.slug: s for s in config.services if s.department == department}
-    late = [f for f in results.freshness if f.overdue and f.service in names]
+    names = {s.slug: s for s in services}
+    late = [f for f in (results.freshness_of(s.slug) for s in services) if f is not None and f.overdue]
     if not late:
         return None
     items = [{"html": Markup('<a class="govuk-link" href="{}">{}</a>: the latest figures are for {}; those for {} were due by {}').format(

@@ -223,6 +223,11 @@ class Leagues:
         self.config = model.config
         self.departments = {d.slug: d for d in self.config.departments}
         self.services = list(self.config.services)
+        # Each department's services, in config order: asked for per department page (a scan
+        # of every service per department grew with departments times services).
+        self._services_of: dict[str, list[Service]] = {}
+        for service in self.services:
+            self._services_of.setdefault(service.department, []).append(service)
         self.kpis = [d.id for d in model.results.definitions]
         slugs = category_slugs(s.category for s in self.services if s.category)
         # A category holding every service of the site would only repeat the whole league.
@@ -350,9 +355,12 @@ class Leagues:
                     "group": None,
                 }
                 pages.append(page)
+        rows_of: dict[str, list[Any]] = {}  # each department's rows, in the league's order
+        for row in all_rows:
+            rows_of.setdefault(row.service.department, []).append(row)
         for department in self.config.departments if self._filterable() else []:
             page_path = f"{league_path(kpi)}departments/{department.slug}/index.html"
-            mine = _sorted_rows([r for r in all_rows if r.service.department == department.slug], "value", best)
+            mine = _sorted_rows(rows_of.get(department.slug, []), "value", best)
             heading = f"{definition.label} league table: {department.name}"
             page = Page(page_path, "league_kpi.html", heading, section="league",
                         breadcrumbs=[{"text": "Home", "href": href(page_path, "")}, {"text": "League table", "href": href(page_path, "league/")},
@@ -639,7 +647,7 @@ class Leagues:
     def department_context(self, department: str, page_path: str) -> dict[str, Any]:
         """The service-standard readiness table (with the targets met, when any service of the
         department sets targets) and the best and worst movers."""
-        services = sorted((s for s in self.services if s.department == department), key=lambda s: s.name.lower())
+        services = sorted(self._services_of.get(department, []), key=lambda s: s.name.lower())
         with_targets = any(s.targets for s in services)
         readiness_rows, ready = [], 0
         for service in services:

@@ -225,6 +225,8 @@ class SiteModel:
         self._valued: dict[tuple, dict[tuple, int | dict[str, Any]]] = {}
         self._series_cache: dict[tuple, list[dict[str, Any]]] = {}
         self._headline: dict[tuple, dict[str, Any]] = {}
+        self._department_index: dict[str, Any] | None = None
+        self._agency_index: dict[str, Any] | None = None
         for row in records(self.headlines):
             key_department = row["department"] if row["service"] == "" else ""
             self._headline[(row["service"], key_department, row["kpi"], row["method"])] = row
@@ -255,6 +257,23 @@ class SiteModel:
         keys = zip(*(categories[codes[firsts]].tolist() for codes, categories in numbered))
         in_order = sorted(zip(firsts.tolist(), keys, groups), key=lambda group: group[0])
         return {key: positions for _, key, positions in in_order}
+
+    def department(self, slug: str) -> Any:
+        """The config's department with this slug (``Config.department`` reads the list: a page
+        per service asking for it was quadratic on a large site)."""
+        if self._department_index is None:
+            self._department_index = {}
+            for department in self.config.departments:
+                self._department_index.setdefault(department.slug, department)
+        return self._department_index[slug]
+
+    def agency(self, slug: str) -> Any:
+        """The config's agency with this slug (see :meth:`department`)."""
+        if self._agency_index is None:
+            self._agency_index = {}
+            for agency in self.config.agencies:
+                self._agency_index.setdefault(agency.slug, agency)
+        return self._agency_index[slug]
 
     def method_for(self, service: Service | None) -> str:
         return self.config.satisfaction_method_for(service) if service else self.config.site.satisfaction_method
@@ -573,7 +592,7 @@ def _service_link(page: Page, service: Service) -> dict[str, Any]:
 def _league_rows(model: SiteModel, page: Page, services: list[Service], with_department: bool = True) -> list[list[Any]]:
     rows = []
     for service in sorted(services, key=lambda s: s.name.lower()):
-        department = model.config.department(service.department)
+        department = model.department(service.department)
         owner = [department.abbreviation or department.name] if with_department else []
         rows.append([_service_link(page, service), *owner, *_headline_cells(model, service, LEAGUE_KPIS)])
     return rows
@@ -724,7 +743,7 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
             "league": {"caption": f"{department.name}: each service's latest figures", "headers": _league_headers(model, with_department=False),
                        "rows": _league_rows(model, page, services, with_department=False), "numeric_columns": [1, 2, 3, 4, 5]},
             "service_count": len(services),
-            "overdue": freshness.department_context(model.results, config, department.slug, page.path),
+            "overdue": freshness.department_context(model.results, services, page.path),
             "compares": leagues.department_context(department.slug, page.path),
             "movers": comparable,
         }
@@ -741,7 +760,7 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
     def service_figures(service: Service, page: Page) -> dict[str, Any]:
         """The costly part of a service page's context: made only when the page is rendered,
         from the service's own rows, the config and its charts (``ServiceInputs``)."""
-        department = config.department(service.department)
+        department = model.department(service.department)
         figures = []
         for kpi in CHARTED_KPIS:
             method = model.method_for(service) if kpi == "user_satisfaction" else ""
@@ -776,13 +795,13 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
     def service_context(service: Service, page: Page) -> dict[str, Any]:
         """The rest of a service page's context: what it says about the service compared with
         others (its summary, ranks and standings), its config and its findings."""
-        department = config.department(service.department)
+        department = model.department(service.department)
         return {
             "summary": summaries.for_service(service),
             "home": page.path == "index.html",
             "service": service,
             "department": department,
-            "agency": config.agency(service.agency) if service.agency else None,
+            "agency": model.agency(service.agency) if service.agency else None,
             "notes": [{"number": formatters.count(note.number), "date": note.day.isoformat(), "when": note.when, "text": note.text,
                        "about": lower_first(model.definitions[note.kpi].label) if note.kpi else "all figures"}
                       for note in targets.numbered(service.annotations)],
@@ -795,7 +814,7 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
             "compares": leagues.service_context(service, page.path) if comparable else None,
             "facts": [(label, value) for label, value in (
                 ("Department", department.name),
-                ("Agency", config.agency(service.agency).name if service.agency else None),
+                ("Agency", model.agency(service.agency).name if service.agency else None),
                 ("Category", service.category), ("Customer type", service.customer_type),
                 ("Business model", service.business_model), ("Type of transaction", service.transaction_type),
             ) if value],
@@ -808,7 +827,7 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
         model.forget_series()
 
     for service in config.services:
-        department = config.department(service.department)
+        department = model.department(service.department)
         page = Page(f"services/{service.slug}/index.html", "service.html", service.name, section="",
                     breadcrumbs=[{"text": "Home", "href": "../../"}]
                     + ([{"text": department.name, "href": f"../../departments/{department.slug}/"}] if shape != "service" else []))
@@ -859,11 +878,13 @@ def about_and_az_pages(config: Config, shape: str, comparable: bool) -> list[Pag
         return [about]
     az = Page("services/index.html", "az.html", "Services A to Z", breadcrumbs=[{"text": "Home", "href": "../"}])
     letters: dict[str, list[dict[str, str]]] = {}
+    departments = {d.slug: d for d in reversed(config.departments)}  # the first of a slug wins, as in Config.department
+    agencies = {a.slug: a for a in reversed(config.agencies)}
     for service in sorted(config.services, key=lambda s: (s.name.lower(), s.slug)):
         first = service.name[:1].upper()
         letter = first if first.isalpha() else "0-9"
-        department = config.department(service.department)
-        agency = config.agency(service.agency) if service.agency else None
+        department = departments[service.department]
+        agency = agencies[service.agency] if service.agency else None
         letters.setdefault(letter, []).append({
             "name": service.name, "href": f"{service.slug}/", "department": department.name,
             # What the search box matches besides the name (search.js; no JavaScript: unused).
