@@ -414,3 +414,7 @@ def test_per_period_calls_the_function_once_per_distinct_period():
     assert len(calls) == 3
     assert _per_period(words, starts.astype("category"), ends.astype("category")) == _per_period(words, starts, ends)
     assert _per_period(words, starts.iloc[0:0], ends.iloc[0:0]) == []
+    # More distinct ends than starts: each (start, end) pair keeps its own words.
+    days = [date(2024, month, 1) for month in range(1, 7)]
+    starts, ends = pd.Series([days[0]] * 5 + [days[1]], dtype=object), pd.Series(days[1:6] + [days[1]], dtype=object)
+    assert _per_period(words, starts, ends) == [words(start, end) for start, end in zip(starts, ends)]

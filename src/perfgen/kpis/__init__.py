@@ -562,9 +562,10 @@ def _per_period(function: Any, starts: pd.Series, ends: pd.Series) -> list[Any]:
     """``function(start, end)`` for each row, computed once per distinct period (a site has a
     few hundred periods and a million rows): the rows' periods numbered with numpy, the function
     called with the first row of each."""
-    start_codes, start_values = pd.factorize(starts)
-    end_codes, _ = pd.factorize(ends)
-    pairs = (start_codes.astype(np.int64) + 1) * (len(start_values) + 2) + end_codes + 1  # -1 (missing) is a value too
+    start_codes, _ = pd.factorize(starts)
+    end_codes, end_values = pd.factorize(ends)
+    # One number per (start, end): end codes run from -1 (missing) to len(end_values) - 1.
+    pairs = (start_codes.astype(np.int64) + 1) * (len(end_values) + 1) + end_codes + 1
     codes, _ = pd.factorize(pairs)
     _, first = np.unique(codes, return_index=True)
     results = np.empty(len(first), dtype=object)
