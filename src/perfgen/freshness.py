@@ -159,11 +159,10 @@ def department_context(results: Any, services: list[Any], page_path: str) -> dic
 
     from perfgen.render import href
 
-    names = {s.slug: s for s in services}
-    late = [f for f in (results.freshness_of(s.slug) for s in services) if f is not None and f.overdue]
+    late = [(service, found) for service in services if (found := results.freshness_of(service.slug)) is not None and found.overdue]
     if not late:
         return None
     items = [{"html": Markup('<a class="govuk-link" href="{}">{}</a>: the latest figures are for {}; those for {} were due by {}').format(
-        href(page_path, f"services/{f.service}/"), names[f.service].name, period_words(f.latest_start, f.latest_end),
-        period_words(f.next_start, f.next_end), long_date(f.due))} for f in late]
+        href(page_path, f"services/{f.service}/"), service.name, period_words(f.latest_start, f.latest_end),
+        period_words(f.next_start, f.next_end), long_date(f.due))} for service, f in late]
     return {"items": items, "count": len(late), "as_of": as_of_words(results.as_of, results.as_of_given)}

@@ -221,7 +221,6 @@ class Leagues:
         self.model = model
         self.comparison = comparison
         self.config = model.config
-        self.departments = {d.slug: d for d in self.config.departments}
         self.services = list(self.config.services)
         # Each department's services, in config order: asked for per department page (a scan
         # of every service per department grew with departments times services).
@@ -258,7 +257,7 @@ class Leagues:
         rows = []
         for service in self.services if services is None else services:
             standing = (lookup or self.comparison.standing)(service.slug, kpi)
-            department = self.departments[service.department]
+            department = self.model.department(service.department)
             has_value = not pd.isna(standing["value"])
             if has_value:
                 value = _value_html(definition.unit, standing["value"])
@@ -552,7 +551,7 @@ class Leagues:
     def _overview_rows(self) -> list[Row]:
         rows = []
         for service in self.services:
-            department = self.departments[service.department]
+            department = self.model.department(service.department)
             cells = {
                 "service": _service_cell(service),
                 "department": _cell(department.abbreviation or department.name),

@@ -225,8 +225,10 @@ class SiteModel:
         self._valued: dict[tuple, dict[tuple, int | dict[str, Any]]] = {}
         self._series_cache: dict[tuple, list[dict[str, Any]]] = {}
         self._headline: dict[tuple, dict[str, Any]] = {}
-        self._department_index: dict[str, Any] | None = None
-        self._agency_index: dict[str, Any] | None = None
+        # Departments and agencies by slug (unique: checked by config): ``Config.department``
+        # reads the list, which a page per service made quadratic on a large site.
+        self._departments_by_slug = {d.slug: d for d in config.departments}
+        self._agencies_by_slug = {a.slug: a for a in config.agencies}
         for row in records(self.headlines):
             key_department = row["department"] if row["service"] == "" else ""
             self._headline[(row["service"], key_department, row["kpi"], row["method"])] = row
@@ -236,6 +238,8 @@ class SiteModel:
         in frame order, the groups in the order of their first row. Numbered with numpy (a
         category's code, or ``pd.factorize``) rather than a dict lookup per row: a million
         period rows at 1,000 services."""
+        if not len(rows):
+            return {}
         combined = np.zeros(len(rows), dtype=np.int64)
         numbered = []
         for column in columns:
@@ -251,29 +255,18 @@ class SiteModel:
             combined = combined * len(categories) + codes
             numbered.append((codes, categories))
         order = np.argsort(combined, kind="stable")  # equal keys keep their (ascending) positions
-        starts = np.flatnonzero(np.r_[True, combined[order][1:] != combined[order][:-1]]) if len(rows) else np.array([], dtype=np.int64)
-        groups = np.split(rows[order], starts[1:]) if len(rows) else []
+        starts = np.flatnonzero(np.r_[True, combined[order][1:] != combined[order][:-1]])
+        groups = np.split(rows[order], starts[1:])
         firsts = order[starts]  # each group's first row, as an index into ``rows``
         keys = zip(*(categories[codes[firsts]].tolist() for codes, categories in numbered))
         in_order = sorted(zip(firsts.tolist(), keys, groups), key=lambda group: group[0])
         return {key: positions for _, key, positions in in_order}
 
     def department(self, slug: str) -> Any:
-        """The config's department with this slug (``Config.department`` reads the list: a page
-        per service asking for it was quadratic on a large site)."""
-        if self._department_index is None:
-            self._department_index = {}
-            for department in self.config.departments:
-                self._department_index.setdefault(department.slug, department)
-        return self._department_index[slug]
+        return self._departments_by_slug[slug]
 
     def agency(self, slug: str) -> Any:
-        """The config's agency with this slug (see :meth:`department`)."""
-        if self._agency_index is None:
-            self._agency_index = {}
-            for agency in self.config.agencies:
-                self._agency_index.setdefault(agency.slug, agency)
-        return self._agency_index[slug]
+        return self._agencies_by_slug[slug]
 
     def method_for(self, service: Service | None) -> str:
         return self.config.satisfaction_method_for(service) if service else self.config.site.satisfaction_method
@@ -856,7 +849,7 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
 
     accessibility = Page("accessibility/index.html", "accessibility.html", "Accessibility statement", breadcrumbs=[{"text": "Home", "href": "../"}])
     pages.append(accessibility)
-    pages += about_and_az_pages(config, shape, comparable)
+    pages += about_and_az_pages(model, shape, comparable)
     return pages
 
 
@@ -869,8 +862,9 @@ def site_shape(config: Config) -> str:
     return "government"
 
 
-def about_and_az_pages(config: Config, shape: str, comparable: bool) -> list[Page]:
+def about_and_az_pages(model: SiteModel, shape: str, comparable: bool) -> list[Page]:
     """"About this site" for each audience, and the services A to Z (no JavaScript needed)."""
+    config = model.config
     about = Page("about/index.html", "about.html", "About this site", breadcrumbs=[{"text": "Home", "href": "../"}])
     about.context = {"shape": shape, "comparable": comparable, "service_count": len(config.services),
                      "department_count": len({s.department for s in config.services})}
@@ -878,13 +872,11 @@ def about_and_az_pages(config: Config, shape: str, comparable: bool) -> list[Pag
         return [about]
     az = Page("services/index.html", "az.html", "Services A to Z", breadcrumbs=[{"text": "Home", "href": "../"}])
     letters: dict[str, list[dict[str, str]]] = {}
-    departments = {d.slug: d for d in reversed(config.departments)}  # the first of a slug wins, as in Config.department
-    agencies = {a.slug: a for a in reversed(config.agencies)}
     for service in sorted(config.services, key=lambda s: (s.name.lower(), s.slug)):
         first = service.name[:1].upper()
         letter = first if first.isalpha() else "0-9"
-        department = departments[service.department]
-        agency = agencies[service.agency] if service.agency else None
+        department = model.department(service.department)
+        agency = model.agency(service.agency) if service.agency else None
         letters.setdefault(letter, []).append({
             "name": service.name, "href": f"{service.slug}/", "department": department.name,
             # What the search box matches besides the name (search.js; no JavaScript: unused).
