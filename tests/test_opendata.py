@@ -311,7 +311,7 @@ def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatc
     monkeypatch.setattr(opendata, "_encode_rows", lambda *args: encoded_blocks.append(len(args[2][0])) or encode(*args))
     same(opendata.EncodedValues(values, cache), opendata.EncodedValues(values))
     blocks = len(opendata.BlockCache(cache, values).blocks)
-    assert len(list(cache.glob("*/*.npz"))) == blocks > 5
+    assert len(list(cache.glob("*/*.block"))) == blocks > 5
     encoded_blocks.clear()
     same(opendata.EncodedValues(values, cache), opendata.EncodedValues(values))
     assert len(encoded_blocks) == 1  # only the uncached encoding: every block came from the cache
@@ -322,9 +322,15 @@ def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatc
     encoded_blocks.clear()
     same(opendata.EncodedValues(changed, cache), opendata.EncodedValues(changed))
     assert encoded_blocks[0] == int((changed["service"] == "renew-driving-licence").sum()) and len(encoded_blocks) == 2
-    assert len(list(cache.glob("*/*.npz"))) == blocks  # the block's earlier text is gone
+    assert len(list(cache.glob("*/*.block"))) == blocks  # the block's earlier text is gone
 
-    for path in cache.glob("*/*.npz"):
+    # Another build's file being written stays; a file of an earlier format goes.
+    (cache / "00").mkdir(exist_ok=True)
+    (cache / "00" / "other.123.tmp").write_bytes(b"being written")
+    (cache / "00" / "earlier.npz").write_bytes(b"an earlier format")
+    opendata.EncodedValues(changed, cache)
+    assert (cache / "00" / "other.123.tmp").exists() and not (cache / "00" / "earlier.npz").exists()
+    for path in cache.glob("*/*.block"):
         path.write_bytes(path.read_bytes()[:100])  # damaged: read as missing, encoded again
     encoded_blocks.clear()
     same(opendata.EncodedValues(changed, cache), opendata.EncodedValues(changed))
