@@ -242,3 +242,16 @@ def test_series_positions_grouped_with_numpy_are_the_rows_of_each_series(example
     assert [(key, rows.tolist()) for key, rows in grouped.items()][:2] == [(("b", "x"), [0, 3]), (("a", "x"), [1])]
     assert [rows.tolist() for rows in grouped.values()] == [[0, 3], [1], [2, 5], [4]]
     assert plain._grouped(np.array([], dtype=np.int64), ("name", "kind")) == {}
+
+
+def test_one_row_is_the_same_dict_as_rows_at_gives(example):
+    """``SiteModel.row_at`` (one row, sliced) gives exactly what ``rows_at`` gives: the same
+    keys, values and Python types (floats, dates, text, missing categories, counts as objects)."""
+    import numpy as np
+
+    _, model = example
+    positions = np.arange(len(model.results.values))
+    for position, row in zip(positions.tolist(), model.rows_at(positions)):
+        one = model.row_at(position)
+        assert list(one) == list(row)
+        assert all(type(one[key]) is type(row[key]) and (one[key] is row[key] or repr(one[key]) == repr(row[key])) for key in row), position

@@ -61,25 +61,42 @@ def _plural(count: int, noun: str) -> str:
     return f"{formatters.count(count)} {noun if count == 1 else noun + 's'}"
 
 
-def _series(model: Any, unit: _Unit, kpi: str) -> list[dict[str, Any]]:
-    """The month and quarter rows of one KPI's series."""
-    positions = model.positions(unit.service, unit.department, kpi, unit.methods[kpi])
-    months = model.values("months", positions)
-    return model.rows_at(positions[[i for i, length in enumerate(months) if length in PERIOD_NOUNS]])
+class _Series:
+    """The month and quarter rows of one KPI's series, as the columns the table chooses by (a
+    row's dict is made only for the few rows it shows: a page asked for every row of nine series)."""
+
+    def __init__(self, model: Any, unit: _Unit, kpi: str):
+        positions = model.positions(unit.service, unit.department, kpi, unit.methods[kpi])
+        months = model.values("months", positions)
+        self.model = model
+        self.positions = positions[[i for i, length in enumerate(months) if length in PERIOD_NOUNS]]
+        self.months, self.status, self.value, self.start, self.end, coverage = (
+            model.values(column, self.positions) for column in ("months", "status", "value", "period_start", "period_end", unit.coverage))
+        self.coverage = [int(value) if _known(value) else None for value in coverage]
+
+    def valued(self, months: int) -> list[int]:
+        """The rows of periods of ``months`` with a value (status "value")."""
+        return [i for i, length in enumerate(self.months) if length == months and self.status[i] == "value"]
+
+    def at(self, months: int) -> dict[tuple[date, date], int]:
+        """Each period of ``months`` to its row (the last one of a period, as in frame order)."""
+        return {(self.start[i], self.end[i]): i for i, length in enumerate(self.months) if length == months}
+
+    def row(self, index: int | None) -> dict[str, Any] | None:
+        return None if index is None else self.model.row_at(int(self.positions[index]))
 
 
-def _choose_period(series: dict[str, list[dict[str, Any]]], unit: _Unit) -> tuple[int, date, date] | None:
+def _choose_period(series: dict[str, _Series]) -> tuple[int, date, date] | None:
     """The months of the regular periods the table shows and its latest one with any figure:
     the length whose latest period has the most parts (services) contributing, months before
     quarters when equal. None when nothing is reported by month or quarter."""
     best: tuple[tuple[int, int], tuple[int, date, date]] | None = None
     for months in sorted(PERIOD_NOUNS):
-        valued = [row for rows in series.values() for row in rows if row["months"] == months and row["status"] == "value"]
+        valued = [(one, i) for one in series.values() for i in one.valued(months)]
         if not valued:
             continue
-        latest = max(valued, key=lambda row: (row["period_end"], row["period_start"]))
-        start, end = latest["period_start"], latest["period_end"]
-        covered = max(_coverage(row, unit) or 1 for row in valued if (row["period_start"], row["period_end"]) == (start, end))
+        start, end = max(((one.start[i], one.end[i]) for one, i in valued), key=lambda period: (period[1], period[0]))
+        covered = max(one.coverage[i] or 1 for one, i in valued if (one.start[i], one.end[i]) == (start, end))
         rank = (covered, -months)
         if best is None or rank > best[0]:
             best = (rank, (months, start, end))
@@ -129,8 +146,8 @@ def _value_cell(model: Any, kpi: str, unit: _Unit, row: dict[str, Any], min_resp
 
 
 def _table(model: Any, unit: _Unit, name: str, method_words: dict[str, str]) -> dict[str, Any] | None:
-    series = {kpi: _series(model, unit, kpi) for kpi in LATEST_KPIS if kpi in model.definitions}
-    chosen = _choose_period(series, unit)
+    series = {kpi: _Series(model, unit, kpi) for kpi in LATEST_KPIS if kpi in model.definitions}
+    chosen = _choose_period(series)
     if chosen is None:
         return None
     months, start, end = chosen
@@ -140,27 +157,28 @@ def _table(model: Any, unit: _Unit, name: str, method_words: dict[str, str]) -> 
     current_words, previous_words, earlier_words = period_words(start, end), period_words(*previous), period_words(*earlier)
     rows: list[list[Any]] = []
     not_reported: list[str] = []
-    for kpi, kpi_rows in series.items():
+    for kpi, one in series.items():
         definition = model.definitions[kpi]
-        at = {(row["period_start"], row["period_end"]): row for row in kpi_rows if row["months"] == months}
-        valued = [row for row in at.values() if row["status"] == "value" and _known(row["value"])]
+        at = one.at(months)
+        valued = [i for i in at.values() if one.status[i] == "value" and _known(one.value[i])]
         label = definition.label
         if unit.methods[kpi]:
             label += f", {method_words[unit.methods[kpi]]}"
         if not valued:
-            if not any(row["status"] == "not_applicable" for row in at.values()):
+            if not any(one.status[i] == "not_applicable" for i in at.values()):
                 not_reported.append(definition.label[:1].lower() + definition.label[1:] if not definition.label[:2].isupper() else definition.label)
             continue
         current = at.get((start, end))
-        if current is not None and current["status"] == "value" and _known(current["value"]):
-            rows.append([label, _value_cell(model, kpi, unit, current, model.config.site.min_responses),
-                         _change_cell(model, kpi, unit, current, at.get(previous), previous_words),
-                         _change_cell(model, kpi, unit, current, at.get(earlier), earlier_words)])
+        if current is not None and one.status[current] == "value" and _known(one.value[current]):
+            row = one.row(current)
+            rows.append([label, _value_cell(model, kpi, unit, row, model.config.site.min_responses),
+                         _change_cell(model, kpi, unit, row, one.row(at.get(previous)), previous_words),
+                         _change_cell(model, kpi, unit, row, one.row(at.get(earlier)), earlier_words)])
             continue
         # No usable figure for the latest period: the latest older one, labelled with its period,
         # and nothing compared (it is not the period the columns are about).
-        older = max(valued, key=lambda row: (row["period_end"], row["period_start"]))
-        status = current["status"] if current is not None else "not_provided"
+        older = one.row(max(valued, key=lambda i: (one.end[i], one.start[i])))
+        status = one.status[current] if current is not None else "not_provided"
         missing = "Not applicable" if status == "not_applicable" else "Not provided"
         cell = {"html": Markup('<span class="app-status--missing">{}</span><br><span class="govuk-body-s">Latest: {} for {} (out of date)</span>').format(
             missing, formatters.for_unit(definition.unit, older["value"]), older["period"])}
