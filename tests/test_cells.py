@@ -24,3 +24,20 @@ def test_compact_rows_have_no_class_per_cell_and_text_is_escaped():
     assert table_body(rows, compact=True) == (
         '<tr><th scope="row">January 2024</th><td>1,000</td><td>&lt;b&gt;not markup&lt;/b&gt;</td><td class="app-y">x</td></tr>')
     assert isinstance(table_body([], compact=True), Markup) and table_body([]) == ""
+
+
+def test_plain_text_is_escaped_exactly_as_markupsafe_escapes_it():
+    """Cells' text skips ``markupsafe.escape`` (``_escaped``): every character it replaces, and
+    only those, with the same entities; markup, numbers and text in dicts included."""
+    from markupsafe import escape
+
+    from perfgen.cells import _content, _escaped
+
+    texts = ["", "plain", "a & b", "<tag attr=\"x\">", "it's", "&amp; already", "£4.50 – 90%", "\"'<>&" * 3]
+    for text in texts:
+        assert _escaped(text) == str(escape(text))
+        assert _content(text) == str(escape(text))
+        assert _content({"text": text}) == str(escape(text))
+        assert _content({"text": "x", "title": text}) == (f'<abbr title="{escape(text)}">x</abbr>' if text else "x")
+    assert _content(Markup("<b>kept</b>")) == "<b>kept</b>" and _content(1200) == "1200"
+    assert _content({"text": Markup("<i>t</i>"), "title": "t"}) == '<abbr title="t"><i>t</i></abbr>'
