@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import vl_convert as vlc
 
 from perfgen import charts
@@ -59,7 +60,7 @@ def test_charts_drawn_by_workers_while_pages_wait_for_them(tmp_path):
     assert set(slots) == {r.key for r in requests}
     # A page's chart waits only for its own batch: the last batch is not collected yet.
     assert str(escape(slots["chart-3"])) == charts.render_charts([requests[3]], workers=1)["chart-3"]
-    assert "chart-11" not in job._svgs
+    assert job._batch_of["chart-3"] in job._collected and len(job._batches) > 1 and job._svgs == {}  # drawn by the workers
     drawn = job.wait()  # the rest, cached as they are collected; the workers stop
     assert multiprocessing.active_children() == []
     assert sorted(drawn) == sorted(slots) and str(slots["chart-11"]) == drawn["chart-11"]
@@ -81,6 +82,50 @@ def test_cached_charts_are_read_when_a_page_asks_and_drawn_again_if_the_cache_we
     shutil.rmtree(tmp_path / "charts")
     assert job.svg("chart-2") == drawn["chart-2"]
     job.finish()
+
+
+def test_workers_started_before_the_charts_are_known_draw_them_without_a_cache():
+    """A build starts its chart workers before it loads its data: a job given them draws into
+    a temporary folder (no cache), the same charts as drawn here; closing leaves nothing."""
+    import multiprocessing
+
+    requests = [_request(f"chart-{n}", "percent", ("Digital take-up",), 0.01 * n) for n in range(9)]
+    workers = charts.ChartWorkers(2)
+    job = charts.ChartJob(requests, workers=workers)
+    scratch = job._scratch
+    assert scratch is not None and scratch.is_dir() and job._pool is workers
+    drawn = job.wait()
+    assert drawn == charts.render_charts(requests, workers=1)
+    job.close()
+    assert not scratch.exists() and multiprocessing.active_children() == []
+
+
+def test_a_chart_that_fails_in_a_worker_fails_the_job_with_its_traceback():
+    requests = [_request(f"chart-{n}", "count", ("Transactions",), 10.0 + n) for n in range(8)]
+    # A figure vl-convert cannot take (a complex number): the job fails with the worker's traceback.
+    broken = charts.ChartRequest("broken", "count", (("2024-01-31", 1j, "Transactions"), ("2024-02-29", 2.0, "Transactions")), "Line chart")
+    job = charts.ChartJob([*requests, broken], workers=charts.ChartWorkers(2))
+    try:
+        with pytest.raises(RuntimeError, match="drawing charts failed in a worker process") as raised:
+            job.wait()
+        assert "Traceback" in str(raised.value) and "unsupported type complex" in str(raised.value)
+    finally:
+        job.close()
+
+
+def test_a_worker_that_stops_unexpectedly_fails_the_job():
+    import multiprocessing
+    import os
+    import signal
+
+    workers = charts.ChartWorkers(2)
+    for process in workers._processes:
+        os.kill(process.pid, signal.SIGKILL)
+    job = charts.ChartJob([_request(f"chart-{n}", "count", ("Transactions",), 1.0 + n) for n in range(8)], workers=workers)
+    with pytest.raises(RuntimeError, match="stopped unexpectedly"):
+        job.wait()
+    job.close()
+    assert multiprocessing.active_children() == []
 
 
 def test_closing_a_job_before_its_charts_are_drawn_stops_its_workers():

@@ -69,6 +69,28 @@ def test_chart_cache_never_changes_the_output(tmp_path):
     assert tree_hashes(tmp_path / "warm") == tree_hashes(tmp_path / "again") == tree_hashes(tmp_path / "cold")
 
 
+def test_chart_workers_started_with_the_build_draw_into_the_cache_and_stop_with_it(tmp_path):
+    """The chart workers start before the data is loaded: with a cache they draw into it (the
+    same site as drawn in the build's own process), and a build that fails on its data leaves
+    no worker behind."""
+    import multiprocessing
+
+    import pytest
+
+    drawn = build(project(EXAMPLE, tmp_path / "drawn", tmp_path / "cache"), workers=2)
+    assert multiprocessing.active_children() == []
+    assert len(list((tmp_path / "cache" / "charts").glob("*/*.svg"))) == len(list((tmp_path / "cache" / "charts").glob("*/*")))
+    here = build(project(EXAMPLE, tmp_path / "here", None), workers=1)
+    assert tree_hashes(tmp_path / "drawn") == tree_hashes(tmp_path / "here") and here.pages == drawn.pages
+    broken = tmp_path / "broken"
+    shutil.copytree(EXAMPLE, broken)
+    (broken / "templates").mkdir(exist_ok=True)
+    (broken / "templates" / "service.html").write_text("{{ no_such_value }}", encoding="utf-8")  # fails while charts draw
+    with pytest.raises(RuntimeError, match="no_such_value"):
+        build(project(broken, tmp_path / "broken-site", tmp_path / "broken-cache"), workers=2)
+    assert multiprocessing.active_children() == [] and not (tmp_path / "broken-site").exists()
+
+
 def test_deleting_the_cache_gives_the_same_site(tmp_path):
     build(project(EXAMPLE, tmp_path / "first", tmp_path / "cache"), workers=1)
     shutil.rmtree(tmp_path / "cache")

@@ -9,16 +9,21 @@ an accessible name; the page puts a caption, a sentence and a data table beside 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import pickle
 import re
+import shutil
+import tempfile
 import time
+import traceback
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from multiprocessing import get_context
+from multiprocessing.connection import wait as ready_connections
 from pathlib import Path
 from typing import Any
 
@@ -272,45 +277,156 @@ def render_charts(requests: Iterable[ChartRequest], workers: int | None = None, 
         job.close()
 
 
+def _store(folder: Path, address: str, svg: str) -> None:
+    """A chart's SVG into ``folder`` by its address, whole (a temporary file renamed)."""
+    path = folder / address[:2] / f"{address}.svg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(svg, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _work(connection: Any, counter: Any) -> None:
+    """A worker process: load vl-convert's engine at once, then wait for one job (a file of
+    batches and the folder to draw them into), draw the batches the shared ``counter`` hands
+    out, and report each one done (or failed, with its traceback) through ``connection``."""
+    with contextlib.suppress(Exception):  # an error here is reported by the first batch that draws
+        import vl_convert as vlc
+
+        vlc.vega_to_svg({"width": 1, "height": 1}, allowed_base_urls=[])  # starts the engine (about half a second)
+    try:
+        job = connection.recv()
+    except EOFError:
+        return
+    if job is None:
+        return
+    tasks, folder = job
+    batches = pickle.loads(Path(tasks).read_bytes())
+    while True:
+        with counter.get_lock():
+            number = counter.value
+            if number >= len(batches):
+                return
+            counter.value = number + 1
+        try:
+            addresses = {request.key: address for address, request in batches[number]}
+            for key, svg in _render_batch([request for _, request in batches[number]]):
+                _store(Path(folder), addresses[key], svg)
+            report: tuple[Any, ...] = ("done", number)
+        except Exception:  # noqa: BLE001 - handed to the build, which raises it
+            report = ("failed", number, traceback.format_exc())
+        connection.send(report)
+
+
+class ChartWorkers:
+    """Processes that draw charts, started before the charts are known so that they are ready
+    when asked (Python, Altair and vl-convert's engine loaded: over a second each): a build
+    starts them before it loads its data, while its KPI stage leaves a core idle.
+
+    ``spawn``: vl-convert hangs in a forked copy of a process that used it. No thread is
+    started in this process (a process is forked only while it runs one thread:
+    ``publish.BackgroundFiles``): a worker takes its next batch from a shared counter, writes
+    the batch's SVGs into a folder and reports it done through its own pipe, so it never waits
+    for this process, which reads the reports when a page needs a chart."""
+
+    def __init__(self, count: int):
+        context = get_context("spawn")
+        self._counter = context.Value("i", 0)
+        self._connections: list[Any] = []
+        self._processes: list[Any] = []
+        for _ in range(count):
+            mine, theirs = context.Pipe()
+            process = context.Process(target=_work, args=(theirs, self._counter), daemon=True)
+            process.start()
+            theirs.close()
+            self._connections.append(mine)
+            self._processes.append(process)
+
+    def draw(self, batches: list[list[tuple[str, ChartRequest]]], tasks: Path, folder: Path) -> None:
+        """Start drawing ``batches`` (each chart with its address) into ``folder``; the batches
+        are handed over in the file ``tasks``."""
+        tasks.write_bytes(pickle.dumps(batches, protocol=pickle.HIGHEST_PROTOCOL))
+        for connection in self._connections:
+            try:
+                connection.send((str(tasks), str(folder)))
+            except OSError:  # a worker that already stopped: the others draw its share
+                pass
+
+    def reports(self) -> list[tuple[Any, ...]]:
+        """The reports available, waiting for at least one. A worker that stopped without
+        finishing its batches (killed, or crashed) is an error."""
+        if not self._connections:
+            raise RuntimeError("every chart worker stopped before the charts were drawn")
+        found: list[tuple[Any, ...]] = []
+        for connection in ready_connections(self._connections):
+            try:
+                found.append(connection.recv())
+            except (EOFError, OSError):  # the worker is gone: fine once it drew what it took
+                index = self._connections.index(connection)
+                process = self._processes.pop(index)
+                self._connections.pop(index).close()
+                process.join()
+                if process.exitcode != 0:
+                    raise RuntimeError(f"a chart worker stopped unexpectedly (exit code {process.exitcode})") from None
+        return found
+
+    def close(self) -> None:
+        """Stop the workers: at once, whatever they are doing (loading, or drawing a job's
+        charts that are then abandoned; a job that is done has left them nothing to do)."""
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for connection, process in zip(self._connections, self._processes):
+            process.join()
+            connection.close()
+        self._connections, self._processes = [], []
+
+
 class ChartJob:
     """Charts being drawn in worker processes while the build goes on with other work (the
-    workers start at once; the build's own stages run on one core). :meth:`slots` gives each
-    chart's markup to put in a page before it is drawn; :meth:`wait` collects every SVG.
+    build's own stages run on one core). :meth:`slots` gives each chart's markup to put in a
+    page before it is drawn; :meth:`wait` collects every SVG.
 
-    Cached charts (``cache_dir``) are read at once and only the others are drawn. Call
-    :meth:`close` when done (or on an error) so that no worker outlives the build."""
+    ``workers``: a number of processes to start (one: drawn in this process), or
+    :class:`ChartWorkers` already started. Cached charts (``cache_dir``) are read when a page
+    asks for them and only the others are drawn; the workers write them into the cache (into a
+    temporary folder without one). Call :meth:`close` when done (or on an error) so that no
+    worker outlives the build."""
 
-    def __init__(self, requests: Iterable[ChartRequest], workers: int | None = None, cache_dir: Path | None = None):
+    def __init__(self, requests: Iterable[ChartRequest], workers: int | ChartWorkers | None = None, cache_dir: Path | None = None):
         self.requests = list(requests)
-        self._svgs: dict[str, str] = {}
+        self._svgs: dict[str, str] = {}  # drawn in this process
         self._folder = cache_dir / "charts" if cache_dir is not None else None
         self._addresses: dict[str, str] = {}
-        # Cached charts are read when a page asks for one: a rebuild takes most of its pages
-        # from the previous build and reads few of them.
-        self._cached_paths: dict[str, Path] = {}
+        self._scratch: Path | None = None  # the workers' job file, and their charts without a cache
         missing: list[ChartRequest] = []
         for request in self.requests:
             if self._folder is None:
                 missing.append(request)
                 continue
             address = self._addresses[request.key] = _cache_key(request)
-            path = self._folder / address[:2] / f"{address}.svg"
-            if path.is_file():
-                self._cached_paths[request.key] = path
-            else:
+            # Read when a page asks for it: a rebuild takes most of its pages from the previous build.
+            if not (self._folder / address[:2] / f"{address}.svg").is_file():
                 missing.append(request)
-        self._cached = len(self._cached_paths)
-        workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-        batch_size = max(1, min(50, len(missing) // (workers * 4) or 1))
+        self._cached = len(self.requests) - len(missing)
+        count = len(workers._processes) if isinstance(workers, ChartWorkers) else workers if workers is not None else min(2, os.cpu_count() or 1)
+        batch_size = max(1, min(50, len(missing) // (max(count, 1) * 4) or 1))
         self._batches = [missing[i : i + batch_size] for i in range(0, len(missing), batch_size)]
         self.waited = 0.0  # seconds this process spent waiting for charts (or drawing them itself)
         self._batch_of = {request.key: number for number, batch in enumerate(self._batches) for request in batch}
         self._collected: set[int] = set()
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: list[Any] = []
-        if workers > 1 and len(self._batches) > 1:
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-            self._futures = [self._pool.submit(_render_batch, batch) for batch in self._batches]
+        self._pool: ChartWorkers | None = workers if isinstance(workers, ChartWorkers) else None
+        if self._pool is None and count > 1 and len(self._batches) > 1:
+            self._pool = ChartWorkers(count)
+        if self._pool is not None and not self._batches:
+            self._stop_workers()  # every chart cached: nothing to draw
+        if self._pool is not None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="perfgen-charts-"))
+            if self._folder is None:
+                self._folder = self._scratch
+                self._addresses.update((request.key, _cache_key(request)) for request in missing)
+            self._pool.draw([[(self._addresses[request.key], request) for request in batch] for batch in self._batches],
+                            self._scratch / "batches.pickle", self._folder)
 
     def address(self, key: str) -> str:
         """A chart's content address (what its SVG is drawn from: :func:`_cache_key`)."""
@@ -325,17 +441,20 @@ class ChartJob:
     def svg(self, key: str) -> str:
         """One chart's SVG, waiting only for the batch it is drawn in (pages are rendered in the
         order the charts were asked for, so the first pages render while later charts draw)."""
-        if key in self._cached_paths:
-            try:
-                return self._cached_paths[key].read_text(encoding="utf-8")
-            except OSError:  # the cache was deleted during the build: draw the chart here
-                del self._cached_paths[key]
-                started = time.monotonic()
-                self._svgs.update(_render_batch([next(r for r in self.requests if r.key == key)]))
-                self.waited += time.monotonic() - started
-        if key not in self._svgs:
-            self._collect(self._batch_of[key])
-        return self._svgs[key]
+        number = self._batch_of.get(key)
+        if number is not None and number not in self._collected:
+            self._collect(number)
+        if key in self._svgs:
+            return self._svgs[key]
+        try:
+            assert self._folder is not None
+            address = self._addresses[key]
+            return (self._folder / address[:2] / f"{address}.svg").read_text(encoding="utf-8")
+        except OSError:  # the cache was deleted during the build: draw the chart here
+            started = time.monotonic()
+            self._svgs.update(_render_batch([next(r for r in self.requests if r.key == key)]))
+            self.waited += time.monotonic() - started
+            return self._svgs[key]
 
     def wait(self, progress=None) -> dict[str, str]:
         """Every chart's SVG by key, once all are drawn (and the new ones cached)."""
@@ -344,45 +463,54 @@ class ChartJob:
 
     def finish(self, progress=None) -> None:
         """Wait until every chart not cached before is drawn and cached, then stop the workers."""
+        pending = [number for number in range(len(self._batches)) if number not in self._collected]
         if progress:
-            progress(self._cached + sum(len(self._batches[n]) for n in self._collected))
-        for number, batch in enumerate(self._batches):
-            if number not in self._collected:
-                self._collect(number)
-                if progress:
-                    progress(len(batch))
-        self.close()
+            progress(len(self.requests) - sum(len(self._batches[number]) for number in pending))
+        for number in pending:
+            self._collect(number)
+            if progress:
+                progress(len(self._batches[number]))
+        self._stop_workers()
 
     def _collect(self, number: int) -> None:
         started = time.monotonic()
-        drawn = self._futures[number].result() if self._pool is not None else _render_batch(self._batches[number])
+        if self._pool is None:
+            drawn = _render_batch(self._batches[number])
+            if self._folder is not None:
+                for key, svg in drawn:
+                    _store(self._folder, self._addresses[key], svg)
+            self._svgs.update(drawn)
+            self._collected.add(number)
+        while number not in self._collected:
+            assert self._pool is not None
+            for report in self._pool.reports():
+                if report[0] == "failed":
+                    raise RuntimeError(f"drawing charts failed in a worker process:\n{report[2]}")
+                self._collected.add(report[1])
         self.waited += time.monotonic() - started
-        if self._folder is not None:
-            for key, svg in drawn:
-                path = self._folder / self._addresses[key][:2] / f"{self._addresses[key]}.svg"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                temporary = path.with_suffix(f".{os.getpid()}.tmp")
-                temporary.write_text(svg, encoding="utf-8")
-                os.replace(temporary, path)
-        self._svgs.update(drawn)
-        self._collected.add(number)
 
     def forget_others(self) -> None:
         """Remove from the cache the charts this job did not ask for (a changed chart's earlier
         drawing, charts of services no longer on the site), so that the cache holds one site's
         charts instead of growing with every change. Call it once every chart is drawn."""
-        if self._folder is None or not self._folder.is_dir():
+        if self._folder is None or self._folder == self._scratch or not self._folder.is_dir():
             return
         wanted = set(self._addresses.values())
         for path in self._folder.glob("*/*.svg"):  # not a ".tmp" file another build is writing
             if path.stem not in wanted:
                 path.unlink(missing_ok=True)
 
-    def close(self) -> None:
-        """Stop the workers (charts not yet drawn are abandoned)."""
+    def _stop_workers(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
+
+    def close(self) -> None:
+        """Stop the workers (charts not yet drawn are abandoned) and remove their temporary files."""
+        self._stop_workers()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 class ChartSvg:

@@ -9,6 +9,7 @@ import gc
 import hashlib
 import itertools
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -85,6 +86,19 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         config = load_config(project.config, _display(project.config, project.root))
     with progress.step("Loading data", "load"):
         loaded = load_data(project.data, config, project.root.resolve())
+    # The chart workers start now and load their engine while this process computes the KPIs
+    # on one core (not before: the load runs on both); the charts are known once the KPIs are.
+    count = workers if workers is not None else min(2, os.cpu_count() or 1)
+    chart_workers = charts_stage.ChartWorkers(count) if count > 1 else None
+    try:
+        return _build(project, strict, progress, warnings, code, key, config, loaded, chart_workers)
+    finally:
+        if chart_workers is not None:
+            chart_workers.close()
+
+
+def _build(project: Project, strict: bool, progress: Progress, warnings: Warnings, code: str, key: str, config: Config,
+           loaded: LoadedData, chart_workers: charts_stage.ChartWorkers | None) -> BuildResult:
     with progress.step("Computing KPIs", "kpis"):
         results = compute_kpis(loaded, config, warnings, today=project.today)
         channels = channel_breakdown(loaded.db, results)
@@ -97,8 +111,8 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         with SiteWriter(project.output) as writer:  # a temporary folder: the published site stays untouched until commit
             # The open data (data/kpis.csv, the other open data and the API: perfgen.opendata),
             # plugins' files and what perfgen diff reads are made and written by a forked process
-            # while this one records the corrections and lays out the pages (forked first: a
-            # process is forked only while it runs one thread, before the chart workers start).
+            # while this one records the corrections and lays out the pages (a process is forked
+            # only while it runs one thread: the chart workers are processes that start no thread here).
             open_data = BackgroundFiles(writer, lambda: itertools.chain(
                 plugins.published_files(config, results, project.cache),
                 [("_build/services.csv", services_csv(config)), ("_build/warnings.csv", warnings_csv(warnings))]))
@@ -115,7 +129,7 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
                     requests = render_stage.chart_requests(model)
                 # The charts are drawn by worker processes while this process lays out the pages;
                 # a page is rendered once its own charts are drawn.
-                drawing = charts_stage.ChartJob(requests, workers=workers, cache_dir=project.cache)
+                drawing = charts_stage.ChartJob(requests, workers=chart_workers or 1, cache_dir=project.cache)
                 _freeze_survivors()
                 with progress.step("Laying out pages", "pages"):
                     pages = render_stage.build_pages(model, drawing.slots(), channels)
