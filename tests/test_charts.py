@@ -4,6 +4,7 @@ chart its own Vega-Lite spec gives, and it keeps its accessible name."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import vl_convert as vlc
@@ -126,6 +127,30 @@ def test_a_worker_that_stops_unexpectedly_fails_the_job():
         job.wait()
     job.close()
     assert multiprocessing.active_children() == []
+
+
+def test_ctrl_c_is_left_to_the_build_not_the_workers():
+    """Ctrl-C reaches every process of the terminal's group: the workers ignore it (no traceback
+    of each), the build stops them."""
+    import os
+    import signal
+    import time
+
+    def ignores_ctrl_c(pid: int) -> bool:  # Linux: the mask of ignored signals
+        status = Path(f"/proc/{pid}/status").read_text()
+        return bool(int(re.search(r"^SigIgn:\s*([0-9a-f]+)", status, re.MULTILINE).group(1), 16) & (1 << (signal.SIGINT - 1)))
+
+    workers = charts.ChartWorkers(2)
+    try:
+        for process in workers._processes:
+            deadline = time.monotonic() + 60
+            while not ignores_ctrl_c(process.pid) and time.monotonic() < deadline:  # its own code has started
+                time.sleep(0.05)
+            os.kill(process.pid, signal.SIGINT)
+        job = charts.ChartJob([_request(f"chart-{n}", "count", ("Transactions",), 5.0 + n) for n in range(6)], workers=workers)
+        assert job.wait() == charts.render_charts(job.requests, workers=1)
+    finally:
+        workers.close()
 
 
 def test_closing_a_job_before_its_charts_are_drawn_stops_its_workers():

@@ -16,6 +16,7 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import tempfile
 import time
 import traceback
@@ -289,7 +290,9 @@ def _store(folder: Path, address: str, svg: str) -> None:
 def _work(connection: Any, counter: Any) -> None:
     """A worker process: load vl-convert's engine at once, then wait for one job (a file of
     batches and the folder to draw them into), draw the batches the shared ``counter`` hands
-    out, and report each one done (or failed, with its traceback) through ``connection``."""
+    out, and report each one done (or failed, with its traceback) through ``connection``.
+    Ctrl-C is left to the build, which stops its workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(Exception):  # an error here is reported by the first batch that draws
         import vl_convert as vlc
 
@@ -321,7 +324,7 @@ def _work(connection: Any, counter: Any) -> None:
 class ChartWorkers:
     """Processes that draw charts, started before the charts are known so that they are ready
     when asked (Python, Altair and vl-convert's engine loaded: over a second each): a build
-    starts them before it loads its data, while its KPI stage leaves a core idle.
+    starts them once its data is loaded, while its KPI stage leaves a core idle.
 
     ``spawn``: vl-convert hangs in a forked copy of a process that used it. No thread is
     started in this process (a process is forked only while it runs one thread:
