@@ -418,3 +418,19 @@ def test_per_period_calls_the_function_once_per_distinct_period():
     days = [date(2024, month, 1) for month in range(1, 7)]
     starts, ends = pd.Series([days[0]] * 5 + [days[1]], dtype=object), pd.Series(days[1:6] + [days[1]], dtype=object)
     assert _per_period(words, starts, ends) == [words(start, end) for start, end in zip(starts, ends)]
+
+
+def test_categories_joined_are_those_present_and_a_missing_note_adds_the_empty_text():
+    """``_concat_categories`` counts each frame's categories in use (an unused one is dropped)
+    and notices a missing cell of a categorical column ("" then added to ``note``)."""
+    from perfgen.kpis import _concat_categories
+
+    first = pd.DataFrame({"kpi": pd.Categorical(["b", "a"], categories=["a", "b", "unused"]),
+                          "note": pd.Categorical(["x", None], categories=["x", "y"])})
+    second = pd.DataFrame({"kpi": pd.Categorical(["c", None], categories=["c", "never"]),
+                           "note": pd.Categorical(["z", "z"], categories=["z"])})
+    joined = _concat_categories([first, second])
+    assert joined["kpi"].cat.categories.tolist() == ["a", "b", "c"]
+    assert joined["note"].cat.categories.tolist() == ["", "x", "z"]
+    assert joined["kpi"].tolist()[:3] == ["b", "a", "c"] and pd.isna(joined["kpi"].iloc[3])
+    assert joined["note"].tolist()[0] == "x" and pd.isna(joined["note"].iloc[1])

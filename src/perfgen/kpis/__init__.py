@@ -513,8 +513,11 @@ def _concat_categories(frames: list[pd.DataFrame], filled: tuple[str, ...] = ("n
         for frame in frames:
             cells = frame[column]
             if isinstance(cells.dtype, pd.CategoricalDtype):
-                present.update(cells.cat.remove_unused_categories().cat.categories)
-                missing = missing or bool(cells.isna().any())
+                # Counted in one pass (code -1, a missing cell, first): ``remove_unused_categories``
+                # sorts the codes, seconds for ten million rows.
+                counts = np.bincount(cells.cat.codes.to_numpy().astype(np.int64) + 1, minlength=len(cells.cat.categories) + 1)
+                present.update(cells.cat.categories[counts[1:] > 0])
+                missing = missing or bool(counts[0])
             else:
                 known = cells.dropna()
                 present.update(known.unique())
