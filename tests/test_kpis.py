@@ -434,3 +434,17 @@ def test_categories_joined_are_those_present_and_a_missing_note_adds_the_empty_t
     assert joined["note"].cat.categories.tolist() == ["", "x", "z"]
     assert joined["kpi"].tolist()[:3] == ["b", "a", "c"] and pd.isna(joined["kpi"].iloc[3])
     assert joined["note"].tolist()[0] == "x" and pd.isna(joined["note"].iloc[1])
+
+
+def test_row_hashes_go_on_from_the_hashes_of_other_columns():
+    """``row_hashes(frame, later, start=row_hashes(frame, first))`` is the hash of ``first`` then
+    ``later``: the pages' inputs go on from the published columns' hashes the open data made."""
+    import numpy as np
+
+    from perfgen.kpis import row_hashes
+
+    frame = pd.DataFrame({"a": ["x", "y", None], "b": [1.0, None, 3.0], "c": pd.Categorical(["p", "q", "p"]), "d": [1, None, 2]})
+    first = row_hashes(frame, ["a", "b"])
+    assert np.array_equal(row_hashes(frame, ["c", "d"], start=first), row_hashes(frame, ["a", "b", "c", "d"]))
+    assert np.array_equal(first, row_hashes(frame, ["a", "b"]))  # the start is not changed
+    assert not np.array_equal(row_hashes(frame, ["c", "d"], start=first), row_hashes(frame, ["c", "d"]))

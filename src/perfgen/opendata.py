@@ -244,7 +244,7 @@ class EncodedValues:
     kept there by the digest of its values (``BlockCache``): a rebuild after one service's
     figures changed encodes that service's rows only."""
 
-    def __init__(self, values: pd.DataFrame, cache: Path | None = None):
+    def __init__(self, values: pd.DataFrame, cache: Path | None = None, hashes: np.ndarray | None = None):
         # Column by column, each distinct value converted once: the same cells as _json_cell and
         # _csv_cell give, without calling them for each of millions of cells.
         # pandas.factorize finds the distinct values in C (missing ones get code -1, the last
@@ -276,7 +276,7 @@ class EncodedValues:
             csv_tables[column] = np.array(csv_texts + [""], dtype=object)
         self.header = csv_text(SCHEMA_COLUMNS, [])
         numbers = {column: values[column].to_numpy() for column in NUMBER_COLUMNS}
-        cached = BlockCache(cache, values) if cache is not None and len(values) else None
+        cached = BlockCache(cache, values, hashes) if cache is not None and len(values) else None
         published: list[np.ndarray] = []  # per block, each number column's published float (NaN: missing)
         # The text is kept per block, never joined into one string: the site's files are
         # written a block at a time (``TextParts``), a subset is cut from the blocks it is in.
@@ -416,13 +416,15 @@ class BlockCache:
     SUFFIX = ".block"
     MAGIC = b"perfgen open data block 2\n"
 
-    def __init__(self, folder: Path, values: pd.DataFrame):
+    def __init__(self, folder: Path, values: pd.DataFrame, hashes: np.ndarray | None = None):
+        """``hashes``: each row of ``values`` hashed from ``SCHEMA_COLUMNS`` (``kpis.row_hashes``),
+        when already made."""
         self.folder = folder
         self._used: set[str] = set()
         department, service = values["department"].to_numpy(), values["service"].to_numpy()
         starts = [0, *(np.flatnonzero((department[1:] != department[:-1]) | (service[1:] != service[:-1])) + 1).tolist()]
         stops = [*starts[1:], len(values)]
-        hashes = row_hashes(values, SCHEMA_COLUMNS)
+        hashes = hashes if hashes is not None else row_hashes(values, SCHEMA_COLUMNS)
         salt = _code_digest()
         self.blocks = [(start, stop, hashlib.sha256(salt + hashes[start:stop].tobytes()).hexdigest()) for start, stop in zip(starts, stops)]
 
@@ -822,7 +824,7 @@ def open_data_files(config: Config, results: KpiResults, cache: Path | None = No
     the site's files (several hundred megabytes for a thousand services) are never all held.
     ``cache``: a folder where the encoded rows are kept between builds (``BlockCache``)."""
     values = results.values
-    encoded = EncodedValues(values, cache)
+    encoded = EncodedValues(values, cache, results.value_hashes())
     yield SITE_DOWNLOADS["csv"], encoded.csv()
     yield SITE_DOWNLOADS["json"], _json_parts(_values_document({"type": "site", "name": config.site.title, "page": ""}, config, encoded.json_rows()))
     yield SITE_DOWNLOADS["parquet"], values_parquet(values, encoded)

@@ -105,6 +105,7 @@ def _build(project: Project, strict: bool, progress: Progress, warnings: Warning
         loaded.db.close()  # the loaded rows are a third of the build's memory: nothing reads them again
     if strict and len(warnings):
         raise StrictModeError(warnings.sorted())
+    results.value_hashes()  # before the fork: the open data's process keys its blocks on them too
     _freeze_survivors()
     try:
         base_url = project.base_url or config.site.base_url

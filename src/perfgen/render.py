@@ -50,7 +50,7 @@ from perfgen.cells import (
 )
 from perfgen.charts import ChartRequest
 from perfgen.config import Config, Service
-from perfgen.kpis import KpiDefinition, KpiResults, records, row_hashes
+from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition, KpiResults, records, row_hashes
 from perfgen.periods import period_words, year_earlier
 from perfgen.quality import WARNING_CODES
 from perfgen.summaries import Summaries
@@ -428,7 +428,8 @@ class ServiceInputs:
         self._rows: dict[str, Any] = {}  # service -> running SHA-256 of its rows
         # (name, frame, the rows of it hashed: all if None); the values' rows are hashed once
         # for both their period and their headline rows.
-        values_hashes = row_hashes(results.values)
+        values = results.values
+        values_hashes = row_hashes(values, [c for c in values.columns if c not in SCHEMA_COLUMNS], start=results.value_hashes())
         frames = (("periods", results.values, model.period_rows), ("headlines", results.values, model.headline_rows),
                   ("parts", results.part_values, None), ("channels", channels, None))
         for name, frame, chosen in frames:

@@ -133,6 +133,15 @@ class KpiResults:
     # slug; ``service`` is the service it belongs to). Empty when no service declares parts.
     part_values: pd.DataFrame = field(default_factory=pd.DataFrame)
     _freshness_index: dict[str, Freshness] | None = field(default=None, init=False, repr=False, compare=False)
+    _value_hashes: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def value_hashes(self) -> np.ndarray:
+        """Each row of ``values`` hashed from its published columns (``row_hashes`` of
+        ``SCHEMA_COLUMNS``), computed once for the open data's blocks (in its forked process too,
+        when computed before the fork) and the pages' inputs (which go on to hash the other columns)."""
+        if self._value_hashes is None:
+            self._value_hashes = row_hashes(self.values, SCHEMA_COLUMNS)
+        return self._value_hashes
 
     def definition(self, kpi_id: str) -> KpiDefinition:
         return next(d for d in self.definitions if d.id == kpi_id)
@@ -315,13 +324,14 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(columns, row)) for row in zip(*lists)]
 
 
-def row_hashes(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> np.ndarray:
+def row_hashes(frame: pd.DataFrame, columns: Iterable[str] | None = None, start: np.ndarray | None = None) -> np.ndarray:
     """A 64-bit hash of each row from the values of ``columns`` (all by default), for digests
     compared from one build to the next: pandas' hash of each column (``hash_pandas_object``),
     mixed column by column. Nothing is copied but one column's hashes at a time, and a column of
     Python objects (counts with gaps, dates) is hashed as a categorical, each distinct value
-    once: pandas would otherwise make a string of every cell (gigabytes at 10,000 services)."""
-    combined = np.zeros(len(frame), dtype=np.uint64)
+    once: pandas would otherwise make a string of every cell (gigabytes at 10,000 services).
+    ``start``: the rows' hashes of other columns to go on from (as if those came first)."""
+    combined = np.zeros(len(frame), dtype=np.uint64) if start is None else start.copy()
     with np.errstate(over="ignore"):
         for name in columns if columns is not None else frame.columns:
             column = frame[name]
