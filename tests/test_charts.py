@@ -255,3 +255,16 @@ def test_the_cache_keeps_the_charts_of_the_latest_job_only(tmp_path):
     again = charts.ChartJob(second, workers=1, cache_dir=tmp_path)
     assert again._batches == []
     again.close()
+
+
+def test_a_chart_is_stored_whether_or_not_its_folder_exists(tmp_path):
+    """``_store`` makes a chart's folder only when writing into it fails (the cache may be new,
+    or deleted during a build)."""
+    import shutil
+
+    charts._store(tmp_path / "charts", "abcdef", "<svg>1</svg>")
+    charts._store(tmp_path / "charts", "abcdff", "<svg>2</svg>")  # the folder exists now
+    assert (tmp_path / "charts/ab/abcdef.svg").read_text(encoding="utf-8") == "<svg>1</svg>"
+    shutil.rmtree(tmp_path / "charts")
+    charts._store(tmp_path / "charts", "abcdef", "<svg>3</svg>")
+    assert sorted(p.name for p in (tmp_path / "charts/ab").iterdir()) == ["abcdef.svg"]  # no temporary file left

@@ -465,10 +465,14 @@ class BlockCache:
         parts = [self.MAGIC, header.tobytes(), np.asarray(chunk[2], dtype="<i8").tobytes(), np.asarray(chunk[3], dtype="<i8").tobytes(),
                  published.tobytes(), csv_bytes, json_bytes]
         path = self._path(digest)
+        temporary = path.with_name(f"{digest}.{os.getpid()}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f"{digest}.{os.getpid()}.tmp")
-            with temporary.open("wb") as file:
+            try:
+                file = temporary.open("wb")
+            except FileNotFoundError:  # its folder is made only when missing (thousands of blocks)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                file = temporary.open("wb")
+            with file:
                 file.writelines(parts)
             os.replace(temporary, path)
         except OSError:

@@ -103,6 +103,7 @@ class SiteWriter:
         self.staging = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.building-", dir=self.output.parent))
         self.staging.chmod(0o755)  # mkdtemp makes it private; a published site must be readable by a web server
         self.written = 0
+        self._folders: set[Path] = set()  # made in the staging folder already (thousands of files share a few)
         self.add_all(asset_files())
 
     def __enter__(self) -> Self:
@@ -115,7 +116,9 @@ class SiteWriter:
     def add(self, relative: str, content: str | bytes | TextParts) -> None:
         """Write one file (text in pieces is written a piece at a time)."""
         path = self.staging / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
         data = content if isinstance(content, (bytes, TextParts)) else content.encode("utf-8")
         previous = self.output / relative
         if _same_file(previous, data):
