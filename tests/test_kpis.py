@@ -448,3 +448,21 @@ def test_row_hashes_go_on_from_the_hashes_of_other_columns():
     assert np.array_equal(row_hashes(frame, ["c", "d"], start=first), row_hashes(frame, ["a", "b", "c", "d"]))
     assert np.array_equal(first, row_hashes(frame, ["a", "b"]))  # the start is not changed
     assert not np.array_equal(row_hashes(frame, ["c", "d"], start=first), row_hashes(frame, ["c", "d"]))
+
+
+def test_fetched_text_keeps_quotes_and_missing_values_and_an_empty_column():
+    """``fetch_frame`` turns text columns into ENUMs of their distinct values: quotes, the empty
+    text and missing cells come back as they were; a column with no text at all stays missing."""
+    import duckdb
+
+    from perfgen.kpis import fetch_frame
+
+    db = duckdb.connect()
+    db.execute("""CREATE TABLE t AS SELECT * FROM (VALUES
+        ('it''s', '', NULL::VARCHAR), ('say "no"', NULL, NULL), ('it''s', 'x', NULL)) v(a, b, c)""")
+    for categories in (False, True):
+        frame = fetch_frame(db, "SELECT * FROM t", categories=categories)
+        assert frame["a"].tolist() == ["it's", 'say "no"', "it's"]
+        assert frame["b"].tolist()[0] == "" and pd.isna(frame["b"].iloc[1]) and frame["b"].iloc[2] == "x"
+        assert frame["c"].isna().all()
+    assert db.execute("SELECT count(*) FROM duckdb_types() WHERE type_name LIKE '_fetched%'").fetchone()[0] == 0  # dropped
