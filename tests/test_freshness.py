@@ -185,3 +185,22 @@ def test_overdue_markers_are_accessible(late_site):
         for path in ("services/renew-driving-licence/index.html", "departments/ho/index.html"):
             violations = site.audit(path)
             assert not violations, describe_violations(violations)
+
+
+def test_latest_period_is_the_latest_end_then_the_shortest_period_with_a_figure():
+    """``LATEST_SQL``: each service's latest period with a figure (status "value"): the latest
+    end and, of the periods ending then, the shortest; later periods without a figure and other
+    services' periods do not count."""
+    import duckdb
+
+    from perfgen.freshness import LATEST_SQL
+
+    db = duckdb.connect()
+    db.execute("""CREATE TABLE clean_observations AS SELECT service, period_start::DATE AS period_start,
+                  period_end::DATE AS period_end, status FROM (VALUES
+        ('b', '2024-01-01', '2024-12-31', 'value'), ('b', '2024-12-01', '2024-12-31', 'value'),
+        ('b', '2024-10-01', '2024-12-31', 'value'), ('b', '2025-01-01', '2025-01-31', 'not_provided'),
+        ('a', '2023-04-01', '2024-03-31', 'value'), ('a', '2023-06-01', '2023-06-30', 'value'),
+        ('c', '2025-01-01', '2025-01-31', 'invalid')) v(service, period_start, period_end, status)""")
+    assert db.execute(LATEST_SQL).fetchall() == [
+        ("a", date(2023, 4, 1), date(2024, 3, 31)), ("b", date(2024, 12, 1), date(2024, 12, 31))]

@@ -120,13 +120,14 @@ def check_freshness(config: Config, latest: dict[str, tuple[date, date]], as_of:
 
 
 #: Each service's latest period with a figure: the latest end and, of periods ending then, the
-#: shortest (December 2024 rather than the 12 months to December 2024).
+#: shortest (December 2024 rather than the 12 months to December 2024). The greatest (end, start)
+#: pair, a struct compared field by field: a hash aggregate, where a window numbering each
+#: service's rows sorted every figure (2.0 s at 10,000 services, 0.5 s now).
 LATEST_SQL = """
-    SELECT service, period_start, period_end FROM (
-        SELECT service, period_start, period_end,
-               row_number() OVER (PARTITION BY service ORDER BY period_end DESC, period_start DESC) AS rank
-        FROM clean_observations WHERE status = 'value'
-    ) WHERE rank = 1 ORDER BY service
+    SELECT service, latest.start AS period_start, latest."end" AS period_end FROM (
+        SELECT service, max({'end': period_end, 'start': period_start}) AS latest
+        FROM clean_observations WHERE status = 'value' GROUP BY service
+    ) ORDER BY service
 """
 
 
