@@ -89,14 +89,17 @@ def _text(value: Any) -> str:
     return _escaped(value) if type(value) is str else str(escape(value))
 
 
+def _is_mapping(cell: Any) -> bool:
+    return type(cell) is dict or isinstance(cell, Mapping)  # a dict, the usual cell, without the ABC check
+
+
 def _content(cell: Any) -> str:
     """A cell's HTML: what ``components._cell_content`` gives, as a string."""
     if cell is None:
         return _NOT_PROVIDED
-    kind = type(cell)
-    if kind is str:
+    if type(cell) is str:
         return _escaped(cell)
-    if kind is dict or isinstance(cell, Mapping):
+    if _is_mapping(cell):
         if "html" in cell:
             return str(escape(cell["html"]))
         if cell.get("title"):
@@ -106,7 +109,7 @@ def _content(cell: Any) -> str:
 
 
 def _classes(cell: Any) -> str:
-    return f" {_text(cell['classes'])}" if (type(cell) is dict or isinstance(cell, Mapping)) and cell.get("classes") else ""
+    return f" {_text(cell['classes'])}" if _is_mapping(cell) and cell.get("classes") else ""
 
 
 def table_body(rows: list[list[Any]], numeric_columns: Any = (), compact: bool = False) -> Markup:

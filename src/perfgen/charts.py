@@ -31,6 +31,7 @@ from typing import Any
 import altair as alt
 
 from perfgen import chartlabels
+from perfgen.files import write_whole
 
 #: Bump when a change here alters the SVG for the same spec (it is part of the cache key).
 CHART_CODE_VERSION = 2
@@ -279,17 +280,8 @@ def render_charts(requests: Iterable[ChartRequest], workers: int | None = None, 
 
 
 def _store(folder: Path, address: str, svg: str) -> None:
-    """A chart's SVG into ``folder`` by its address, whole (a temporary file renamed). Its
-    folder is made only when missing: asking for each of thousands of charts cost a third of a
-    millisecond each on a virtual disk."""
-    path = folder / address[:2] / f"{address}.svg"
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        temporary.write_text(svg, encoding="utf-8")
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(svg, encoding="utf-8")
-    os.replace(temporary, path)
+    """A chart's SVG into ``folder`` by its address (``files.write_whole``)."""
+    write_whole(folder / address[:2] / f"{address}.svg", [svg.encode("utf-8")])
 
 
 def _work(connection: Any, counter: Any) -> None:
@@ -326,6 +318,11 @@ def _work(connection: Any, counter: Any) -> None:
         connection.send(report)
 
 
+def worker_count(workers: int | None) -> int:
+    """The chart workers a build uses: as asked, else two (or one on a one-core machine)."""
+    return workers if workers is not None else min(2, os.cpu_count() or 1)
+
+
 class ChartWorkers:
     """Processes that draw charts, started before the charts are known so that they are ready
     when asked (Python, Altair and vl-convert's engine loaded: over a second each): a build
@@ -349,6 +346,10 @@ class ChartWorkers:
             theirs.close()
             self._connections.append(mine)
             self._processes.append(process)
+
+    @property
+    def count(self) -> int:
+        return len(self._processes)
 
     def draw(self, batches: list[list[tuple[str, ChartRequest]]], tasks: Path, folder: Path) -> None:
         """Start drawing ``batches`` (each chart with its address) into ``folder``; the batches
@@ -416,8 +417,7 @@ class ChartJob:
             # Read when a page asks for it: a rebuild takes most of its pages from the previous build.
             if not (self._folder / address[:2] / f"{address}.svg").is_file():
                 missing.append(request)
-        self._cached = len(self.requests) - len(missing)
-        count = len(workers._processes) if isinstance(workers, ChartWorkers) else workers if workers is not None else min(2, os.cpu_count() or 1)
+        count = workers.count if isinstance(workers, ChartWorkers) else worker_count(workers)
         batch_size = max(1, min(50, len(missing) // (max(count, 1) * 4) or 1))
         self._batches = [missing[i : i + batch_size] for i in range(0, len(missing), batch_size)]
         self.waited = 0.0  # seconds this process spent waiting for charts (or drawing them itself)

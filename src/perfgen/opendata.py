@@ -26,7 +26,6 @@ import functools
 import hashlib
 import json
 import math
-import os
 import re
 import sys
 import tempfile
@@ -41,6 +40,7 @@ import pandas as pd
 
 from perfgen.cells import is_missing
 from perfgen.config import KPI_IDS, Config, Service
+from perfgen.files import write_whole
 from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition, KpiResults, row_hashes
 from perfgen.plugins import PageSection, TextParts, hookimpl
 
@@ -464,17 +464,8 @@ class BlockCache:
         header = np.array([len(chunk[2]), published.shape[1], len(csv_bytes), len(json_bytes)], dtype="<i8")
         parts = [self.MAGIC, header.tobytes(), np.asarray(chunk[2], dtype="<i8").tobytes(), np.asarray(chunk[3], dtype="<i8").tobytes(),
                  published.tobytes(), csv_bytes, json_bytes]
-        path = self._path(digest)
-        temporary = path.with_name(f"{digest}.{os.getpid()}.tmp")
         try:
-            try:
-                file = temporary.open("wb")
-            except FileNotFoundError:  # its folder is made only when missing (thousands of blocks)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                file = temporary.open("wb")
-            with file:
-                file.writelines(parts)
-            os.replace(temporary, path)
+            write_whole(self._path(digest), parts)
         except OSError:
             pass  # a cache that cannot be written costs time, not output
 

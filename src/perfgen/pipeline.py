@@ -9,7 +9,6 @@ import gc
 import hashlib
 import itertools
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -88,7 +87,7 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
         loaded = load_data(project.data, config, project.root.resolve())
     # The chart workers start now and load their engine while this process computes the KPIs
     # on one core (not before: the load runs on both); the charts are known once the KPIs are.
-    count = workers if workers is not None else min(2, os.cpu_count() or 1)
+    count = charts_stage.worker_count(workers)
     chart_workers = charts_stage.ChartWorkers(count) if count > 1 else None
     try:
         return _build(project, strict, progress, warnings, code, key, config, loaded, chart_workers)

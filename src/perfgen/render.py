@@ -430,12 +430,12 @@ class ServiceInputs:
         # for both their period and their headline rows.
         values = results.values
         values_hashes = row_hashes(values, [c for c in values.columns if c not in SCHEMA_COLUMNS], start=results.value_hashes())
-        frames = (("periods", results.values, model.period_rows), ("headlines", results.values, model.headline_rows),
+        frames = (("periods", values, model.period_rows), ("headlines", values, model.headline_rows),
                   ("parts", results.part_values, None), ("channels", channels, None))
         for name, frame, chosen in frames:
             if frame.empty or (chosen is not None and not len(chosen)):
                 continue
-            hashes, services = values_hashes if frame is results.values else row_hashes(frame), frame["service"]
+            hashes, services = values_hashes if frame is values else row_hashes(frame), frame["service"]
             if chosen is not None:
                 hashes, services = hashes[chosen], services.iloc[chosen].reset_index(drop=True)
             columns = ",".join(f"{column}:{frame[column].dtype.name}" for column in frame.columns)
