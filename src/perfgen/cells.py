@@ -121,14 +121,13 @@ def table_body(rows: list[list[Any]], numeric_columns: Any = (), compact: bool =
     parts: list[str] = []
     if compact:
         for row in rows:
-            parts.append("<tr>")
-            for index, cell in enumerate(row):
-                if index == 0:
-                    parts.append(f'<th scope="row">{_content(cell)}</th>')
+            parts.append(f'<tr><th scope="row">{_content(row[0])}</th>')
+            for cell in row[1:]:
+                if type(cell) is str:  # most cells: plain text
+                    parts.append(f"<td>{_escaped(cell)}</td>")
                 else:
                     classes = _classes(cell)
-                    parts.append(f'<td class="{classes[1:]}">' if classes else "<td>")
-                    parts.append(f"{_content(cell)}</td>")
+                    parts.append(f'<td class="{classes[1:]}">{_content(cell)}</td>' if classes else f"<td>{_content(cell)}</td>")
             parts.append("</tr>")
         return Markup("".join(parts))
     for row in rows:

@@ -607,15 +607,16 @@ def _history_table(model: SiteModel, service: Service, kpi: str, series: list[di
     with notes, the notes dated in each period (the chart's dashed and dotted lines, in words)."""
     definition = model.definitions[kpi]
     target = service.targets.get(kpi)
+    ratio = definition.aggregate == "ratio"
+    unit, numerator_unit = definition.unit, "money" if definition.unit == "money" else "count"
     rows = []
     for row in series:
-        cells: list[Any] = [row["period"], value_cell(definition.unit, row["value"], row["status"])]
-        if definition.aggregate == "ratio":
-            numerator_unit = "money" if definition.unit == "money" else "count"
-            cells.append(format_value(numerator_unit, row["numerator"]) if not is_missing(row["numerator"]) else value_cell("count", None, "not_provided"))
-            cells.append(formatters.count(row["denominator"]) if not is_missing(row["denominator"]) else value_cell("count", None, "not_provided"))
+        cells: list[Any] = [row["period"], value_cell(unit, row["value"], row["status"])]
+        if ratio:
+            cells.append(format_value(numerator_unit, row["numerator"]) if not is_missing(row["numerator"]) else None)
+            cells.append(formatters.count(row["denominator"]) if not is_missing(row["denominator"]) else None)
         if target is not None:
-            cells.append(targets.against_target(row["value"], row["status"], target, definition.unit, definition.better).mark)
+            cells.append(targets.against_target(row["value"], row["status"], target, unit, definition.better).mark)
         if notes:
             cells.append(_note_links([note for note in notes if note.within(row["period_start"], row["period_end"])]))
         rows.append(cells)
