@@ -233,6 +233,36 @@ def test_the_cache_key_is_the_content_the_same_in_every_process():
     assert elsewhere == charts._cache_key(base)
 
 
+def test_the_build_keys_charts_without_altair():
+    """The build process computes every chart's address without importing Altair (a third of a
+    second on every build): only the chart workers, which write the specs, import it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from perfgen import pipeline; from perfgen.charts import ChartRequest, _cache_key; "
+            "_cache_key(ChartRequest('x', 'percent', (('2024-01-31', 0.5, 'All'),), 'Line chart')); print('altair' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_cache_key_names_the_code_that_draws(monkeypatch):
+    """A chart is keyed by its shape's arguments rather than its spec, so the code that makes
+    the spec and places the labels is in the key: changing it draws every chart again."""
+    from pathlib import Path
+
+    request = charts.ChartRequest("a/k", "percent", (("2024-01-31", 0.5, "All"),), "Line chart")
+    before = charts._cache_key(request)
+    read = Path.read_bytes
+    for module in ("charts.py", "chartlabels.py"):
+        monkeypatch.setattr(Path, "read_bytes", lambda path, module=module: read(path) + (b"# edited" if path.name == module else b""))
+        charts._drawing_version.cache_clear()
+        try:
+            assert charts._cache_key(request) != before, module
+        finally:
+            monkeypatch.undo()
+            charts._drawing_version.cache_clear()
+    assert charts._cache_key(request) == before
+
+
 def test_the_cache_keeps_the_charts_of_the_latest_job_only(tmp_path):
     """A changed chart's earlier drawing is removed once the job that replaces it is done, so
     the cache does not grow with every change; charts still asked for stay."""

@@ -28,13 +28,8 @@ from multiprocessing.connection import wait as ready_connections
 from pathlib import Path
 from typing import Any
 
-import altair as alt
-
 from perfgen import chartlabels
 from perfgen.files import write_whole
-
-#: Bump when a change here alters the SVG for the same spec (it is part of the cache key).
-CHART_CODE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,10 @@ MAX_DOTTED = 24
 def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = False, dots: bool = True) -> dict[str, Any]:
     """The Vega-Lite spec for one unit, without data; with ``target`` or ``notes``, a layered
     spec whose layers pick their rows from the one data set by ``kind``. ``dots`` marks each
-    figure with a dot (short series; see :data:`MAX_DOTTED`)."""
+    figure with a dot (short series; see :data:`MAX_DOTTED`). Altair is imported here, in the
+    chart workers: the build itself keys charts by their shape (``_cache_key``) without it."""
+    import altair as alt
+
     y_scale = alt.Scale(domain=[0, 1]) if unit == "percent" else alt.Scale(zero=True)
     encoding = {
         "x": alt.X("end:T", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0, tickCount=6, grid=False)),
@@ -136,11 +134,6 @@ def _values_of(request: ChartRequest) -> list[dict[str, Any]]:
 def _shape_json(shape: tuple[str, int, bool, bool, bool]) -> str:
     """A shape's Vega-Lite spec without its data, as JSON (the key of its compiled Vega)."""
     return json.dumps({key: value for key, value in base_spec(*shape).items() if key != "data"}, sort_keys=True)
-
-
-@lru_cache(maxsize=64)
-def _shape_digest(shape: tuple[str, int, bool, bool, bool]) -> str:
-    return hashlib.sha256(_shape_json(shape).encode("utf-8")).hexdigest()
 
 
 _SVG_OPEN = re.compile(r"^<svg ")
@@ -251,19 +244,26 @@ def _render_batch(requests: list[ChartRequest]) -> list[tuple[str, str]]:
 
 
 @lru_cache(maxsize=1)
-def _renderer_version() -> str:
+def _drawing_version() -> tuple[str, ...]:
+    """What draws a chart of a given shape and data, besides them: the versions of vl-convert
+    and Altair (which writes the spec) and the SHA-256 of this module and :mod:`chartlabels`
+    (the spec of each shape, the SVG's finishing, the labels' placing). Read once per process
+    (package metadata costs about 1 ms)."""
     from importlib.metadata import version
 
-    return version("vl-convert-python")  # reading package metadata costs about 1 ms: once per build
+    sources = [Path(__file__), Path(chartlabels.__file__)]
+    return (version("vl-convert-python"), version("altair"), *(hashlib.sha256(path.read_bytes()).hexdigest() for path in sources))
 
 
 def _cache_key(request: ChartRequest) -> str:
-    """Content address of a chart: its spec (its shape's digest and the request's points, target
-    and notes, which are its data), label and the renderer's version. The request's own fields
-    are hashed as Python writes them (``repr``: tuples of text and floats, the same in every
-    process) rather than as the spec's JSON data: half the time, for every chart of every build."""
-    payload = repr((_shape_digest(_shape_of(request)), request.points, request.target, request.notes, request.label,
-                    _renderer_version(), CHART_CODE_VERSION))
+    """Content address of a chart: its shape (the arguments of :func:`base_spec`), the
+    request's points, target and notes (its data), its label and :func:`_drawing_version`.
+    The request's own fields are hashed as Python writes them (``repr``: tuples of text and
+    floats, the same in every process) rather than as the spec's JSON: half the time, for every
+    chart of every build. The shape is keyed by its arguments, not its spec, so that the build
+    never imports Altair (a third of a second): the code that turns them into a spec is in the
+    key instead."""
+    payload = repr((_shape_of(request), request.points, request.target, request.notes, request.label, _drawing_version()))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -285,12 +285,13 @@ def _store(folder: Path, address: str, svg: str) -> None:
 
 
 def _work(connection: Any, counter: Any) -> None:
-    """A worker process: load vl-convert's engine at once, then wait for one job (a file of
+    """A worker process: load Altair and vl-convert's engine at once, then wait for one job (a file of
     batches and the folder to draw them into), draw the batches the shared ``counter`` hands
     out, and report each one done (or failed, with its traceback) through ``connection``.
     Ctrl-C is left to the build, which stops its workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(Exception):  # an error here is reported by the first batch that draws
+        import altair  # noqa: F401 - for the specs (base_spec), while the build computes its KPIs
         import vl_convert as vlc
 
         vlc.vega_to_svg({"width": 1, "height": 1}, allowed_base_urls=[])  # starts the engine (about half a second)
