@@ -190,6 +190,34 @@ def test_labels_placed_by_perfgen_give_the_chart_vl_convert_draws():
         assert drawn == vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[]), request.key
         hidden += len(re.findall(r'<text [^>]*opacity="0"', drawn))
     assert hidden > 0  # some of these charts hide overlapping labels, as Vega does
+    # After the first chart of each shape, the grid axis was left out and its lines put back.
+    shapes = {charts._shape_and_values(request)[0] for request in VARIED}
+    assert all(charts._light_plan(shape) is not None and charts._GRID_TEXTS[shape] for shape in shapes)
+
+
+def test_a_grid_is_left_out_only_where_its_lines_can_be_put_back():
+    from perfgen import chartlabels
+
+    vega = charts.vega_spec(VARIED[0])
+    grid = next(index for index, axis in enumerate(vega["axes"]) if axis.get("grid"))
+    plan, light = chartlabels.lighter(vega)
+    assert [axis.get("grid") for axis in light["axes"]] == [axis.get("grid") for axis in vega["axes"] if axis is not vega["axes"][grid]]
+    assert plan.grids == (chartlabels.Grid(grid, grid, next(i for i, axis in enumerate(light["axes"]) if axis["scale"] == vega["axes"][grid]["scale"])),)
+    # A grid with other ticks than any labelled axis, or with nothing after it to go back before, stays.
+    other_ticks = [{**axis, "tickCount": 3} if index == grid else axis for index, axis in enumerate(vega["axes"])]
+    assert chartlabels.lighter({**vega, "axes": other_ticks}) is None
+    last = [axis for index, axis in enumerate(vega["axes"]) if index != grid] + [vega["axes"][grid]]
+    assert chartlabels.lighter({**vega, "axes": last}) is None
+    # Its markup is read only from a drawing where its lines are at its twin's ticks.
+    whole = vlc.vega_to_svg(chartlabels.unmeasured(vega), allowed_base_urls=[])
+    texts = chartlabels.grid_texts(whole, plan)
+    assert texts is not None and len(texts) == 1 and 'class="mark-rule role-axis-grid"' in texts[0].head
+    moved = re.sub(r'(role-axis-grid" pointer-events="none"><line transform="translate\(0,)(\d+)', lambda m: m.group(1) + str(int(m.group(2)) + 1), whole, count=1)
+    assert moved != whole and chartlabels.grid_texts(moved, plan) is None
+    # Put back, the chart is the one drawn with every axis.
+    drawn = vlc.vega_to_svg(light, allowed_base_urls=[])
+    assert 'role-axis-grid' not in drawn
+    assert chartlabels.place(drawn, plan, len, texts) == chartlabels.place(whole, chartlabels.plan(vega), len)
 
 
 def test_a_spec_whose_labels_perfgen_cannot_place_is_drawn_the_ordinary_way():

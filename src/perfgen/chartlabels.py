@@ -10,6 +10,11 @@ module then does what Vega would have done with their widths, the same way:
 * the chart's size and origin (``autosize: pad``), grown to take in the labels' boxes;
 * the labels' real size and their baseline offsets in the SVG.
 
+An axis that draws only grid lines (Vega-Lite makes one beside each labelled axis) is left out
+of the drawing too (:func:`lighter`: a quarter of a chart's drawing time) and put back by
+:func:`place`: its lines are where the ticks of its labelled twin are, and the rest of its
+markup (:class:`GridText`) is read once from a drawing that has it (:func:`grid_texts`).
+
 Widths come from vl-convert itself (one call measures every label not seen before in this
 process), so the SVG is byte for byte the one vl-convert would draw (tests/test_charts.py checks
 it against a full drawing for every kind of chart). A spec this module does not handle (another
@@ -42,6 +47,17 @@ class Axis:
 
 
 @dataclass(frozen=True)
+class Grid:
+    """A grid-only axis left out of a drawing: ``index`` among every axis of the spec. Its group
+    goes back in just before the group of drawn axis ``before``, its lines where drawn axis
+    ``twin`` has its ticks (indexes among the drawn axes)."""
+
+    index: int
+    before: int
+    twin: int
+
+
+@dataclass(frozen=True)
 class Plan:
     """What is needed to place a chart's axis labels after it is drawn without them."""
 
@@ -51,6 +67,16 @@ class Plan:
     padding: float
     width: float
     height: float
+    grids: tuple[Grid, ...] = ()
+
+
+@dataclass(frozen=True)
+class GridText:
+    """A grid axis's markup around its lines, and each line's after its ``translate(...)``."""
+
+    head: str
+    line: str
+    tail: str
 
 
 def plan(vega: dict[str, Any]) -> Plan | None:
@@ -101,6 +127,87 @@ def unmeasured(vega: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+#: The options that place an axis's ticks (and a grid's lines): a grid-only axis with the same
+#: ones as a labelled axis has its lines where that axis has its ticks.
+_TICK_OPTIONS = ("scale", "orient", "tickCount", "tickMinStep", "values", "tickBand", "tickOffset", "tickRound",
+                 "tickExtra", "bandPosition", "translate", "zindex")
+
+
+def _grid_only(axis: dict[str, Any]) -> bool:
+    return (axis.get("grid") is True and axis.get("labels") is False and axis.get("ticks") is False
+            and axis.get("domain") is False and not axis.get("title") and not axis.get("encode"))
+
+
+def _grid_twins(axes: list[dict[str, Any]]) -> dict[int, int]:
+    """Grid-only axes that can be left out of a drawing: index -> index of the labelled twin
+    whose ticks place its lines. One is kept when no drawn axis of its layer follows it (its
+    group would have nowhere to go back)."""
+    twins = {}
+    for index, axis in enumerate(axes):
+        if not _grid_only(axis):
+            continue
+        twin = next((other for other, candidate in enumerate(axes) if not _grid_only(candidate)
+                     and candidate.get("ticks", True) is not False and candidate.get("labels", True) is not False
+                     and all(candidate.get(option) == axis.get(option) for option in _TICK_OPTIONS)), None)
+        following = next((other for other in axes[index + 1:] if not _grid_only(other)), None)
+        if twin is not None and following is not None and following.get("zindex") == axis.get("zindex"):
+            twins[index] = twin
+    return twins
+
+
+def lighter(vega: dict[str, Any]) -> tuple[Plan, dict[str, Any]] | None:
+    """The plan and the spec drawn first (:func:`unmeasured`) without the grid-only axes whose
+    lines :func:`place` can put back; None when there are none (or no plan)."""
+    whole = plan(vega)
+    twins = _grid_twins(vega.get("axes", []))
+    if whole is None or not twins:
+        return None
+    drawn = [index for index in range(len(vega["axes"])) if index not in twins]
+    grids = tuple(Grid(grid, next(position for position, index in enumerate(drawn) if index > grid), drawn.index(twin))
+                  for grid, twin in sorted(twins.items()))
+    light = json.loads(json.dumps(vega))
+    light["axes"] = [vega["axes"][index] for index in drawn]
+    return Plan(tuple(whole.axes[index] for index in drawn), whole.font, whole.size, whole.padding, whole.width, whole.height, grids), unmeasured(light)
+
+
+_TICKS = re.compile(r'<g class="mark-rule role-axis-tick"[^>]*>((?:<line [^>]*/>)*)</g>')
+_GRID_LINES = re.compile(r'<g class="mark-rule role-axis-grid"[^>]*>((?:<line [^>]*/>)*)</g>')
+_LINE = re.compile(r'<line transform="translate\(([^)]*)\)"([^>]*)/>')
+
+
+def _tick_places(svg: str, start: int, end: int) -> list[str] | None:
+    """The ``translate`` of each tick of the axis group between ``start`` and ``end``."""
+    ticks = _TICKS.search(svg, start, end)
+    if ticks is None:
+        return None
+    lines = list(_LINE.finditer(svg, ticks.start(1), ticks.end(1)))
+    return [line.group(1) for line in lines] if sum(len(m.group(0)) for m in lines) == ticks.end(1) - ticks.start(1) else None
+
+
+def grid_texts(svg: str, light: Plan) -> tuple[GridText, ...] | None:
+    """Each of ``light``'s grids' markup, read from a drawing with every axis: None unless each
+    grid's lines are where its twin has its ticks and differ only in that place."""
+    groups = list(_AXIS.finditer(svg))
+    left_out = {grid.index for grid in light.grids}
+    if len(groups) != len(light.axes) + len(left_out):
+        return None
+    drawn = [index for index in range(len(groups)) if index not in left_out]  # the drawn axes among all
+    ends = [group.start() for group in groups[1:]] + [len(svg)]
+    texts = []
+    for grid in light.grids:
+        start, end = groups[grid.index].start(), ends[grid.index]
+        found = _GRID_LINES.search(svg, start, end)
+        ticks = _tick_places(svg, groups[drawn[grid.twin]].start(), ends[drawn[grid.twin]])
+        if found is None or ticks is None:
+            return None
+        lines = list(_LINE.finditer(svg, found.start(1), found.end(1)))
+        if (not lines or sum(len(line.group(0)) for line in lines) != found.end(1) - found.start(1)
+                or [line.group(1) for line in lines] != ticks or len({line.group(2) for line in lines}) != 1):
+            return None
+        texts.append(GridText(svg[start:found.start(1)], lines[0].group(2), svg[found.end(1):end]))
+    return tuple(texts)
+
+
 _ROOT = re.compile(r'^(<svg [^>]*?)width="(\d+)" height="(\d+)" viewBox="0 0 (\d+) (\d+)">'
                    r'(<rect width="\d+" height="\d+" fill="[^"]*"/>)?<g fill="none" stroke-miterlimit="10" transform="translate\(([-\d.e+]+),([-\d.e+]+)\)">')
 _AXIS = re.compile(r'<g class="mark-group role-axis"[^>]*><g transform="translate\(([-\d.e+]+),([-\d.e+]+)\)">')
@@ -114,14 +221,22 @@ def label_texts(svg: str) -> list[str]:
     return [unescape(m.group(6)) for group in _LABELS.finditer(svg) for m in _TEXT.finditer(group.group(1))]
 
 
-def place(svg: str, plan: Plan, width_of: Callable[[str], float]) -> str | None:
-    """The SVG Vega would have drawn with the labels measured; None if the drawing is not one
-    this module understands (the caller then draws the chart the ordinary way)."""
+def place(svg: str, plan: Plan, width_of: Callable[[str], float], grids: tuple[GridText, ...] = ()) -> str | None:
+    """The SVG Vega would have drawn with the labels measured (and the plan's grids, from their
+    ``grids`` markup); None if the drawing is not one this module understands (the caller then
+    draws the chart the ordinary way)."""
     root = _ROOT.match(svg)
     axes = list(_AXIS.finditer(svg))
-    if root is None or len(axes) != len(plan.axes):
+    if root is None or len(axes) != len(plan.axes) or len(grids) != len(plan.grids):
         return None
     edits: list[tuple[int, int, str]] = []
+    for grid, text in zip(plan.grids, grids):
+        twin_end = axes[grid.twin + 1].start() if grid.twin + 1 < len(axes) else len(svg)
+        ticks = _tick_places(svg, axes[grid.twin].start(), twin_end)
+        if ticks is None:
+            return None
+        lines = "".join(f'<line transform="translate({tick})"{text.line}/>' for tick in ticks)
+        edits.append((axes[grid.before].start(), axes[grid.before].start(), text.head + lines + text.tail))
     boxes: list[tuple[float, float, float, float]] = []
     for number, (axis, found) in enumerate(zip(plan.axes, axes)):
         end = axes[number + 1].start() if number + 1 < len(axes) else len(svg)
@@ -170,7 +285,7 @@ def place(svg: str, plan: Plan, width_of: Callable[[str], float]) -> str | None:
             + (re.sub(r'width="\d+" height="\d+"', f'width="{total_w}" height="{total_h}"', root.group(6)) if root.group(6) else "")
             + f'<g fill="none" stroke-miterlimit="10" transform="translate({_js_number(left + pad)},{_js_number(top + pad)})">')
     parts, position = [head], root.end()
-    for start, stop, text in edits:
+    for start, stop, text in sorted(edits, key=lambda edit: edit[0]):
         parts += [svg[position:start], text]
         position = stop
     parts.append(svg[position:])
