@@ -190,9 +190,9 @@ def test_labels_placed_by_perfgen_give_the_chart_vl_convert_draws():
         assert drawn == vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[]), request.key
         hidden += len(re.findall(r'<text [^>]*opacity="0"', drawn))
     assert hidden > 0  # some of these charts hide overlapping labels, as Vega does
-    # After the first chart of each shape, the grid axis was left out and its lines put back.
+    # After the first chart of each shape, the grid axis and the domains were left out and put back.
     shapes = {charts._shape_and_values(request)[0] for request in VARIED}
-    assert all(charts._light_plan(shape) is not None and charts._GRID_TEXTS[shape] for shape in shapes)
+    assert all(charts._light_plan(shape) is not None and charts._LEARNED[shape] is not None for shape in shapes)
 
 
 def test_a_grid_is_left_out_only_where_its_lines_can_be_put_back():
@@ -205,19 +205,40 @@ def test_a_grid_is_left_out_only_where_its_lines_can_be_put_back():
     assert plan.grids == (chartlabels.Grid(grid, grid, next(i for i, axis in enumerate(light["axes"]) if axis["scale"] == vega["axes"][grid]["scale"])),)
     # A grid with other ticks than any labelled axis, or with nothing after it to go back before, stays.
     other_ticks = [{**axis, "tickCount": 3} if index == grid else axis for index, axis in enumerate(vega["axes"])]
-    assert chartlabels.lighter({**vega, "axes": other_ticks}) is None
     last = [axis for index, axis in enumerate(vega["axes"]) if index != grid] + [vega["axes"][grid]]
-    assert chartlabels.lighter({**vega, "axes": last}) is None
+    for axes in (other_ticks, last):
+        kept, _ = chartlabels.lighter({**vega, "axes": axes})
+        assert kept.grids == () and len(kept.axes) == len(axes)
     # Its markup is read only from a drawing where its lines are at its twin's ticks.
     whole = vlc.vega_to_svg(chartlabels.unmeasured(vega), allowed_base_urls=[])
-    texts = chartlabels.grid_texts(whole, plan)
-    assert texts is not None and len(texts) == 1 and 'class="mark-rule role-axis-grid"' in texts[0].head
+    learned = chartlabels.learn(whole, plan)
+    assert learned is not None and len(learned.grids) == 1 and 'class="mark-rule role-axis-grid"' in learned.grids[0].head
     moved = re.sub(r'(role-axis-grid" pointer-events="none"><line transform="translate\(0,)(\d+)', lambda m: m.group(1) + str(int(m.group(2)) + 1), whole, count=1)
-    assert moved != whole and chartlabels.grid_texts(moved, plan) is None
+    assert moved != whole and chartlabels.learn(moved, plan) is None
     # Put back, the chart is the one drawn with every axis.
     drawn = vlc.vega_to_svg(light, allowed_base_urls=[])
-    assert 'role-axis-grid' not in drawn
-    assert chartlabels.place(drawn, plan, len, texts) == chartlabels.place(whole, chartlabels.plan(vega), len)
+    assert "role-axis-grid" not in drawn
+    assert chartlabels.place(drawn, plan, len, learned) == chartlabels.place(whole, chartlabels.plan(vega), len)
+
+
+def test_domain_lines_are_left_out_and_put_back_after_their_labels():
+    from perfgen import chartlabels
+
+    vega = charts.vega_spec(VARIED[0])
+    plan, light = chartlabels.lighter(vega)
+    labelled = [index for index, axis in enumerate(light["axes"]) if axis.get("labels", True) is not False]
+    assert plan.domains == tuple(labelled) and all(light["axes"][index]["domain"] is False for index in labelled)
+    whole = vlc.vega_to_svg(chartlabels.unmeasured(vega), allowed_base_urls=[])
+    learned = chartlabels.learn(whole, plan)
+    assert len(learned.domains) == len(labelled) and all('role-axis-domain' in domain for domain in learned.domains)
+    drawn = vlc.vega_to_svg(light, allowed_base_urls=[])
+    assert "role-axis-domain" not in drawn
+    assert chartlabels.place(drawn, plan, len, learned) == chartlabels.place(whole, chartlabels.plan(vega), len)
+    # An axis drawn without its domain keeps none; a drawing whose domain is elsewhere is refused.
+    bare = {**vega, "axes": [{**axis, "domain": False} for axis in vega["axes"]]}
+    assert chartlabels.lighter(bare)[0].domains == ()
+    misplaced = re.sub(r'(<g class="mark-rule role-axis-domain"[^>]*>(?:<line [^>]*/>)*</g>)', r'<g></g>\1', whole, count=1)
+    assert chartlabels.learn(misplaced, plan) is None
 
 
 def test_a_spec_whose_labels_perfgen_cannot_place_is_drawn_the_ordinary_way():

@@ -10,10 +10,12 @@ module then does what Vega would have done with their widths, the same way:
 * the chart's size and origin (``autosize: pad``), grown to take in the labels' boxes;
 * the labels' real size and their baseline offsets in the SVG.
 
-An axis that draws only grid lines (Vega-Lite makes one beside each labelled axis) is left out
-of the drawing too (:func:`lighter`: a quarter of a chart's drawing time) and put back by
-:func:`place`: its lines are where the ticks of its labelled twin are, and the rest of its
-markup (:class:`GridText`) is read once from a drawing that has it (:func:`grid_texts`).
+Two costly parts of the axes are left out of that drawing too (:func:`lighter`) and put back by
+:func:`place`: an axis that draws only grid lines (Vega-Lite makes one beside each labelled axis;
+a quarter of a chart's drawing time), whose lines are where the ticks of its labelled twin are,
+and each axis's domain line, which depends on the chart's size alone (a tenth). The markup put
+back (:class:`Learned`) is read once per shape from a drawing that has every part
+(:func:`learn`).
 
 Widths come from vl-convert itself (one call measures every label not seen before in this
 process), so the SVG is byte for byte the one vl-convert would draw (tests/test_charts.py checks
@@ -68,6 +70,7 @@ class Plan:
     width: float
     height: float
     grids: tuple[Grid, ...] = ()
+    domains: tuple[int, ...] = ()  # drawn axes whose domain line was left out (indexes among them)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,14 @@ class GridText:
     head: str
     line: str
     tail: str
+
+
+@dataclass(frozen=True)
+class Learned:
+    """The markup :func:`place` puts back for a light plan: each grid's, each domain's."""
+
+    grids: tuple[GridText, ...]
+    domains: tuple[str, ...]
 
 
 def plan(vega: dict[str, Any]) -> Plan | None:
@@ -157,17 +168,26 @@ def _grid_twins(axes: list[dict[str, Any]]) -> dict[int, int]:
 
 def lighter(vega: dict[str, Any]) -> tuple[Plan, dict[str, Any]] | None:
     """The plan and the spec drawn first (:func:`unmeasured`) without the grid-only axes whose
-    lines :func:`place` can put back; None when there are none (or no plan)."""
+    lines :func:`place` can put back, and without the labelled axes' domain lines; None when
+    there is nothing to leave out (or no plan)."""
     whole = plan(vega)
-    twins = _grid_twins(vega.get("axes", []))
-    if whole is None or not twins:
+    if whole is None:
         return None
+    twins = _grid_twins(vega.get("axes", []))
     drawn = [index for index in range(len(vega["axes"])) if index not in twins]
     grids = tuple(Grid(grid, next(position for position, index in enumerate(drawn) if index > grid), drawn.index(twin))
                   for grid, twin in sorted(twins.items()))
     light = json.loads(json.dumps(vega))
-    light["axes"] = [vega["axes"][index] for index in drawn]
-    return Plan(tuple(whole.axes[index] for index in drawn), whole.font, whole.size, whole.padding, whole.width, whole.height, grids), unmeasured(light)
+    light["axes"] = [light["axes"][index] for index in drawn]
+    # A domain spans the scale's range: the chart's width or height, whatever its data.
+    domains = tuple(position for position, axis in enumerate(light["axes"])
+                    if axis.get("domain", True) is not False and axis.get("labels", True) is not False and not axis.get("encode", {}).get("domain"))
+    for position in domains:
+        light["axes"][position]["domain"] = False
+    if not grids and not domains:
+        return None
+    axes = tuple(whole.axes[index] for index in drawn)
+    return Plan(axes, whole.font, whole.size, whole.padding, whole.width, whole.height, grids, domains), unmeasured(light)
 
 
 _TICKS = re.compile(r'<g class="mark-rule role-axis-tick"[^>]*>((?:<line [^>]*/>)*)</g>')
@@ -184,16 +204,20 @@ def _tick_places(svg: str, start: int, end: int) -> list[str] | None:
     return [line.group(1) for line in lines] if sum(len(m.group(0)) for m in lines) == ticks.end(1) - ticks.start(1) else None
 
 
-def grid_texts(svg: str, light: Plan) -> tuple[GridText, ...] | None:
-    """Each of ``light``'s grids' markup, read from a drawing with every axis: None unless each
-    grid's lines are where its twin has its ticks and differ only in that place."""
+_DOMAIN = re.compile(r'<g class="mark-rule role-axis-domain"[^>]*>(?:<line [^>]*/>)*</g>')
+
+
+def learn(svg: str, light: Plan) -> Learned | None:
+    """The markup ``light`` leaves out, read from a drawing with every part: None unless each
+    grid's lines are where its twin has its ticks and differ only in that place, and each domain
+    comes right after its axis's labels."""
     groups = list(_AXIS.finditer(svg))
     left_out = {grid.index for grid in light.grids}
     if len(groups) != len(light.axes) + len(left_out):
         return None
     drawn = [index for index in range(len(groups)) if index not in left_out]  # the drawn axes among all
     ends = [group.start() for group in groups[1:]] + [len(svg)]
-    texts = []
+    grids = []
     for grid in light.grids:
         start, end = groups[grid.index].start(), ends[grid.index]
         found = _GRID_LINES.search(svg, start, end)
@@ -204,8 +228,16 @@ def grid_texts(svg: str, light: Plan) -> tuple[GridText, ...] | None:
         if (not lines or sum(len(line.group(0)) for line in lines) != found.end(1) - found.start(1)
                 or [line.group(1) for line in lines] != ticks or len({line.group(2) for line in lines}) != 1):
             return None
-        texts.append(GridText(svg[start:found.start(1)], lines[0].group(2), svg[found.end(1):end]))
-    return tuple(texts)
+        grids.append(GridText(svg[start:found.start(1)], lines[0].group(2), svg[found.end(1):end]))
+    domains = []
+    for position in light.domains:
+        start, end = groups[drawn[position]].start(), ends[drawn[position]]
+        labels = _LABELS.search(svg, start, end)
+        domain = _DOMAIN.match(svg, labels.end()) if labels is not None else None
+        if domain is None or domain.end() > end:
+            return None
+        domains.append(domain.group(0))
+    return Learned(tuple(grids), tuple(domains))
 
 
 _ROOT = re.compile(r'^(<svg [^>]*?)width="(\d+)" height="(\d+)" viewBox="0 0 (\d+) (\d+)">'
@@ -221,22 +253,28 @@ def label_texts(svg: str) -> list[str]:
     return [unescape(m.group(6)) for group in _LABELS.finditer(svg) for m in _TEXT.finditer(group.group(1))]
 
 
-def place(svg: str, plan: Plan, width_of: Callable[[str], float], grids: tuple[GridText, ...] = ()) -> str | None:
-    """The SVG Vega would have drawn with the labels measured (and the plan's grids, from their
-    ``grids`` markup); None if the drawing is not one this module understands (the caller then
-    draws the chart the ordinary way)."""
+def place(svg: str, plan: Plan, width_of: Callable[[str], float], learned: Learned | None = None) -> str | None:
+    """The SVG Vega would have drawn with the labels measured (and what a light plan left out,
+    from its ``learned`` markup); None if the drawing is not one this module understands (the
+    caller then draws the chart the ordinary way)."""
     root = _ROOT.match(svg)
     axes = list(_AXIS.finditer(svg))
-    if root is None or len(axes) != len(plan.axes) or len(grids) != len(plan.grids):
+    learned = learned or Learned((), ())
+    if root is None or len(axes) != len(plan.axes) or len(learned.grids) != len(plan.grids) or len(learned.domains) != len(plan.domains):
         return None
+    ends = [axis.start() for axis in axes[1:]] + [len(svg)]
     edits: list[tuple[int, int, str]] = []
-    for grid, text in zip(plan.grids, grids):
-        twin_end = axes[grid.twin + 1].start() if grid.twin + 1 < len(axes) else len(svg)
-        ticks = _tick_places(svg, axes[grid.twin].start(), twin_end)
+    for grid, text in zip(plan.grids, learned.grids):
+        ticks = _tick_places(svg, axes[grid.twin].start(), ends[grid.twin])
         if ticks is None:
             return None
         lines = "".join(f'<line transform="translate({tick})"{text.line}/>' for tick in ticks)
         edits.append((axes[grid.before].start(), axes[grid.before].start(), text.head + lines + text.tail))
+    for position, domain in zip(plan.domains, learned.domains):
+        labels = _LABELS.search(svg, axes[position].start(), ends[position])
+        if labels is None:
+            return None
+        edits.append((labels.end(), labels.end(), domain))
     boxes: list[tuple[float, float, float, float]] = []
     for number, (axis, found) in enumerate(zip(plan.axes, axes)):
         end = axes[number + 1].start() if number + 1 < len(axes) else len(svg)

@@ -213,17 +213,18 @@ def _label_plan(shape: str) -> tuple[chartlabels.Plan, str] | None:
 
 @lru_cache(maxsize=64)
 def _light_plan(shape: str) -> tuple[chartlabels.Plan, str] | None:
-    """The plan and the spec drawn first without the shape's grid-only axes, which
-    :func:`chartlabels.place` puts back (:func:`chartlabels.lighter`); None if it has none."""
+    """The plan and the spec drawn first without the shape's grid-only axes and domain lines,
+    which :func:`chartlabels.place` puts back (:func:`chartlabels.lighter`); None if it has none."""
     light = chartlabels.lighter(json.loads(_vega_for_shape(shape)))
     return None if light is None else (light[0], json.dumps(light[1]))
 
 
 #: Label widths measured by vl-convert in this process: (font, size) -> text -> width.
 _WIDTHS: dict[tuple[str, float], dict[str, float]] = {}
-#: Each shape's grid markup, read from the first of its charts drawn in this process with every
-#: axis (:func:`chartlabels.grid_texts`); None if it could not be read (every axis is drawn).
-_GRID_TEXTS: dict[str, tuple[chartlabels.GridText, ...] | None] = {}
+#: The markup each shape's light plan leaves out, read from the first of its charts drawn in this
+#: process with every part (:func:`chartlabels.learn`); None if it could not be read (every
+#: part is then drawn).
+_LEARNED: dict[str, chartlabels.Learned | None] = {}
 
 
 def _draw(request: ChartRequest) -> str:
@@ -235,13 +236,15 @@ def _draw(request: ChartRequest) -> str:
     labelled = _label_plan(shape)
     if labelled is not None:
         plan, unmeasured = labelled
-        light, grids = _light_plan(shape), _GRID_TEXTS.get(shape) or ()
-        if light is not None and grids:
-            plan, unmeasured = light  # without the grid axes (a quarter of the time), put back by place
+        light, learned = _light_plan(shape), _LEARNED.get(shape)
+        if light is not None and learned is not None:
+            plan, unmeasured = light  # without grid axes and domains (a third of the time), put back by place
+        else:
+            learned = None
         measured = _WIDTHS.setdefault((plan.font, plan.size), {})
         svg = vlc.vega_to_svg(_with_values(unmeasured, values), allowed_base_urls=[])
-        if light is not None and shape not in _GRID_TEXTS:
-            _GRID_TEXTS[shape] = chartlabels.grid_texts(svg, light[0])
+        if light is not None and shape not in _LEARNED:
+            _LEARNED[shape] = chartlabels.learn(svg, light[0])
         missing = sorted({text for text in chartlabels.label_texts(svg) if text and text not in measured})
         if missing:
             drawn = vlc.vega_to_svg(chartlabels.measurement_spec(missing, plan.font, plan.size), allowed_base_urls=[])
@@ -249,7 +252,7 @@ def _draw(request: ChartRequest) -> str:
             if widths is not None:
                 measured.update(zip(missing, widths))
         if all(text in measured for text in missing):
-            placed = chartlabels.place(svg, plan, measured.__getitem__, grids)
+            placed = chartlabels.place(svg, plan, measured.__getitem__, learned)
             if placed is not None:
                 return placed
     return vlc.vega_to_svg(_with_values(_vega_for_shape(shape), values), allowed_base_urls=[])
