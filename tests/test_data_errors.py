@@ -404,3 +404,29 @@ def test_record_starts_without_quotes_are_the_csv_readers(text):
         end = reader.line_num
     assert load._record_starts(text) == expected
     assert load._FIRST_LINE.match(text).group() == (text.splitlines() or [""])[0]
+
+
+def test_the_load_keeps_each_row_with_its_line_and_leaves_no_file_tables(example_project):
+    """Each file's rows are read through a view (copied once, into ``observations``, in file and
+    line order); a file whose records do not start on consecutive lines (a quoted line break, a
+    blank line) maps them through a table of lines. Nothing of either is left once loaded."""
+    from perfgen.config import load_config
+    from perfgen.load import load_data
+
+    write(example_project, EXTRA, (
+        "service,period,channel,metric,value,note\n"
+        'apply-passport,2031-01,online,transactions,5,"Two lines\nof note"\n'
+        "\n"
+        "apply-passport,2031-02,online,transactions,7,\n"
+    ))
+    (example_project / "data" / "more.json").write_text(
+        '[{"service": "apply-passport", "period": "2031-03", "channel": "online", "metric": "transactions", "value": "9"}]', encoding="utf-8")
+    config = load_config(example_project / "config" / "services.yml", "config/services.yml")
+    loaded = load_data(example_project / "data", config, example_project)
+    rows = loaded.db.execute("SELECT file, line, value, note FROM clean_observations WHERE period_start >= DATE '2031-01-01' ORDER BY period_start").fetchall()
+    assert rows == [("data/extra.csv", 2, 5.0, "Two lines\nof note"), ("data/extra.csv", 5, 7.0, None), ("data/more.json", 1, 9.0, None)]
+    stored = loaded.db.execute("SELECT file, line FROM clean_observations").fetchall()  # as stored
+    assert stored == sorted(stored) and len(set(stored)) == len(stored)
+    left = loaded.db.execute("SELECT table_name FROM duckdb_tables() WHERE regexp_matches(table_name, '^input_[0-9]') "
+                             "UNION ALL SELECT view_name FROM duckdb_views() WHERE regexp_matches(view_name, '^input_[0-9]')").fetchall()
+    assert left == []

@@ -197,11 +197,11 @@ def _load_csv(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: st
         line_expr, join = "n.line", f"JOIN {table}_lines n ON n.row_index = r.rowid"
     else:
         line_expr, join = "r.rowid + 2", ""
+    # A view: the rows are copied once, into ``observations`` (in file and line order).
     db.execute(
-        f"""CREATE TEMP TABLE {table} AS
+        f"""CREATE TEMP VIEW {table} AS
         SELECT {_quote(display)} AS file, {line_expr.replace('r.rowid', 'c.rid')} AS line, c.* EXCLUDE (rid)
-        FROM ({_select_canonical(columns, table + '_raw')}) c {join.replace('r.rowid', 'c.rid')}
-        ORDER BY c.rid"""
+        FROM ({_select_canonical(columns, table + '_raw')}) c {join.replace('r.rowid', 'c.rid')}"""
     )
     return True
 
@@ -218,9 +218,9 @@ def _load_table_file(db: duckdb.DuckDBPyConnection, path: Path, display: str, ta
     if not _check_columns(columns, display, problems):
         return False
     db.execute(
-        f"""CREATE TEMP TABLE {table} AS
+        f"""CREATE TEMP VIEW {table} AS
         SELECT {_quote(display)} AS file, c.rid + 1 AS line, c.* EXCLUDE (rid)
-        FROM ({_select_canonical(columns, table + '_raw')}) c ORDER BY c.rid"""
+        FROM ({_select_canonical(columns, table + '_raw')}) c"""
     )
     return True
 
@@ -407,8 +407,9 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
         FROM ({union})
         ORDER BY file, line"""
     )
-    for table in loaded_tables:
-        db.execute(f"DROP TABLE {table}; DROP TABLE IF EXISTS {table}_raw")
+    views = {name for (name,) in db.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    for table in loaded_tables:  # a loader's table or view (the built-in ones: a view of the file's rows)
+        db.execute(f"DROP {'VIEW' if table in views else 'TABLE'} {table}; DROP TABLE IF EXISTS {table}_raw; DROP TABLE IF EXISTS {table}_lines")
     _check_rows(db, config, problems)
     _load_periods(db, problems)
     _check_duplicates(db, problems)
