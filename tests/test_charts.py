@@ -203,10 +203,12 @@ def test_a_grid_is_left_out_only_where_its_lines_can_be_put_back():
     plan, light = chartlabels.lighter(vega)
     assert [axis.get("grid") for axis in light["axes"]] == [axis.get("grid") for axis in vega["axes"] if axis is not vega["axes"][grid]]
     assert plan.grids == (chartlabels.Grid(grid, grid, next(i for i, axis in enumerate(light["axes"]) if axis["scale"] == vega["axes"][grid]["scale"])),)
-    # A grid with other ticks than any labelled axis, or with nothing after it to go back before, stays.
+    # A grid with other ticks than any labelled axis, or with no drawn axis of its layer right after
+    # it to go back before, stays.
     other_ticks = [{**axis, "tickCount": 3} if index == grid else axis for index, axis in enumerate(vega["axes"])]
     last = [axis for index, axis in enumerate(vega["axes"]) if index != grid] + [vega["axes"][grid]]
-    for axes in (other_ticks, last):
+    other_layer = [{**axis, "zindex": 1} if index == grid + 1 else axis for index, axis in enumerate(vega["axes"])]
+    for axes in (other_ticks, last, other_layer):
         kept, _ = chartlabels.lighter({**vega, "axes": axes})
         assert kept.grids == () and len(kept.axes) == len(axes)
     # Its markup is read only from a drawing where its lines are at its twin's ticks.

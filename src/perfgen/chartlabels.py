@@ -151,17 +151,17 @@ def _grid_only(axis: dict[str, Any]) -> bool:
 
 def _grid_twins(axes: list[dict[str, Any]]) -> dict[int, int]:
     """Grid-only axes that can be left out of a drawing: index -> index of the labelled twin
-    whose ticks place its lines. One is kept when no drawn axis of its layer follows it (its
-    group would have nowhere to go back)."""
+    whose ticks place its lines. One is kept unless the next axis is drawn, in the same layer
+    (``zindex``): its group goes back just before that one's."""
     twins = {}
-    for index, axis in enumerate(axes):
-        if not _grid_only(axis):
+    for index, axis in enumerate(axes[:-1]):
+        following = axes[index + 1]
+        if not _grid_only(axis) or _grid_only(following) or following.get("zindex") != axis.get("zindex"):
             continue
         twin = next((other for other, candidate in enumerate(axes) if not _grid_only(candidate)
                      and candidate.get("ticks", True) is not False and candidate.get("labels", True) is not False
                      and all(candidate.get(option) == axis.get(option) for option in _TICK_OPTIONS)), None)
-        following = next((other for other in axes[index + 1:] if not _grid_only(other)), None)
-        if twin is not None and following is not None and following.get("zindex") == axis.get("zindex"):
+        if twin is not None:
             twins[index] = twin
     return twins
 
@@ -175,8 +175,7 @@ def lighter(vega: dict[str, Any]) -> tuple[Plan, dict[str, Any]] | None:
         return None
     twins = _grid_twins(vega.get("axes", []))
     drawn = [index for index in range(len(vega["axes"])) if index not in twins]
-    grids = tuple(Grid(grid, next(position for position, index in enumerate(drawn) if index > grid), drawn.index(twin))
-                  for grid, twin in sorted(twins.items()))
+    grids = tuple(Grid(grid, drawn.index(grid + 1), drawn.index(twin)) for grid, twin in sorted(twins.items()))
     light = json.loads(json.dumps(vega))
     light["axes"] = [light["axes"][index] for index in drawn]
     # A domain spans the scale's range: the chart's width or height, whatever its data.
