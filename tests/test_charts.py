@@ -243,6 +243,26 @@ def test_domain_lines_are_left_out_and_put_back_after_their_labels():
     assert chartlabels.learn(misplaced, plan) is None
 
 
+def test_ticks_are_left_out_and_put_back_where_the_labels_are():
+    from perfgen import chartlabels
+
+    vega = charts.vega_spec(VARIED[0])
+    plan, light = chartlabels.lighter(vega)
+    labelled = [index for index, axis in enumerate(light["axes"]) if axis.get("labels", True) is not False]
+    assert plan.ticks == tuple(labelled)
+    assert all(light["axes"][index]["ticks"] is False and light["axes"][index]["labelPadding"] == 7 for index in labelled)  # 2 + 5
+    whole = vlc.vega_to_svg(chartlabels.unmeasured(vega), allowed_base_urls=[])
+    learned = chartlabels.learn(whole, plan)
+    assert len(learned.ticks) == len(labelled) and all("role-axis-tick" in ticks.head for ticks in learned.ticks)
+    drawn = vlc.vega_to_svg(light, allowed_base_urls=[])
+    assert "role-axis-tick" not in drawn
+    assert chartlabels.place(drawn, plan, len, learned) == chartlabels.place(whole, chartlabels.plan(vega), len)
+    # A tick not where its label is (rounded) is refused; ticks set apart by the config are drawn.
+    moved = re.sub(r'(role-axis-tick" pointer-events="none"><line transform="translate\()(\d+)', lambda m: m.group(1) + str(int(m.group(2)) + 1), whole, count=1)
+    assert moved != whole and chartlabels.learn(moved, plan) is None
+    assert chartlabels.lighter({**vega, "config": {**vega["config"], "axisX": {"tickSize": 8}}})[0].ticks == ()
+
+
 def test_a_spec_whose_labels_perfgen_cannot_place_is_drawn_the_ordinary_way():
     from perfgen import chartlabels
 

@@ -10,11 +10,12 @@ module then does what Vega would have done with their widths, the same way:
 * the chart's size and origin (``autosize: pad``), grown to take in the labels' boxes;
 * the labels' real size and their baseline offsets in the SVG.
 
-Two costly parts of the axes are left out of that drawing too (:func:`lighter`) and put back by
+Costly parts of the axes are left out of that drawing too (:func:`lighter`) and put back by
 :func:`place`: an axis that draws only grid lines (Vega-Lite makes one beside each labelled axis;
-a quarter of a chart's drawing time), whose lines are where the ticks of its labelled twin are,
-and each axis's domain line, which depends on the chart's size alone (a tenth). The markup put
-back (:class:`Learned`) is read once per shape from a drawing that has every part
+a quarter of a chart's drawing time), whose lines are where the ticks of its labelled twin are;
+each axis's domain line, which depends on the chart's size alone (a tenth); the labelled axes'
+ticks, one where each label is (the labels padded by the ticks' size instead; a tenth). The
+markup put back (:class:`Learned`) is read once per shape from a drawing that has every part
 (:func:`learn`).
 
 Widths come from vl-convert itself (one call measures every label not seen before in this
@@ -46,6 +47,7 @@ class Axis:
     overlap: str | None  # "parity", "greedy" or None
     separation: float
     translate: float
+    orient: str = "bottom"
 
 
 @dataclass(frozen=True)
@@ -71,23 +73,29 @@ class Plan:
     height: float
     grids: tuple[Grid, ...] = ()
     domains: tuple[int, ...] = ()  # drawn axes whose domain line was left out (indexes among them)
+    ticks: tuple[int, ...] = ()  # drawn axes whose ticks were left out (their labels padded by the ticks' size)
 
 
 @dataclass(frozen=True)
-class GridText:
-    """A grid axis's markup around its lines, and each line's after its ``translate(...)``."""
+class Lines:
+    """The markup of a run of lines (a grid's, an axis's ticks) around them, and each line's
+    after its ``translate(...)``."""
 
     head: str
     line: str
     tail: str
 
+    def around(self, places: list[str]) -> str:
+        return self.head + "".join(f'<line transform="translate({place})"{self.line}/>' for place in places) + self.tail
+
 
 @dataclass(frozen=True)
 class Learned:
-    """The markup :func:`place` puts back for a light plan: each grid's, each domain's."""
+    """The markup :func:`place` puts back for a light plan: each grid's, domain's and ticks'."""
 
-    grids: tuple[GridText, ...]
+    grids: tuple[Lines, ...]
     domains: tuple[str, ...]
+    ticks: tuple[Lines, ...] = ()
 
 
 def plan(vega: dict[str, Any]) -> Plan | None:
@@ -116,7 +124,7 @@ def plan(vega: dict[str, Any]) -> Plan | None:
             return None
         method = "parity" if overlap is True else overlap or None
         axes.append(Axis(labelled, axis.get("labelBaseline", _BASELINE[orient]), method,
-                         float(axis.get("labelSeparation", 0) or 0), float(axis.get("translate", 0.5))))
+                         float(axis.get("labelSeparation", 0) or 0), float(axis.get("translate", 0.5)), orient))
     return Plan(tuple(axes), font, float(size), float(padding), float(width), float(height))
 
 
@@ -183,10 +191,35 @@ def lighter(vega: dict[str, Any]) -> tuple[Plan, dict[str, Any]] | None:
                     if axis.get("domain", True) is not False and axis.get("labels", True) is not False and not axis.get("encode", {}).get("domain"))
     for position in domains:
         light["axes"][position]["domain"] = False
-    if not grids and not domains:
+    ticks = _tick_axes(light)
+    if not grids and not domains and not ticks:
         return None
     axes = tuple(whole.axes[index] for index in drawn)
-    return Plan(axes, whole.font, whole.size, whole.padding, whole.width, whole.height, grids, domains), unmeasured(light)
+    return Plan(axes, whole.font, whole.size, whole.padding, whole.width, whole.height, grids, domains, ticks), unmeasured(light)
+
+
+#: Config keys that could set an axis's ticks apart from the general ``axis`` config.
+_AXIS_CONFIGS = {"axisX", "axisY", "axisLeft", "axisRight", "axisTop", "axisBottom", "axisBand", "axisPoint",
+                 "axisQuantitative", "axisTemporal", "axisDiscrete"}
+
+
+def _tick_axes(light: dict[str, Any]) -> tuple[int, ...]:
+    """Turn off the ticks of the labelled axes whose ticks :func:`place` can put back (one where
+    each label is, rounded: Vega's ``tickRound``), padding their labels by the ticks' size so
+    that they stay where they were; the axes' indexes."""
+    config = light.get("config", {})
+    defaults = config.get("axis", {})
+    if _AXIS_CONFIGS & set(config) or {"tickRound", "tickExtra", "tickBand", "tickOffset", "ticks"} & set(defaults):
+        return ()
+    ticked = []
+    for position, axis in enumerate(light["axes"]):
+        size, padding = axis.get("tickSize", defaults.get("tickSize", 5)), axis.get("labelPadding", defaults.get("labelPadding", 2))
+        if (axis.get("labels", True) is False or axis.get("ticks", True) is False or not _number(size) or not _number(padding)
+                or {"tickRound", "tickExtra", "tickBand", "tickOffset", "values"} & set(axis) or axis.get("encode", {}).get("ticks")):
+            continue
+        axis["ticks"], axis["labelPadding"] = False, padding + size
+        ticked.append(position)
+    return tuple(ticked)
 
 
 _TICKS = re.compile(r'<g class="mark-rule role-axis-tick"[^>]*>((?:<line [^>]*/>)*)</g>')
@@ -227,7 +260,19 @@ def learn(svg: str, light: Plan) -> Learned | None:
         if (not lines or sum(len(line.group(0)) for line in lines) != found.end(1) - found.start(1)
                 or [line.group(1) for line in lines] != ticks or len({line.group(2) for line in lines}) != 1):
             return None
-        grids.append(GridText(svg[start:found.start(1)], lines[0].group(2), svg[found.end(1):end]))
+        grids.append(Lines(svg[start:found.start(1)], lines[0].group(2), svg[found.end(1):end]))
+    ticks = []
+    for position in light.ticks:
+        start, end = groups[drawn[position]].start(), ends[drawn[position]]
+        found = _TICKS.search(svg, start, end)
+        labels = _LABELS.match(svg, found.end()) if found is not None else None
+        if labels is None or labels.end() > end:
+            return None
+        lines = list(_LINE.finditer(svg, found.start(1), found.end(1)))
+        if (not lines or sum(len(line.group(0)) for line in lines) != found.end(1) - found.start(1) or len({line.group(2) for line in lines}) != 1
+                or [line.group(1) for line in lines] != _label_places(svg, labels, light.axes[position].orient)):
+            return None
+        ticks.append(Lines(svg[found.start():found.start(1)], lines[0].group(2), svg[found.end(1):found.end()]))
     domains = []
     for position in light.domains:
         start, end = groups[drawn[position]].start(), ends[drawn[position]]
@@ -236,7 +281,18 @@ def learn(svg: str, light: Plan) -> Learned | None:
         if domain is None or domain.end() > end:
             return None
         domains.append(domain.group(0))
-    return Learned(tuple(grids), tuple(domains))
+    return Learned(tuple(grids), tuple(domains), tuple(ticks))
+
+
+def _label_places(svg: str, labels: re.Match[str], orient: str) -> list[str] | None:
+    """Where an axis's ticks are, from its labels (drawn at size 0): at each label's position
+    along the axis, rounded as Vega rounds ticks (``tickRound``)."""
+    texts = list(_TEXT.finditer(svg, labels.start(1), labels.end(1)))
+    if sum(len(text.group(0)) for text in texts) != labels.end(1) - labels.start(1):
+        return None
+    along = 3 if orient in ("left", "right") else 2
+    spots = [_js_number(_js_round(float(text.group(along)))) for text in texts]
+    return [f"0,{spot}" for spot in spots] if along == 3 else [f"{spot},0" for spot in spots]
 
 
 _ROOT = re.compile(r'^(<svg [^>]*?)width="(\d+)" height="(\d+)" viewBox="0 0 (\d+) (\d+)">'
@@ -259,16 +315,24 @@ def place(svg: str, plan: Plan, width_of: Callable[[str], float], learned: Learn
     root = _ROOT.match(svg)
     axes = list(_AXIS.finditer(svg))
     learned = learned or Learned((), ())
-    if root is None or len(axes) != len(plan.axes) or len(learned.grids) != len(plan.grids) or len(learned.domains) != len(plan.domains):
+    if (root is None or len(axes) != len(plan.axes) or len(learned.grids) != len(plan.grids)
+            or len(learned.domains) != len(plan.domains) or len(learned.ticks) != len(plan.ticks)):
         return None
     ends = [axis.start() for axis in axes[1:]] + [len(svg)]
     edits: list[tuple[int, int, str]] = []
+    ticked: dict[int, list[str]] = {}
+    for position, text in zip(plan.ticks, learned.ticks):
+        labels = _LABELS.search(svg, axes[position].start(), ends[position])
+        spots = _label_places(svg, labels, plan.axes[position].orient) if labels is not None else None
+        if spots is None:
+            return None
+        ticked[position] = spots
+        edits.append((labels.start(), labels.start(), text.around(spots)))
     for grid, text in zip(plan.grids, learned.grids):
-        ticks = _tick_places(svg, axes[grid.twin].start(), ends[grid.twin])
+        ticks = ticked[grid.twin] if grid.twin in ticked else _tick_places(svg, axes[grid.twin].start(), ends[grid.twin])
         if ticks is None:
             return None
-        lines = "".join(f'<line transform="translate({tick})"{text.line}/>' for tick in ticks)
-        edits.append((axes[grid.before].start(), axes[grid.before].start(), text.head + lines + text.tail))
+        edits.append((axes[grid.before].start(), axes[grid.before].start(), text.around(ticks)))
     for position, domain in zip(plan.domains, learned.domains):
         labels = _LABELS.search(svg, axes[position].start(), ends[position])
         if labels is None:
