@@ -62,7 +62,7 @@ def value_html(unit: str, value: Any) -> Markup:
     text = formatters.for_unit(unit, value)
     title = exact_value(unit, value)
     if title and title != text:
-        return Markup('<abbr title="{}">{}</abbr>').format(title, text)
+        return Markup(f'<abbr title="{escape(title)}">{escape(text)}</abbr>')  # as Markup.format would, without its Formatter
     return Markup(escape(text))
 
 

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import pandas as pd
 from markupsafe import Markup
 
 from perfgen import formatters
+from perfgen.cells import is_missing, value_html
 from perfgen.cells import missing_cell as _missing
-from perfgen.cells import value_html
 from perfgen.config import Service
 from perfgen.periods import add_months, period_words, year_earlier
 
@@ -49,7 +48,7 @@ class _Unit:
 
 
 def _known(value: Any) -> bool:
-    return value is not None and not pd.isna(value)
+    return not is_missing(value)
 
 
 def _coverage(row: dict[str, Any], unit: _Unit) -> int | None:

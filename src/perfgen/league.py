@@ -163,7 +163,7 @@ def _service_cell(service: Service) -> str:
 
 
 def _note(text: str) -> Markup:
-    return Markup('<br><span class="govuk-body-s app-status--missing">{}</span>').format(text)
+    return Markup(f'<br><span class="govuk-body-s app-status--missing">{escape(text)}</span>')
 
 
 def _sorted_rows(rows: list[Row], key: str, direction: str) -> list[Row]:
@@ -589,7 +589,7 @@ class Leagues:
         for kpi in self.comparison.ranked_kpis():
             definition = self.model.definitions[kpi]
             standing = self.comparison.standing(service.slug, kpi)
-            link = Markup('<a class="govuk-link" href="{}">{}</a>').format(href(page_path, league_path(kpi)), definition.label)
+            link = Markup(f'<a class="govuk-link" href="{escape(href(page_path, league_path(kpi)))}">{escape(definition.label)}</a>')
             if pd.isna(standing["value"]):
                 value: Any = {"html": _missing(standing["reason"])}
             else:
