@@ -253,26 +253,22 @@ def learn(svg: str, light: Plan) -> Learned | None:
     for grid in light.grids:
         start, end = groups[grid.index].start(), ends[grid.index]
         found = _GRID_LINES.search(svg, start, end)
-        ticks = _tick_places(svg, groups[drawn[grid.twin]].start(), ends[drawn[grid.twin]])
-        if found is None or ticks is None:
+        places = _tick_places(svg, groups[drawn[grid.twin]].start(), ends[drawn[grid.twin]])
+        text = _lines(svg, found, places, start, end) if found is not None else None
+        if text is None:
             return None
-        lines = list(_LINE.finditer(svg, found.start(1), found.end(1)))
-        if (not lines or sum(len(line.group(0)) for line in lines) != found.end(1) - found.start(1)
-                or [line.group(1) for line in lines] != ticks or len({line.group(2) for line in lines}) != 1):
-            return None
-        grids.append(Lines(svg[start:found.start(1)], lines[0].group(2), svg[found.end(1):end]))
+        grids.append(text)
     ticks = []
     for position in light.ticks:
         start, end = groups[drawn[position]].start(), ends[drawn[position]]
         found = _TICKS.search(svg, start, end)
         labels = _LABELS.match(svg, found.end()) if found is not None else None
-        if labels is None or labels.end() > end:
+        if found is None or labels is None or labels.end() > end:
             return None
-        lines = list(_LINE.finditer(svg, found.start(1), found.end(1)))
-        if (not lines or sum(len(line.group(0)) for line in lines) != found.end(1) - found.start(1) or len({line.group(2) for line in lines}) != 1
-                or [line.group(1) for line in lines] != _label_places(svg, labels, light.axes[position].orient)):
+        text = _lines(svg, found, _label_places(svg, labels, light.axes[position].orient), found.start(), found.end())
+        if text is None:
             return None
-        ticks.append(Lines(svg[found.start():found.start(1)], lines[0].group(2), svg[found.end(1):found.end()]))
+        ticks.append(text)
     domains = []
     for position in light.domains:
         start, end = groups[drawn[position]].start(), ends[drawn[position]]
@@ -282,6 +278,16 @@ def learn(svg: str, light: Plan) -> Learned | None:
             return None
         domains.append(domain.group(0))
     return Learned(tuple(grids), tuple(domains), tuple(ticks))
+
+
+def _lines(svg: str, run: re.Match[str], places: list[str] | None, start: int, end: int) -> Lines | None:
+    """The markup from ``start`` to ``end`` around a run of lines (``run``'s group 1), if the
+    lines are at ``places`` and differ only there; else None."""
+    lines = list(_LINE.finditer(svg, run.start(1), run.end(1)))
+    if (not lines or sum(len(line.group(0)) for line in lines) != run.end(1) - run.start(1)
+            or len({line.group(2) for line in lines}) != 1 or [line.group(1) for line in lines] != places):
+        return None
+    return Lines(svg[start:run.start(1)], lines[0].group(2), svg[run.end(1):end])
 
 
 def _label_places(svg: str, labels: re.Match[str], orient: str) -> list[str] | None:
