@@ -96,7 +96,7 @@ def test_workers_started_before_the_charts_are_known_draw_them_without_a_cache()
     import multiprocessing
 
     requests = [_request(f"chart-{n}", "percent", ("Digital take-up",), 0.01 * n) for n in range(9)]
-    workers = charts.ChartWorkers(2)
+    workers = charts.ChartWorkers(2, warm_up=True)  # the first one draws made-up charts until the job comes
     job = charts.ChartJob(requests, workers=workers)
     scratch = job._scratch
     assert scratch is not None and scratch.is_dir() and job._pool is workers
@@ -104,6 +104,42 @@ def test_workers_started_before_the_charts_are_known_draw_them_without_a_cache()
     assert drawn == charts.render_charts(requests, workers=1)
     job.close()
     assert not scratch.exists() and multiprocessing.active_children() == []
+
+
+class _Pipe:
+    """A worker's end of its pipe, whose job comes after ``polls`` looks."""
+
+    def __init__(self, polls: int):
+        self.polls = polls
+
+    def poll(self) -> bool:
+        self.polls -= 1
+        return self.polls < 0
+
+
+def test_a_worker_warms_up_until_its_job_comes_and_draws_the_same_charts_after(monkeypatch):
+    drawn = []
+    draw = charts._draw
+    monkeypatch.setattr(charts, "_draw", lambda request: drawn.append(request.key) or draw(request))
+    charts._warm_up(_Pipe(3))
+    assert len(drawn) == 3 and all(key.startswith("warm-up/") for key in drawn)
+    monkeypatch.undo()
+    # Everything made up is drawn (each shape's spec, labels' widths and axis markup learned
+    # from made-up charts): the site's charts are still the ones vl-convert draws.
+    charts._LEARNED.clear()
+    charts._WIDTHS.clear()
+    charts._warm_up(_Pipe(charts.WARM_UP_CHARTS))
+    assert charts._LEARNED and all(charts._LEARNED.values())
+    for request in REQUESTS + VARIED[::7]:
+        assert charts._draw(request) == vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[]), request.key
+
+
+def test_workers_warm_up_only_for_a_build_that_draws_every_chart(tmp_path):
+    assert charts.cache_is_empty(None) and charts.cache_is_empty(tmp_path)
+    (tmp_path / "charts").mkdir()
+    assert charts.cache_is_empty(tmp_path)
+    (tmp_path / "charts" / "ab").mkdir()
+    assert not charts.cache_is_empty(tmp_path)
 
 
 def test_a_chart_that_fails_in_a_worker_fails_the_job_with_its_traceback():

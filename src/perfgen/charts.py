@@ -20,7 +20,7 @@ import signal
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cache, lru_cache
@@ -325,17 +325,49 @@ def _store(folder: Path, address: str, svg: str) -> None:
     write_whole(folder / address[:2] / f"{address}.svg", [svg.encode("utf-8")])
 
 
-def _work(connection: Any, counter: Any) -> None:
-    """A worker process: load Altair and vl-convert's engine at once, then wait for one job (a file of
-    batches and the folder to draw them into), draw the batches the shared ``counter`` hands
-    out, and report each one done (or failed, with its traceback) through ``connection``.
-    Ctrl-C is left to the build, which stops its workers."""
+#: Charts a worker draws while it waits for its job (``_warm_up``), at most.
+WARM_UP_CHARTS = 240
+
+
+def _warm_up_requests() -> Iterator[ChartRequest]:
+    """Charts like the site's (each unit, one series or two, five years monthly or two years
+    quarterly), made up, drawn in turn."""
+    shapes = [(unit, series, months, step) for months, step in ((60, 1), (8, 3)) for unit in ("percent", "count", "money")
+              for series in (("Figure",), ("Figure", "Other"))]
+    for number in range(WARM_UP_CHARTS):
+        unit, series, months, step = shapes[number % len(shapes)]
+        scale = {"percent": 0.01, "count": 1000.0, "money": 3.0}[unit]
+        points = tuple((date(2020 + (month * step) // 12, (month * step) % 12 + 1, 28).isoformat(),
+                        scale * (40 + (number * 7 + month * 13 + index * 5) % 50), name)
+                       for index, name in enumerate(series) for month in range(months))
+        yield ChartRequest(f"warm-up/{number}", unit, points, "Warm-up chart")
+
+
+def _warm_up(connection: Any) -> None:
+    """Draw made-up charts until the job arrives: the first charts a process draws cost twice
+    as much as later ones (vl-convert's JavaScript engine compiles as it goes, and each shape's
+    spec, label widths and axis markup are made once), and the build computes its KPIs on one
+    core meanwhile. What is drawn is thrown away; what is learned is the same for any chart."""
+    for request in _warm_up_requests():
+        if connection.poll():
+            return
+        _draw(request)
+
+
+def _work(connection: Any, counter: Any, warm_up: bool = False) -> None:
+    """A worker process: load Altair and vl-convert's engine at once (and with ``warm_up``, draw
+    made-up charts: ``_warm_up``) until its one job comes (a file of batches and the folder to
+    draw them into), then draw the batches the shared ``counter`` hands out, and report each one
+    done (or failed, with its traceback) through ``connection``. Ctrl-C is left to the build,
+    which stops its workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(Exception):  # an error here is reported by the first batch that draws
         import altair  # noqa: F401 - for the specs (base_spec), while the build computes its KPIs
         import vl_convert as vlc
 
         vlc.vega_to_svg({"width": 1, "height": 1}, allowed_base_urls=[])  # starts the engine (about half a second)
+        if warm_up:
+            _warm_up(connection)
     try:
         job = connection.recv()
     except EOFError:
@@ -360,6 +392,13 @@ def _work(connection: Any, counter: Any) -> None:
         connection.send(report)
 
 
+def cache_is_empty(cache_dir: Path | None) -> bool:
+    """Whether a build will draw every chart: no chart cache, or none in it (a first build, or
+    one after the cache was deleted). A rebuild draws only the charts that changed."""
+    folder = cache_dir / "charts" if cache_dir is not None else None
+    return folder is None or not folder.is_dir() or next(folder.iterdir(), None) is None
+
+
 def worker_count(workers: int | None) -> int:
     """The chart workers a build uses: as asked, else two (or one on a one-core machine)."""
     return workers if workers is not None else min(2, os.cpu_count() or 1)
@@ -376,14 +415,17 @@ class ChartWorkers:
     the batch's SVGs into a folder and reports it done through its own pipe, so it never waits
     for this process, which reads the reports when a page needs a chart."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, warm_up: bool = False):
+        """``warm_up``: the first worker draws made-up charts while it waits (``_warm_up``), for
+        a build that will draw many (with the KPI stage on the other core, a second would slow
+        it)."""
         context = get_context("spawn")
         self._counter = context.Value("i", 0)
         self._connections: list[Any] = []
         self._processes: list[Any] = []
-        for _ in range(count):
+        for number in range(count):
             mine, theirs = context.Pipe()
-            process = context.Process(target=_work, args=(theirs, self._counter), daemon=True)
+            process = context.Process(target=_work, args=(theirs, self._counter, warm_up and number == 0), daemon=True)
             process.start()
             theirs.close()
             self._connections.append(mine)
