@@ -47,7 +47,7 @@ class Axis:
     overlap: str | None  # "parity", "greedy" or None
     separation: float
     translate: float
-    orient: str = "bottom"
+    orient: str
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Learned:
 
     grids: tuple[Lines, ...]
     domains: tuple[str, ...]
-    ticks: tuple[Lines, ...] = ()
+    ticks: tuple[Lines, ...]
 
 
 def plan(vega: dict[str, Any]) -> Plan | None:
@@ -227,13 +227,18 @@ _GRID_LINES = re.compile(r'<g class="mark-rule role-axis-grid"[^>]*>((?:<line [^
 _LINE = re.compile(r'<line transform="translate\(([^)]*)\)"([^>]*)/>')
 
 
+def _filling(item: re.Pattern[str], svg: str, group: re.Match[str]) -> list[re.Match[str]] | None:
+    """The items (``<line>``s, ``<text>``s) that make up a group's content (its group 1), or None
+    if there is anything else in it: markup this module does not understand."""
+    items = list(item.finditer(svg, group.start(1), group.end(1)))
+    return items if sum(len(found.group(0)) for found in items) == group.end(1) - group.start(1) else None
+
+
 def _tick_places(svg: str, start: int, end: int) -> list[str] | None:
     """The ``translate`` of each tick of the axis group between ``start`` and ``end``."""
     ticks = _TICKS.search(svg, start, end)
-    if ticks is None:
-        return None
-    lines = list(_LINE.finditer(svg, ticks.start(1), ticks.end(1)))
-    return [line.group(1) for line in lines] if sum(len(m.group(0)) for m in lines) == ticks.end(1) - ticks.start(1) else None
+    lines = _filling(_LINE, svg, ticks) if ticks is not None else None
+    return None if lines is None else [line.group(1) for line in lines]
 
 
 _DOMAIN = re.compile(r'<g class="mark-rule role-axis-domain"[^>]*>(?:<line [^>]*/>)*</g>')
@@ -283,9 +288,8 @@ def learn(svg: str, light: Plan) -> Learned | None:
 def _lines(svg: str, run: re.Match[str], places: list[str] | None, start: int, end: int) -> Lines | None:
     """The markup from ``start`` to ``end`` around a run of lines (``run``'s group 1), if the
     lines are at ``places`` and differ only there; else None."""
-    lines = list(_LINE.finditer(svg, run.start(1), run.end(1)))
-    if (not lines or sum(len(line.group(0)) for line in lines) != run.end(1) - run.start(1)
-            or len({line.group(2) for line in lines}) != 1 or [line.group(1) for line in lines] != places):
+    lines = _filling(_LINE, svg, run)
+    if not lines or len({line.group(2) for line in lines}) != 1 or [line.group(1) for line in lines] != places:
         return None
     return Lines(svg[start:run.start(1)], lines[0].group(2), svg[run.end(1):end])
 
@@ -293,8 +297,8 @@ def _lines(svg: str, run: re.Match[str], places: list[str] | None, start: int, e
 def _label_places(svg: str, labels: re.Match[str], orient: str) -> list[str] | None:
     """Where an axis's ticks are, from its labels (drawn at size 0): at each label's position
     along the axis, rounded as Vega rounds ticks (``tickRound``)."""
-    texts = list(_TEXT.finditer(svg, labels.start(1), labels.end(1)))
-    if sum(len(text.group(0)) for text in texts) != labels.end(1) - labels.start(1):
+    texts = _filling(_TEXT, svg, labels)
+    if texts is None:
         return None
     along = 3 if orient in ("left", "right") else 2
     spots = [_js_number(_js_round(float(text.group(along)))) for text in texts]
@@ -320,15 +324,16 @@ def place(svg: str, plan: Plan, width_of: Callable[[str], float], learned: Learn
     caller then draws the chart the ordinary way)."""
     root = _ROOT.match(svg)
     axes = list(_AXIS.finditer(svg))
-    learned = learned or Learned((), ())
+    learned = learned or Learned((), (), ())
     if (root is None or len(axes) != len(plan.axes) or len(learned.grids) != len(plan.grids)
             or len(learned.domains) != len(plan.domains) or len(learned.ticks) != len(plan.ticks)):
         return None
     ends = [axis.start() for axis in axes[1:]] + [len(svg)]
+    groups = [_LABELS.search(svg, axis.end(), end) for axis, end in zip(axes, ends)]  # each axis's labels
     edits: list[tuple[int, int, str]] = []
     ticked: dict[int, list[str]] = {}
     for position, text in zip(plan.ticks, learned.ticks):
-        labels = _LABELS.search(svg, axes[position].start(), ends[position])
+        labels = groups[position]
         spots = _label_places(svg, labels, plan.axes[position].orient) if labels is not None else None
         if spots is None:
             return None
@@ -340,22 +345,20 @@ def place(svg: str, plan: Plan, width_of: Callable[[str], float], learned: Learn
             return None
         edits.append((axes[grid.before].start(), axes[grid.before].start(), text.around(ticks)))
     for position, domain in zip(plan.domains, learned.domains):
-        labels = _LABELS.search(svg, axes[position].start(), ends[position])
+        labels = groups[position]
         if labels is None:
             return None
         edits.append((labels.end(), labels.end(), domain))
     boxes: list[tuple[float, float, float, float]] = []
-    for number, (axis, found) in enumerate(zip(plan.axes, axes)):
-        end = axes[number + 1].start() if number + 1 < len(axes) else len(svg)
-        group = _LABELS.search(svg, found.end(), end)
+    for axis, found, group in zip(plan.axes, axes, groups):
         if group is None:
             if axis.labelled:
                 return None
             continue
         if not axis.labelled:
             return None
-        labels = list(_TEXT.finditer(svg, group.start(1), group.end(1)))
-        if sum(len(m.group(0)) for m in labels) != group.end(1) - group.start(1):
+        labels = _filling(_TEXT, svg, group)
+        if labels is None:
             return None  # a label this module does not understand
         shift_x, shift_y = float(found.group(1)) - axis.translate, float(found.group(2)) - axis.translate
         offset = _baseline_offset(axis.baseline, plan.size)

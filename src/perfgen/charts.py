@@ -258,11 +258,9 @@ def _draw(request: ChartRequest) -> str:
     labelled = _label_plan(shape)
     if labelled is not None:
         plan, unmeasured = labelled
-        light, learned = _light_plan(shape), _LEARNED.get(shape)
+        light, learned = _light_plan(shape), _LEARNED.get(shape)  # learned only for a shape with a light plan
         if light is not None and learned is not None:
-            plan, unmeasured = light  # without grid axes and domains (a third of the time), put back by place
-        else:
-            learned = None
+            plan, unmeasured = light  # without grid axes, domains and ticks (about half the time), put back by place
         measured = _WIDTHS.setdefault((plan.font, plan.size), {})
         svg = vlc.vega_to_svg(_with_values(unmeasured, values), allowed_base_urls=[])
         if light is not None and shape not in _LEARNED:
@@ -320,9 +318,19 @@ def render_charts(requests: Iterable[ChartRequest], workers: int | None = None, 
         job.close()
 
 
+def _cache_folder(cache_dir: Path | None) -> Path | None:
+    """Where a build's charts are kept, in its cache folder."""
+    return cache_dir / "charts" if cache_dir is not None else None
+
+
+def _svg_path(folder: Path, address: str) -> Path:
+    """A chart's file by its address (:func:`_cache_key`), in a folder of charts."""
+    return folder / address[:2] / f"{address}.svg"
+
+
 def _store(folder: Path, address: str, svg: str) -> None:
     """A chart's SVG into ``folder`` by its address (``files.write_whole``)."""
-    write_whole(folder / address[:2] / f"{address}.svg", [svg.encode("utf-8")])
+    write_whole(_svg_path(folder, address), [svg.encode("utf-8")])
 
 
 #: Charts a worker draws while it waits for its job (``_warm_up``), at most.
@@ -395,7 +403,7 @@ def _work(connection: Any, counter: Any, warm_up: bool = False) -> None:
 def cache_is_empty(cache_dir: Path | None) -> bool:
     """Whether a build will draw every chart: no chart cache, or none in it (a first build, or
     one after the cache was deleted). A rebuild draws only the charts that changed."""
-    folder = cache_dir / "charts" if cache_dir is not None else None
+    folder = _cache_folder(cache_dir)
     return folder is None or not folder.is_dir() or next(folder.iterdir(), None) is None
 
 
@@ -489,7 +497,7 @@ class ChartJob:
     def __init__(self, requests: Iterable[ChartRequest], workers: int | ChartWorkers | None = None, cache_dir: Path | None = None):
         self.requests = list(requests)
         self._svgs: dict[str, str] = {}  # drawn in this process
-        self._folder = cache_dir / "charts" if cache_dir is not None else None
+        self._folder = _cache_folder(cache_dir)
         self._addresses: dict[str, str] = {}
         self._scratch: Path | None = None  # the workers' job file, and their charts without a cache
         missing: list[ChartRequest] = []
@@ -499,7 +507,7 @@ class ChartJob:
                 continue
             address = self._addresses[request.key] = _cache_key(request)
             # Read when a page asks for it: a rebuild takes most of its pages from the previous build.
-            if not (self._folder / address[:2] / f"{address}.svg").is_file():
+            if not _svg_path(self._folder, address).is_file():
                 missing.append(request)
         count = workers.count if isinstance(workers, ChartWorkers) else worker_count(workers)
         batch_size = max(1, min(50, len(missing) // (max(count, 1) * 4) or 1))
@@ -540,8 +548,7 @@ class ChartJob:
             return self._svgs[key]
         try:
             assert self._folder is not None
-            address = self._addresses[key]
-            return (self._folder / address[:2] / f"{address}.svg").read_text(encoding="utf-8")
+            return _svg_path(self._folder, self._addresses[key]).read_text(encoding="utf-8")
         except OSError:  # the cache was deleted during the build: draw the chart here
             started = time.monotonic()
             self._svgs.update(_render_batch([next(r for r in self.requests if r.key == key)]))
