@@ -106,6 +106,27 @@ def test_workers_started_before_the_charts_are_known_draw_them_without_a_cache()
     assert not scratch.exists() and multiprocessing.active_children() == []
 
 
+def test_a_rebuild_starts_one_worker_and_a_job_with_many_charts_starts_the_others(monkeypatch):
+    """A rebuild starts one of its workers (it draws few charts); a job with at least
+    ``MANY_CHARTS`` to draw starts the others before handing its charts out. Same charts."""
+    import multiprocessing
+
+    requests = [_request(f"chart-{n}", "count", ("Transactions",), 3.0 + n) for n in range(6)]
+    expected = charts.render_charts(requests, workers=1)
+    monkeypatch.setattr(charts, "MANY_CHARTS", 7)
+    few = charts.ChartWorkers(2, start=1)
+    assert few.count == 1
+    job = charts.ChartJob(requests, workers=few)
+    assert few.count == 1 and job.wait() == expected
+    job.close()
+    monkeypatch.setattr(charts, "MANY_CHARTS", 6)
+    many = charts.ChartWorkers(2, start=1)
+    job = charts.ChartJob(requests, workers=many)
+    assert many.count == 2 and job.wait() == expected
+    job.close()
+    assert multiprocessing.active_children() == []
+
+
 class _Pipe:
     """A worker's end of its pipe, whose job comes after ``polls`` looks."""
 

@@ -91,6 +91,30 @@ def test_chart_workers_started_with_the_build_draw_into_the_cache_and_stop_with_
     assert multiprocessing.active_children() == [] and not (tmp_path / "broken-site").exists()
 
 
+def test_a_first_build_starts_every_chart_worker_and_a_rebuild_one(tmp_path, monkeypatch):
+    """Every chart is drawn by a first build (its cache empty): both workers start with the
+    KPI stage, the first warming up. A rebuild draws few: one starts (a second, starting beside
+    the KPI stage, slowed it); the job starts the other if many charts changed after all
+    (``tests/test_charts.py``)."""
+    from perfgen import charts
+
+    started = []
+
+    class Recorded(charts.ChartWorkers):
+        def __init__(self, count, warm_up=False, start=None):
+            super().__init__(count, warm_up=warm_up, start=start)
+            started.append((self.count, warm_up))
+
+    monkeypatch.setattr(charts, "ChartWorkers", Recorded)
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    build(project(root, tmp_path / "site", tmp_path / "cache"), workers=2)
+    path = root / "data/dwp-carers-allowance.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",2024-Q4,online,transactions,", ",2024-Q4,online,transactions,1", 1), encoding="utf-8")
+    build(project(root, tmp_path / "site", tmp_path / "cache"), workers=2)
+    assert started == [(2, True), (1, False)]
+
+
 def test_deleting_the_cache_gives_the_same_site(tmp_path):
     build(project(EXAMPLE, tmp_path / "first", tmp_path / "cache"), workers=1)
     shutil.rmtree(tmp_path / "cache")

@@ -333,6 +333,10 @@ def _store(folder: Path, address: str, svg: str) -> None:
     write_whole(_svg_path(folder, address), [svg.encode("utf-8")])
 
 
+#: Charts to draw from which a job starts every worker it was given (``ChartWorkers.start_all``):
+#: a worker costs over a second of CPU to start, and draws a chart in about 3 ms.
+MANY_CHARTS = 300
+
 #: Charts a worker draws while it waits for its job (``_warm_up``), at most.
 WARM_UP_CHARTS = 240
 
@@ -423,21 +427,32 @@ class ChartWorkers:
     the batch's SVGs into a folder and reports it done through its own pipe, so it never waits
     for this process, which reads the reports when a page needs a chart."""
 
-    def __init__(self, count: int, warm_up: bool = False):
+    def __init__(self, count: int, warm_up: bool = False, start: int | None = None):
         """``warm_up``: the first worker draws made-up charts while it waits (``_warm_up``), for
         a build that will draw many (with the KPI stage on the other core, a second would slow
-        it)."""
-        context = get_context("spawn")
-        self._counter = context.Value("i", 0)
+        it). ``start``: how many of the ``count`` workers start now (all by default); the others
+        start when :meth:`start_all` is called (by a job with many charts to draw)."""
+        self._context = get_context("spawn")
+        self._counter = self._context.Value("i", 0)
         self._connections: list[Any] = []
         self._processes: list[Any] = []
-        for number in range(count):
-            mine, theirs = context.Pipe()
-            process = context.Process(target=_work, args=(theirs, self._counter, warm_up and number == 0), daemon=True)
-            process.start()
-            theirs.close()
-            self._connections.append(mine)
-            self._processes.append(process)
+        self.wanted = count
+        for number in range(count if start is None else min(start, count)):
+            self._start(warm_up and number == 0)
+
+    def _start(self, warm_up: bool) -> None:
+        mine, theirs = self._context.Pipe()
+        process = self._context.Process(target=_work, args=(theirs, self._counter, warm_up), daemon=True)
+        process.start()
+        theirs.close()
+        self._connections.append(mine)
+        self._processes.append(process)
+
+    def start_all(self) -> None:
+        """Start the workers not started yet (before :meth:`draw`: a job reaches only the
+        workers started when it is given)."""
+        while len(self._processes) < self.wanted:
+            self._start(False)
 
     @property
     def count(self) -> int:
@@ -509,6 +524,8 @@ class ChartJob:
             # Read when a page asks for it: a rebuild takes most of its pages from the previous build.
             if not _svg_path(self._folder, address).is_file():
                 missing.append(request)
+        if isinstance(workers, ChartWorkers) and len(missing) >= MANY_CHARTS:
+            workers.start_all()  # a rebuild started one worker; this one redraws many charts
         count = workers.count if isinstance(workers, ChartWorkers) else worker_count(workers)
         batch_size = max(1, min(50, len(missing) // (max(count, 1) * 4) or 1))
         self._batches = [missing[i : i + batch_size] for i in range(0, len(missing), batch_size)]
