@@ -16,7 +16,8 @@ Part values are kept apart (``KpiResults.part_values``): they are not ranked or 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -271,7 +272,19 @@ def _aggregates(db: Any, definitions: list[KpiDefinition]) -> None:
     )
 
 
-def fetch_frame(db: Any, sql: str, *, categories: bool = False) -> pd.DataFrame:
+@contextmanager
+def _every_core(db: Any) -> Iterator[None]:
+    """DuckDB on every core (its default) for statements whose result is the same whatever the
+    threads do (the KPI stage otherwise runs on one, so that float sums add in one order)."""
+    threads = int(db.execute("SELECT current_setting('threads')").fetchone()[0])
+    db.execute("RESET threads")
+    try:
+        yield
+    finally:
+        db.execute(f"SET threads = {threads}")
+
+
+def fetch_frame(db: Any, sql: str, *, categories: bool = False, any_threads: bool = False) -> pd.DataFrame:
     """A query's rows as a frame, as ``.df()`` gives them except that dates are ``date`` objects.
 
     A million rows fetched with ``.df()`` made a string object per text cell and a date object
@@ -279,21 +292,32 @@ def fetch_frame(db: Any, sql: str, *, categories: bool = False) -> pd.DataFrame:
     an ENUM (a code per row) and becomes text again with one string per distinct value, and each
     distinct date is made once: the same values, a pointer per cell. With ``categories`` the text
     columns stay categorical (categories in text order, only those present) instead: for frames
-    that are made categorical again anyway (``_compact``)."""
-    db.execute(f"CREATE OR REPLACE TEMP TABLE _fetched AS {sql}")
+    that are made categorical again anyway (``_compact``).
+
+    The query runs with the connection's threads (one in the KPI stage: its rows come in one
+    order), or on every core with ``any_threads``: for a query whose rows come in the same order
+    whatever the threads do (an ORDER BY that places every row; a scan of one table, as DuckDB
+    keeps its order, unlike a join's). Reading the rows back runs on every core: a scan of one
+    table, and the ENUMs' order is not kept (sorted, or made text)."""
+    if any_threads:
+        with _every_core(db):
+            db.execute(f"CREATE OR REPLACE TEMP TABLE _fetched AS {sql}")
+    else:
+        db.execute(f"CREATE OR REPLACE TEMP TABLE _fetched AS {sql}")
     enums: list[str] = []
     try:
-        selects = []
-        for index, (column, kind, *_) in enumerate(db.execute("DESCRIBE _fetched").fetchall()):
-            quoted = '"' + column.replace('"', '""') + '"'
-            if kind == "VARCHAR" and db.execute(f"SELECT count({quoted}) FROM _fetched").fetchone()[0]:
-                enum = f"_fetched_{index}"
-                db.execute(f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {quoted} FROM _fetched WHERE {quoted} IS NOT NULL)")
-                enums.append(enum)
-                selects.append(f"{quoted}::{enum} AS {quoted}")
-            else:
-                selects.append(quoted)
-        frame = db.execute(f"SELECT {', '.join(selects)} FROM _fetched").df()
+        with _every_core(db):
+            selects = []
+            for index, (column, kind, *_) in enumerate(db.execute("DESCRIBE _fetched").fetchall()):
+                quoted = '"' + column.replace('"', '""') + '"'
+                if kind == "VARCHAR" and db.execute(f"SELECT count({quoted}) FROM _fetched").fetchone()[0]:
+                    enum = f"_fetched_{index}"
+                    db.execute(f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {quoted} FROM _fetched WHERE {quoted} IS NOT NULL)")
+                    enums.append(enum)
+                    selects.append(f"{quoted}::{enum} AS {quoted}")
+                else:
+                    selects.append(quoted)
+            frame = db.execute(f"SELECT {', '.join(selects)} FROM _fetched").df()
     finally:
         db.execute("DROP TABLE IF EXISTS _fetched")
         for enum in enums:
@@ -369,10 +393,13 @@ def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | 
         best = order[last]  # per group, in group number order
         services = frame["service"].to_numpy()
         # Each service's reference period: its latest 12 months with any value (or latest period).
-        reference: dict[str, tuple[date, date]] = {}
+        # The last (best) row of each service once its rows with a value are sorted, found
+        # with numpy (a Python step per row with a value cost seconds at 10,000 services).
         valued = np.flatnonzero(has_value)
-        for i in valued[np.lexsort((start_day[valued], end_day[valued], yearly[valued], pd.factorize(frame["service"])[0][valued]))].tolist():
-            reference[services[i]] = (starts[i], ends[i])  # the last (best) of each service wins
+        service_codes = pd.factorize(frame["service"])[0][valued]
+        ranked = np.lexsort((start_day[valued], end_day[valued], yearly[valued], service_codes))
+        ends_of_runs = np.flatnonzero(np.r_[service_codes[ranked][1:] != service_codes[ranked][:-1], True]) if len(valued) else []
+        reference = {services[i]: (starts[i], ends[i]) for i in valued[ranked[ends_of_runs]].tolist()}
         group_key = [(services[i], kpi, method) for i, kpi, method in
                      zip(best.tolist(), frame["kpi"].to_numpy()[best].tolist(), frame["method"].to_numpy()[best].tolist())]
         # A group without a value: its last row at the service's reference period, if any.
@@ -446,12 +473,14 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     db.execute("DROP TABLE metric_totals; DROP TABLE metric_resolved")  # steps towards facts (memory)
     _aggregates(db, definitions)
 
+    # One table's rows (their departments added here, not joined): the same order on every core.
     service_values = fetch_frame(db,
-        """SELECT r.service, s.department, r.period_start, r.period_end, r.period_kind, r.kpi, r.method,
+        """SELECT r.service, r.period_start, r.period_end, r.period_kind, r.kpi, r.method,
                   r.value, r.numerator, r.denominator, r.status, 'period' AS basis,
                   NULL::BIGINT AS services_contributing, NULL::BIGINT AS services_expected, r.derived, r.note,
                   r.parts_contributing, r.parts_expected
-           FROM service_rows r JOIN services s USING (service)""", categories=True)
+           FROM service_rows r""", categories=True, any_threads=True)
+    service_values.insert(1, "department", _departments(service_values["service"], config))
     part_values = fetch_frame(db,
         """SELECT r.service, s.department, r.period_start, r.period_end, r.period_kind, r.kpi, r.method,
                   r.value, r.numerator, r.denominator, r.status, 'period' AS basis,
@@ -505,6 +534,19 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
 #: per row instead of a string object), a tenth of the memory and faster to compare.
 _CATEGORIES = ("service", "department", "period_kind", "kpi", "method", "status", "basis", "note", "period",
                "period_start", "period_end")
+
+
+def _departments(services: pd.Series, config: Config) -> pd.Categorical | pd.Series:
+    """Each row's department from its service (categorical, as ``fetch_frame(...,
+    categories=True)`` gives a text column: the departments present, in text order)."""
+    if not isinstance(services.dtype, pd.CategoricalDtype):  # no rows: text, as fetched
+        return services.astype(object)
+    department_of = {service.slug: service.department for service in config.services}
+    of_category = np.array([department_of[slug] for slug in services.cat.categories], dtype=object)
+    codes = services.cat.codes.to_numpy()
+    present = np.zeros(len(of_category), dtype=bool)
+    present[codes] = True
+    return pd.Categorical(of_category[codes], categories=sorted(set(of_category[present])), ordered=True)
 
 
 def _concat_categories(frames: list[pd.DataFrame], filled: tuple[str, ...] = ("note",)) -> pd.DataFrame:
@@ -661,6 +703,6 @@ def channel_breakdown(db: Any, results: KpiResults) -> pd.DataFrame:
                   o.months, o.value, o.status
            FROM clean_observations o LEFT JOIN service_parts p ON p.part = o.service
            WHERE o.metric = 'transactions' AND o.status <> 'not_applicable'
-           ORDER BY 1, 2, o.period_start, o.period_end, o.channel""")
+           ORDER BY 1, 2, o.period_start, o.period_end, o.channel""", any_threads=True)  # a unit's figure is given once per channel and dates
     frame["months"] = [None if pd.isna(m) else int(m) for m in frame["months"]]
     return frame
