@@ -291,8 +291,8 @@ def fetch_frame(db: Any, sql: str, *, categories: bool = False, any_threads: boo
     per date cell: most of a build's peak memory. Here each text column comes out of DuckDB as
     an ENUM (a code per row) and becomes text again with one string per distinct value, and each
     distinct date is made once: the same values, a pointer per cell. With ``categories`` the text
-    columns stay categorical (categories in text order, only those present) instead: for frames
-    that are made categorical again anyway (``_compact``).
+    and date columns stay categorical (categories in order, only those present) instead: for
+    frames that are made categorical again anyway (``_compact``).
 
     The query runs with the connection's threads (one in the KPI stage: its rows come in one
     order), or on every core with ``any_threads``: for a query whose rows come in the same order
@@ -329,8 +329,17 @@ def fetch_frame(db: Any, sql: str, *, categories: bool = False, any_threads: boo
             else:
                 frame[column] = frame[column].astype("str")  # each cell refers to its category's string
         elif str(frame[column].dtype).startswith("datetime64"):
-            frame[column] = _shared_dates(frame[column])
+            frame[column] = _date_categories(frame[column]) if categories else _shared_dates(frame[column])
     return frame
+
+
+def _date_categories(column: pd.Series) -> pd.Series:
+    """Timestamps as a categorical of ``date`` objects, the dates present in order (as
+    ``_compact`` makes a column of dates): grouping, sorting and naming periods then work on
+    codes instead of hashing a ``date`` object per row."""
+    codes, distinct = pd.factorize(column, sort=True)
+    days = pd.Index([stamp.date() for stamp in distinct], dtype=object)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=days), index=column.index, name=column.name)
 
 
 def _shared_dates(column: pd.Series) -> pd.Series:
@@ -503,7 +512,8 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     with_value = service_values[service_values["status"] == "value"]
     if not with_value.empty:
         yearly = with_value[with_value["months"] == 12]
-        latest_end = (yearly if not yearly.empty else with_value)["period_end"].max()
+        ends = (yearly if not yearly.empty else with_value)["period_end"]
+        latest_end = ends.cat.categories[ends.cat.codes.max()]  # categories in date order
 
     headlines = _service_headlines(service_values, config, latest_end)
     aggregate_headlines = _aggregate_headlines(aggregate_values)
