@@ -402,7 +402,7 @@ def test_record_starts_without_quotes_are_the_csv_readers(text):
     for record in reader:
         expected.append(end + 1 if record else None)
         end = reader.line_num
-    assert load._record_starts(text) == expected
+    assert list(load._record_starts(text)) == expected
     assert load._FIRST_LINE.match(text).group() == (text.splitlines() or [""])[0]
 
 
@@ -430,3 +430,13 @@ def test_the_load_keeps_each_row_with_its_line_and_leaves_no_file_tables(example
     left = loaded.db.execute("SELECT table_name FROM duckdb_tables() WHERE regexp_matches(table_name, '^input_[0-9]') "
                              "UNION ALL SELECT view_name FROM duckdb_views() WHERE regexp_matches(view_name, '^input_[0-9]')").fetchall()
     assert left == []
+
+
+def test_a_plain_file_gives_its_records_lines_without_listing_them():
+    """Without quotes, carriage returns, NULs or blank lines, record n is line n: a range, and
+    the load then maps no row through a table of lines."""
+    from perfgen import load
+
+    assert load._record_starts("service,period\na,2024-01\nb,2024-02\n") == range(1, 4)
+    assert load._record_starts("service,period\na,2024-01\nb,2024-02") == range(1, 4)
+    assert load._record_starts("service,period\n\nb,2024-02\n") == [1, None, 3]

@@ -18,6 +18,7 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,9 @@ def _check_text(path: Path, display: str, problems: list[Problem]) -> str | None
 _FIRST_LINE = re.compile("[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*")
 
 
-def _record_starts(text: str) -> list[int | None] | None:
-    """The line each CSV record starts on (None for a blank line), header first.
+def _record_starts(text: str) -> Sequence[int | None] | None:
+    """The line each CSV record starts on (None for a blank line), header first: a ``range``
+    when each record is the line of its own number.
 
     DuckDB numbers records, not lines: a quoted value with line breaks or a blank line would
     put every later message on the wrong line. None if Python's reader cannot read the file.
@@ -109,6 +111,8 @@ def _record_starts(text: str) -> list[int | None] | None:
     if not any(mark in text for mark in ('"', "\r", "\0")):
         # No quotes, carriage returns or NULs (the usual export): each line is one record, as
         # the csv module would read it, without reading it (a third of a large load's time).
+        if not text.startswith("\n") and "\n\n" not in text:  # nor a blank line: record n is line n
+            return range(1, text.count("\n") + (0 if text.endswith("\n") or not text else 1) + 1)
         lines = text.split("\n")
         if lines[-1] == "":
             lines.pop()  # the newline ending the last line
@@ -189,10 +193,13 @@ def _load_csv(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: st
     # Map each kept row to the line it starts on: DuckDB skips blank and rejected records.
     rejected = {int(line) for line, *_ in rejects}
     kept_rows = int(db.execute(f"SELECT count(*) FROM {table}_raw").fetchall()[0][0])
-    lines = [start for number, start in enumerate(starts or [], start=1) if number > 1 and start is not None and number not in rejected]
-    if len(lines) != kept_rows:  # the two readers disagree: fall back to record numbers
-        lines = [number for number in range(2, kept_rows + len(rejected) + 2) if number not in rejected]
-    if lines != list(range(2, kept_rows + 2)):
+    if isinstance(starts, range) and not rejected and len(starts) == kept_rows + 1:
+        lines: Sequence[int] = range(2, kept_rows + 2)  # every record kept, each on the line of its number
+    else:
+        lines = [start for number, start in enumerate(starts or [], start=1) if number > 1 and start is not None and number not in rejected]
+        if len(lines) != kept_rows:  # the two readers disagree: fall back to record numbers
+            lines = [number for number in range(2, kept_rows + len(rejected) + 2) if number not in rejected]
+    if not isinstance(lines, range) and lines != list(range(2, kept_rows + 2)):
         db.execute(f"CREATE TEMP TABLE {table}_lines AS SELECT unnest(range(?)) AS row_index, unnest(?::BIGINT[]) AS line", [len(lines), lines])
         line_expr, join = "n.line", f"JOIN {table}_lines n ON n.row_index = r.rowid"
     else:
