@@ -440,3 +440,37 @@ def test_a_plain_file_gives_its_records_lines_without_listing_them():
     assert load._record_starts("service,period\na,2024-01\nb,2024-02\n") == range(1, 4)
     assert load._record_starts("service,period\na,2024-01\nb,2024-02") == range(1, 4)
     assert load._record_starts("service,period\n\nb,2024-02\n") == [1, None, 3]
+
+
+def test_a_full_disk_is_one_message_not_a_bug_report(example_project, published_example, monkeypatch, capsys):
+    """A file perfgen cannot write (here: no space left on the device) is the machine's problem,
+    not the input's nor a bug: one message naming the file, exit code 4, no traceback, and the
+    published site as it was, with no staging folder left."""
+    import errno
+
+    from perfgen import publish
+    from site_checks import tree_hashes
+
+    site = published_example.site
+    before = tree_hashes(site)
+    add = publish.SiteWriter.add
+
+    def full(self, relative, content):
+        if relative.startswith("services/"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.staging / relative))
+        return add(self, relative, content)
+
+    monkeypatch.setattr(publish.SiteWriter, "add", full)
+    monkeypatch.chdir(example_project)
+    capsys.readouterr()
+    # A base address the published site was not built with: a build, not "up to date".
+    code = main(["build", "--config", "config/services.yml", "--data", "data", "--output", str(site), "--workers", "1",
+                 "--base-url", "https://example.org/performance/"])
+    out, err = capsys.readouterr()
+    assert code == 4
+    assert "Traceback" not in out + err and "bug" not in err
+    first, last = err.rstrip("\n").split("\n")
+    assert first.startswith("error: No space left on device: ") and "/services/" in first
+    assert last == "perfgen: a file could not be read or written; nothing was written (the published site is as it was)"
+    assert tree_hashes(site) == before
+    assert sorted(p.name for p in site.parent.iterdir()) == ["example", "site"], "a staging folder was left behind"

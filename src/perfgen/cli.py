@@ -1,7 +1,8 @@
 """The command line: ``perfgen build | validate | diff | serve | import | schema``.
 
-Errors in config or data become one clear message per problem and exit code 1; a traceback is
-shown only with ``--debug``.
+Errors in config or data become one clear message per problem and exit code 1; a file that
+cannot be read or written (a full disk, a folder perfgen may not write) one message and exit
+code 4; a traceback is shown only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from perfgen.progress import Progress
 EXIT_INPUT = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_SYSTEM = 4
 
 
 def _project_arguments(parser: argparse.ArgumentParser) -> None:
@@ -249,6 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("perfgen: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except OSError as error:  # the machine, not the input nor perfgen: a full disk, a folder it may not write
+        if args.debug:
+            raise
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}\n"
+              "perfgen: a file could not be read or written; nothing was written (the published site is as it was)", file=sys.stderr)
+        return EXIT_SYSTEM
     except Exception as error:  # a bug in perfgen, not a problem with the input
         if args.debug:
             raise
