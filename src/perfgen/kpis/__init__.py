@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -299,10 +299,7 @@ def fetch_frame(db: Any, sql: str, *, categories: bool = False, any_threads: boo
     whatever the threads do (an ORDER BY that places every row; a scan of one table, as DuckDB
     keeps its order, unlike a join's). Reading the rows back runs on every core: a scan of one
     table, and the ENUMs' order is not kept (sorted, or made text)."""
-    if any_threads:
-        with _every_core(db):
-            db.execute(f"CREATE OR REPLACE TEMP TABLE _fetched AS {sql}")
-    else:
+    with _every_core(db) if any_threads else nullcontext():
         db.execute(f"CREATE OR REPLACE TEMP TABLE _fetched AS {sql}")
     enums: list[str] = []
     try:
@@ -397,9 +394,7 @@ def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | 
         # was most of the KPI stage's peak memory.
         starts, ends = frame["period_start"].to_numpy(), frame["period_end"].to_numpy()
         start_day, end_day = _ordinals(frame["period_start"]), _ordinals(frame["period_end"])
-        order = np.lexsort((-position, start_day, end_day, rank, keys))
-        last = np.flatnonzero(np.r_[keys[order][1:] != keys[order][:-1], True])
-        best = order[last]  # per group, in group number order
+        best = _last_of_runs(keys, np.lexsort((-position, start_day, end_day, rank, keys)))  # per group, in group number order
         services = frame["service"].to_numpy()
         # Each service's reference period: its latest 12 months with any value (or latest period).
         # The last (best) row of each service once its rows with a value are sorted, found
@@ -407,8 +402,7 @@ def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | 
         valued = np.flatnonzero(has_value)
         service_codes = pd.factorize(frame["service"])[0][valued]
         ranked = np.lexsort((start_day[valued], end_day[valued], yearly[valued], service_codes))
-        ends_of_runs = np.flatnonzero(np.r_[service_codes[ranked][1:] != service_codes[ranked][:-1], True]) if len(valued) else []
-        reference = {services[i]: (starts[i], ends[i]) for i in valued[ranked[ends_of_runs]].tolist()}
+        reference = {services[i]: (starts[i], ends[i]) for i in valued[_last_of_runs(service_codes, ranked)].tolist()}
         group_key = [(services[i], kpi, method) for i, kpi, method in
                      zip(best.tolist(), frame["kpi"].to_numpy()[best].tolist(), frame["method"].to_numpy()[best].tolist())]
         # A group without a value: its last row at the service's reference period, if any.
@@ -445,6 +439,15 @@ def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | 
                     "basis": "headline", "derived": False, "note": "no figures supplied", "months": None,
                 })
     return pd.DataFrame(rows, columns=list(values.columns))
+
+
+def _last_of_runs(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """The positions of ``order`` (a sort whose first key is ``codes``) that end each run of
+    equal codes: each group's last row in that order, groups in code order."""
+    if not len(order):
+        return order
+    ordered = codes[order]
+    return order[np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True])]
 
 
 def _ordinals(dates: pd.Series) -> np.ndarray:
