@@ -176,6 +176,28 @@ def test_a_chart_that_fails_in_a_worker_fails_the_job_with_its_traceback():
         job.close()
 
 
+
+def test_a_chart_a_worker_cannot_write_fails_the_job_with_that_error(tmp_path):
+    """A worker that cannot write a chart into the cache (a full disk; here a file where its
+    folder should be) fails the job with the same OSError, its reason and file, which the CLI
+    reports as one message (exit code 4), not as a bug with a traceback."""
+    import errno
+
+    requests = [_request(f"chart-{n}", "count", ("Transactions",), 10.0 + n) for n in range(8)]
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    for prefix in range(256):  # every chart's folder is a file
+        (folder / f"{prefix:02x}").write_bytes(b"")
+    job = charts.ChartJob(requests, workers=charts.ChartWorkers(2), cache_dir=tmp_path)
+    try:
+        with pytest.raises(OSError) as raised:
+            job.wait()
+        assert raised.value.errno in (errno.ENOTDIR, errno.EEXIST) and str(folder) in raised.value.filename
+        assert not isinstance(raised.value, RuntimeError) and "Traceback" not in str(raised.value)
+    finally:
+        job.close()
+
+
 def test_a_worker_that_stops_unexpectedly_fails_the_job():
     import multiprocessing
     import os

@@ -370,7 +370,9 @@ def _work(connection: Any, counter: Any, warm_up: bool = False) -> None:
     """A worker process: load Altair and vl-convert's engine at once (and with ``warm_up``, draw
     made-up charts: ``_warm_up``) until its one job comes (a file of batches and the folder to
     draw them into), then draw the batches the shared ``counter`` hands out, and report each one
-    done (or failed, with its traceback) through ``connection``. Ctrl-C is left to the build,
+    done (or failed, with its traceback, and an ``OSError``'s number, reason and file so that
+    the build raises it as such: a chart cache that cannot be written is the machine's
+    problem, not a bug) through ``connection``. Ctrl-C is left to the build,
     which stops its workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(Exception):  # an error here is reported by the first batch that draws
@@ -399,8 +401,10 @@ def _work(connection: Any, counter: Any, warm_up: bool = False) -> None:
             for key, svg in _render_batch([request for _, request in batches[number]]):
                 _store(Path(folder), addresses[key], svg)
             report: tuple[Any, ...] = ("done", number)
+        except OSError as error:  # the machine's (a full disk): raised by the build as the same error
+            report = ("failed", number, traceback.format_exc(), (error.errno, error.strerror, error.filename))
         except Exception:  # noqa: BLE001 - handed to the build, which raises it
-            report = ("failed", number, traceback.format_exc())
+            report = ("failed", number, traceback.format_exc(), None)
         connection.send(report)
 
 
@@ -600,6 +604,8 @@ class ChartJob:
         while number not in self._collected:
             assert self._pool is not None
             for report in self._pool.reports():
+                if report[0] == "failed" and report[3] is not None:  # a chart that could not be written
+                    raise OSError(*report[3])
                 if report[0] == "failed":
                     raise RuntimeError(f"drawing charts failed in a worker process:\n{report[2]}")
                 self._collected.add(report[1])
