@@ -466,3 +466,35 @@ def test_fetched_text_keeps_quotes_and_missing_values_and_an_empty_column():
         assert frame["b"].tolist()[0] == "" and pd.isna(frame["b"].iloc[1]) and frame["b"].iloc[2] == "x"
         assert frame["c"].isna().all()
     assert db.execute("SELECT count(*) FROM duckdb_types() WHERE type_name LIKE '_fetched%'").fetchone()[0] == 0  # dropped
+
+
+def test_the_kpi_stage_drops_the_loaded_rows_and_reads_the_channels_first():
+    """compute_kpis reads all it needs of the loaded rows (latest periods, coded checks, the
+    transactions by channel when asked) before fetching the KPI rows, and drops them and its
+    own tables (memory): the channels are those the loaded rows give, the findings the same."""
+    from perfgen.config import load_config
+    from perfgen.kpis import _register_config, channel_breakdown, compute_kpis
+    from perfgen.load import load_data
+
+    config = load_config(EXAMPLE / "config/services.yml")
+    loaded = load_data(EXAMPLE / "data", config)
+    _register_config(loaded.db, config)
+    expected = channel_breakdown(loaded.db)  # from the loaded rows, without the KPI stage
+    loaded.db.close()
+    loaded = load_data(EXAMPLE / "data", config)
+    warnings = Warnings()
+    results = compute_kpis(loaded, config, warnings, channels=True)
+    tables = {name for (name,) in loaded.db.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    loaded.db.close()
+    assert not tables & {"observations", "clean_observations", "facts", "metric_totals", "metric_resolved",
+                         "service_rows", "part_rows", "aggregate_rows", "_fetched"}
+    pd.testing.assert_frame_equal(results.channels, expected)
+    assert len(results.channels) > 100
+    # Without channels asked for: none, and the same values and findings.
+    loaded = load_data(EXAMPLE / "data", config)
+    again = compute_kpis(loaded, config, Warnings())
+    loaded.db.close()
+    assert again.channels is None
+    pd.testing.assert_frame_equal(again.values, results.values)
+    pd.testing.assert_frame_equal(again.quality, results.quality)
+    assert {"digital-above-total", "completed-above-started"} <= set(results.quality["code"])

@@ -302,7 +302,7 @@ def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatc
         scattered = np.unique(np.r_[np.arange(0, len(values), 97), service[-1] + np.arange(-2, 3)])
         for rows in (np.arange(len(values)), service, scattered):
             assert encoded.csv(rows) == fresh.csv(rows) and encoded.json_rows(rows).text == fresh.json_rows(rows).text
-        assert encoded.csv(np.arange(len(values))) == str(fresh.csv())
+        assert encoded.csv(np.arange(len(values))).decode("utf-8") == str(fresh.csv())
         # Parquet's numbers come from the blocks too (kept in the cache beside their text).
         assert opendata.values_parquet(values, encoded) == opendata.values_parquet(values, fresh)
 
@@ -335,6 +335,31 @@ def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatc
     encoded_blocks.clear()
     same(opendata.EncodedValues(changed, cache), opendata.EncodedValues(changed))
     assert len(encoded_blocks) == blocks + 1
+
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_encoded_rows_wait_in_a_temporary_file_not_in_memory(tmp_path, cached):
+    """EncodedValues keeps the encoded text in a temporary file (read back as each file is
+    written), with or without a cache: what it holds is a small part of the text's size."""
+    import gc
+    import tracemalloc
+
+    from perfgen.errors import Warnings
+    from perfgen.pipeline import Project, check
+
+    project = Project(config=EXAMPLE / "config/services.yml", data=EXAMPLE / "data", root=EXAMPLE)
+    values = check(project, Warnings())[2].values
+    gc.collect()
+    tracemalloc.start()
+    try:
+        encoded = opendata.EncodedValues(values, tmp_path / "opendata" if cached else None)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    text = encoded.csv().size() + len(encoded.json_rows().text.encode("utf-8"))
+    assert text > 500_000 and held < text / 2  # the text held was more than the text
+    assert str(encoded.csv()) == str(opendata.EncodedValues(values).csv())
 
 
 def test_text_columns_reach_parquet_as_categories_with_the_same_values():

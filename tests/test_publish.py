@@ -66,6 +66,27 @@ def test_text_in_pieces_is_written_as_one_file_and_linked_when_unchanged(tmp_pat
         assert (os.stat(site / "data/big.csv").st_ino == before) == linked
 
 
+
+def test_text_in_pieces_may_be_bytes_or_slices_of_a_file_read_when_written(tmp_path):
+    """A piece of TextParts is text, UTF-8 bytes or a FileSlice (the open data's rows waiting in
+    a temporary file): sized without reading it, read only as it is written, the same file."""
+    from perfgen.files import FileSlice, spill_file
+
+    spill = spill_file(tmp_path)
+    spill.write("1,£2\n3,4\n".encode())
+    middle = FileSlice(spill, 0, spill.tell())
+    parts = TextParts(["a,b\n", middle.part(0, 6), b"", middle.part(6, 10), "\u00e9\n".encode()])
+    assert parts.size() == len("a,b\n1,£2\n3,4\né\n".encode()) and str(parts) == "a,b\n1,£2\n3,4\né\n"
+    with SiteWriter(tmp_path / "site") as writer:
+        writer.add("data/big.csv", parts)
+        writer.commit()
+    assert (tmp_path / "site/data/big.csv").read_text(encoding="utf-8") == "a,b\n1,£2\n3,4\né\n"
+    spill.truncate(4)  # cut short: an error that names the file, never wrong text
+    with pytest.raises(OSError, match="cut short"):
+        str(parts)
+    spill.close()
+
+
 def failing():
     yield "data/a.csv", "made\n"
     raise DataError([Problem("data/x.csv", 3, "column 'value'", "'abc' is not a number")])

@@ -1,4 +1,5 @@
-"""Files written whole: the chart cache and the open data's block cache, read by later builds.
+"""Files written whole: the chart cache and the open data's block cache, read by later builds;
+and slices of such files read only when they are needed (``FileSlice``).
 
 A file is written into a temporary file beside it (``<name>.<pid>.tmp``, which the caches'
 pruning leaves alone) and renamed, so a reader never sees half a file. Its folder is made only
@@ -9,8 +10,11 @@ millisecond each on a virtual disk.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_whole(path: Path, parts: Iterable[bytes]) -> None:
@@ -24,3 +28,31 @@ def write_whole(path: Path, parts: Iterable[bytes]) -> None:
     with file:
         file.writelines(parts)
     os.replace(temporary, path)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSlice:
+    """``size`` bytes of an open file from ``offset``, read when asked for (``read``): the open
+    data's encoded rows wait in a temporary file until a file made of them is written, instead
+    of all being held in memory at once."""
+
+    file: BinaryIO
+    offset: int
+    size: int
+
+    def part(self, start: int, stop: int) -> FileSlice:
+        """Bytes ``start`` to ``stop`` of this slice."""
+        return FileSlice(self.file, self.offset + start, stop - start)
+
+    def read(self) -> bytes:
+        """The bytes; ``OSError`` if the file is shorter than it was."""
+        self.file.seek(self.offset)
+        data = self.file.read(self.size)
+        if len(data) != self.size:
+            raise OSError(0, "a temporary file of the build was cut short", str(self.file.name))
+        return data
+
+
+def spill_file(folder: Path | None = None) -> BinaryIO:
+    """A temporary file (removed when closed) to keep ``FileSlice`` bytes in."""
+    return tempfile.TemporaryFile(prefix="perfgen-", dir=folder)

@@ -40,7 +40,7 @@ import pandas as pd
 
 from perfgen.cells import is_missing
 from perfgen.config import KPI_IDS, Config, Service
-from perfgen.files import write_whole
+from perfgen.files import FileSlice, spill_file, write_whole
 from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition, KpiResults, row_hashes
 from perfgen.plugins import PageSection, TextParts, hookimpl
 
@@ -147,17 +147,18 @@ class _Sink:
 
 
 class _RawJSON:
-    """JSON text already encoded, whole or in pieces: ``_compact_json`` places it as it is (not
+    """JSON text already encoded, whole or in pieces (text, or UTF-8 as bytes or a slice of a
+    file, which only ``_compact_json_parts`` places): ``_compact_json`` places it as it is (not
     copied)."""
 
     __slots__ = ("parts",)
 
-    def __init__(self, text: str | list[str]):
+    def __init__(self, text: str | list[str | bytes | FileSlice]):
         self.parts = [text] if isinstance(text, str) else text
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        return str(TextParts(self.parts))
 
 
 def _compact_json(document: Any) -> str:
@@ -166,7 +167,7 @@ def _compact_json(document: Any) -> str:
     return "".join(_compact_json_parts(document, []))
 
 
-def _compact_json_parts(document: Any, out: list[str]) -> list[str]:
+def _compact_json_parts(document: Any, out: list[Any]) -> list[Any]:
     """:func:`_compact_json`'s text in pieces (each ``_RawJSON`` piece one of them), added to ``out``."""
     if isinstance(document, _RawJSON):
         out.extend(document.parts)
@@ -236,13 +237,19 @@ class EncodedValues:
     service's and department's subset reuse them instead of converting every cell again.
 
     The lines are kept per block (a run of rows of one department and service) as one text
-    with each line's offset, and the JSON rows likewise, not as a million small strings: a
-    service's rows (the values are sorted by department and service) are one slice of its
-    block, and the site's files are the blocks one after another (``TextParts``).
+    in UTF-8 with each line's offset in bytes, and the JSON rows likewise, not as a million
+    small strings: a service's rows (the values are sorted by department and service) are one
+    slice of its block, and the site's files are the blocks one after another (``TextParts``).
 
     With a ``cache`` folder, the text of each run of rows of one department and service is
     kept there by the digest of its values (``BlockCache``): a rebuild after one service's
-    figures changed encodes that service's rows only."""
+    figures changed encodes that service's rows only.
+
+    The text waits in a temporary file (in the cache folder, if any), each block a
+    ``FileSlice`` read when a file made of it is written: held in memory, the blocks were most
+    of the open data's memory (a gigabyte for 3,000 services). One file written in order and
+    read back by offset: a file per block opened each time one was needed cost a tenth of a
+    millisecond per opening, four times per block."""
 
     def __init__(self, values: pd.DataFrame, cache: Path | None = None, hashes: np.ndarray | None = None):
         # Column by column, each distinct value converted once: the same cells as _json_cell and
@@ -270,7 +277,7 @@ class EncodedValues:
                 csv_texts = [_csv_cell(value, kind) for value in distinct]
             if kind == "text":  # numbers and booleans never need quotes
                 csv_texts = [_csv_field(text) for text in csv_texts]
-            codes = codes.astype(np.int32) if len(distinct) < 2**31 - 1 else codes
+            codes = codes.astype(_code_type(len(distinct)))
             self._codes[column] = (codes, np.array(objects + [None], dtype=object))
             json_tables[column] = np.array(json_texts + ["null"], dtype=object)
             csv_tables[column] = np.array(csv_texts + [""], dtype=object)
@@ -281,10 +288,13 @@ class EncodedValues:
         # The text is kept per block, never joined into one string: the site's files are
         # written a block at a time (``TextParts``), a subset is cut from the blocks it is in.
         starts: list[int] = []
-        self._csv_blocks: list[str] = []
-        self._json_blocks: list[str] = []
-        self._csv_ends: list[np.ndarray] = []  # per block, where each line ends in its text (0 first)
+        self._csv_blocks: list[FileSlice] = []
+        self._json_blocks: list[FileSlice] = []
+        self._csv_ends: list[np.ndarray] = []  # per block, where each line ends in its text, in bytes (0 first)
         self._json_ends: list[np.ndarray] = []  # likewise each row with the comma after it
+        if cache is not None:
+            cache.mkdir(parents=True, exist_ok=True)
+        self._spill = spill_file(cache)  # closed (and gone) with this object
         for start, stop, digest in cached.blocks if cached is not None else [(0, len(values), None)]:
             chunk = cached.read(digest, stop - start) if cached is not None else None
             if chunk is None:
@@ -293,8 +303,9 @@ class EncodedValues:
                     cached.write(digest, chunk)
             published.append(chunk[4])
             starts.append(start)
-            self._csv_blocks.append(chunk[0])
-            self._json_blocks.append(chunk[1])
+            for text, blocks in ((chunk[0], self._csv_blocks), (chunk[1], self._json_blocks)):
+                blocks.append(FileSlice(self._spill, self._spill.tell(), len(text)))
+                self._spill.write(text)
             self._csv_ends.append(np.concatenate([[0], np.cumsum(chunk[2])]))
             self._json_ends.append(np.concatenate([[0], np.cumsum(chunk[3] + 1)]))
         if cached is not None:
@@ -304,7 +315,7 @@ class EncodedValues:
         self._published = {column: every[:, index] for index, column in enumerate(NUMBER_COLUMNS)}
 
     def _encode_block(self, start: int, stop: int, csv_tables: dict[str, np.ndarray], json_tables: dict[str, np.ndarray],
-                      numbers: dict[str, np.ndarray]) -> tuple[str, str, np.ndarray, np.ndarray, np.ndarray]:
+                      numbers: dict[str, np.ndarray]) -> tuple[bytes, bytes, np.ndarray, np.ndarray, np.ndarray]:
         """Rows ``start`` to ``stop`` as CSV lines and JSON rows (``_encode_rows``), with each
         number column's published value per row (12 significant figures; NaN when missing):
         the number columns are encoded here, each distinct number of the block once."""
@@ -324,9 +335,9 @@ class EncodedValues:
                 codes.append(self._codes[column][0][start:stop])
         return (*_encode_rows(csv_columns, json_columns, codes), published)
 
-    def _pieces(self, blocks: list[str], ends: list[np.ndarray], rows: np.ndarray, separator: int) -> list[str]:
-        """The text of the rows at these positions (in order), each run of consecutive rows
-        within one block as one slice (without the ``separator`` characters after its last row)."""
+    def _pieces(self, blocks: list[FileSlice], ends: list[np.ndarray], rows: np.ndarray, separator: int) -> list[bytes]:
+        """The text of the rows at these positions (in order, UTF-8), each run of consecutive
+        rows within one block as one slice (without the ``separator`` bytes after its last row)."""
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
             return []
@@ -337,24 +348,26 @@ class EncodedValues:
             block = int(block_of[first])
             base = int(self._starts[block])
             local = ends[block]
-            pieces.append(blocks[block][int(local[int(rows[first]) - base]):int(local[int(rows[stop - 1]) - base + 1]) - separator])
+            pieces.append(blocks[block].part(int(local[int(rows[first]) - base]), int(local[int(rows[stop - 1]) - base + 1]) - separator).read())
         return pieces
 
-    def csv(self, rows: np.ndarray | None = None) -> str | TextParts:
-        """The CSV file of every row (in pieces), or of the rows at these positions."""
+    def csv(self, rows: np.ndarray | None = None) -> bytes | TextParts:
+        """The CSV file of every row (in pieces), or of the rows at these positions (UTF-8)."""
         if rows is None:
             return TextParts([self.header, *self._csv_blocks])
-        return self.header + "".join(self._pieces(self._csv_blocks, self._csv_ends, rows, 0))
+        return self.header.encode("utf-8") + b"".join(self._pieces(self._csv_blocks, self._csv_ends, rows, 0))
 
     def json_rows(self, rows: np.ndarray | None = None) -> _RawJSON:
         """Every row (in pieces), or the rows at these positions, as a JSON array (text), for
         ``_values_document``."""
         if rows is None:
-            parts = ["["]
-            for block in (block for block in self._json_blocks if block):
-                parts += [",", block] if len(parts) > 1 else [block]  # a comma between blocks
+            parts: list[str | bytes | FileSlice] = ["["]
+            for block in self._json_blocks:
+                if len(parts) > 1:
+                    parts.append(",")  # a comma between blocks
+                parts.append(block)
             return _RawJSON([*parts, "]"])
-        return _RawJSON("[" + ",".join(self._pieces(self._json_blocks, self._json_ends, rows, 1)) + "]")
+        return _RawJSON("[" + b",".join(self._pieces(self._json_blocks, self._json_ends, rows, 1)).decode("utf-8") + "]")
 
     def frame(self) -> pd.DataFrame:
         """The published values (JSON's numbers and flags, None when missing) for Parquet: numbers
@@ -393,13 +406,28 @@ def _categorical(codes: np.ndarray, objects: np.ndarray) -> Any:
     return pd.Categorical.from_codes(recoded[codes], categories=present)
 
 
-def _encode_rows(csv_tables: list[np.ndarray], json_tables: list[np.ndarray], codes: list[np.ndarray]) -> tuple[str, str, np.ndarray, np.ndarray]:
+def _code_type(distinct: int) -> type:
+    """The smallest integer type for codes of ``distinct`` values and -1 (missing): most columns
+    have a few values among millions of rows."""
+    return next(kind for kind in (np.int8, np.int16, np.int32, np.int64) if distinct < np.iinfo(kind).max)
+
+
+def _encode_rows(csv_tables: list[np.ndarray], json_tables: list[np.ndarray], codes: list[np.ndarray]) -> tuple[bytes, bytes, np.ndarray, np.ndarray]:
     """Rows (each column's codes) as CSV lines and JSON rows: the lines' text, the rows' text
-    joined by commas, and each line's and row's length."""
+    joined by commas (both UTF-8), and each line's and row's length in bytes."""
     lines = [",".join(row) + "\n" for row in zip(*(table[c].tolist() for table, c in zip(csv_tables, codes)))]
     rows = ["[" + ",".join(row) + "]" for row in zip(*(table[c].tolist() for table, c in zip(json_tables, codes)))]
-    return ("".join(lines), ",".join(rows), np.array([len(line) for line in lines], dtype=np.int64),
-            np.array([len(row) for row in rows], dtype=np.int64))
+    (csv_text, csv_lengths), (json_text, json_lengths) = _utf8(lines, ""), _utf8(rows, ",")
+    return csv_text, json_text, csv_lengths, json_lengths
+
+
+def _utf8(texts: list[str], separator: str) -> tuple[bytes, np.ndarray]:
+    """``texts`` joined by ``separator``, in UTF-8, and each text's length in bytes."""
+    joined = separator.join(texts)
+    data = joined.encode("utf-8")
+    if len(data) == len(joined):  # ASCII: a character is a byte
+        return data, np.array([len(text) for text in texts], dtype=np.int64)
+    return data, np.array([len(text.encode("utf-8")) for text in texts], dtype=np.int64)
 
 
 class BlockCache:
@@ -414,7 +442,7 @@ class BlockCache:
     does not grow with every change."""
 
     SUFFIX = ".block"
-    MAGIC = b"perfgen open data block 2\n"
+    MAGIC = b"perfgen open data block 3\n"  # 3: lengths in bytes
 
     def __init__(self, folder: Path, values: pd.DataFrame, hashes: np.ndarray | None = None):
         """``hashes``: each row of ``values`` hashed from ``SCHEMA_COLUMNS`` (``kpis.row_hashes``),
@@ -431,7 +459,7 @@ class BlockCache:
     def _path(self, digest: str) -> Path:
         return self.folder / digest[:2] / f"{digest}{self.SUFFIX}"
 
-    def read(self, digest: str, rows: int) -> tuple[str, str, np.ndarray, np.ndarray, np.ndarray] | None:
+    def read(self, digest: str, rows: int) -> tuple[bytes, bytes, np.ndarray, np.ndarray, np.ndarray] | None:
         """A block's ``(csv text, json text, csv lengths, json lengths, published)``, or None
         when it is not kept or does not add up."""
         self._used.add(digest)
@@ -448,22 +476,16 @@ class BlockCache:
             return None
         lengths = np.frombuffer(data, "<i8", 2 * rows, header).astype(np.int64)
         published = np.frombuffer(data, "<f8", rows * columns, header + 16 * rows).astype(float).reshape(rows, columns)
-        try:
-            csv_text = data[numbers:numbers + csv_size].decode("utf-8")
-            json_text = data[numbers + csv_size:].decode("utf-8")
-        except UnicodeDecodeError:
-            return None
         csv_lengths, json_lengths = lengths[:rows], lengths[rows:]
-        if int(csv_lengths.sum()) != len(csv_text) or int(json_lengths.sum()) + rows - 1 != len(json_text):
+        if int(csv_lengths.sum()) != csv_size or int(json_lengths.sum()) + rows - 1 != json_size:
             return None
-        return csv_text, json_text, csv_lengths, json_lengths, published
+        return data[numbers:numbers + csv_size], data[numbers + csv_size:], csv_lengths, json_lengths, published
 
-    def write(self, digest: str, chunk: tuple[str, str, np.ndarray, np.ndarray, np.ndarray]) -> None:
-        csv_bytes, json_bytes = chunk[0].encode("utf-8"), chunk[1].encode("utf-8")
+    def write(self, digest: str, chunk: tuple[bytes, bytes, np.ndarray, np.ndarray, np.ndarray]) -> None:
         published = np.ascontiguousarray(chunk[4], dtype="<f8")
-        header = np.array([len(chunk[2]), published.shape[1], len(csv_bytes), len(json_bytes)], dtype="<i8")
+        header = np.array([len(chunk[2]), published.shape[1], len(chunk[0]), len(chunk[1])], dtype="<i8")
         parts = [self.MAGIC, header.tobytes(), np.asarray(chunk[2], dtype="<i8").tobytes(), np.asarray(chunk[3], dtype="<i8").tobytes(),
-                 published.tobytes(), csv_bytes, json_bytes]
+                 published.tobytes(), chunk[0], chunk[1]]
         try:
             write_whole(self._path(digest), parts)
         except OSError:

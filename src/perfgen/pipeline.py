@@ -22,7 +22,7 @@ from perfgen.config import Config, load_config
 from perfgen.diff import is_url, services_csv, warnings_csv
 from perfgen.errors import StrictModeError, Warnings
 from perfgen.freshness import Freshness
-from perfgen.kpis import KpiResults, channel_breakdown, compute_kpis
+from perfgen.kpis import KpiResults, compute_kpis
 from perfgen.load import LoadedData, load_data
 from perfgen.progress import Progress
 from perfgen.publish import BackgroundFiles, SiteWriter, manifest_json, package_versions
@@ -103,9 +103,9 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
 def _build(project: Project, strict: bool, progress: Progress, warnings: Warnings, code: str, key: str, config: Config,
            loaded: LoadedData, chart_workers: charts_stage.ChartWorkers | None) -> BuildResult:
     with progress.step("Computing KPIs", "kpis"):
-        results = compute_kpis(loaded, config, warnings, today=project.today)
-        channels = channel_breakdown(loaded.db, results)
-        loaded.db.close()  # the loaded rows are a third of the build's memory: nothing reads them again
+        results = compute_kpis(loaded, config, warnings, today=project.today, channels=True)
+        channels, results.channels = results.channels, None  # the pages' only: not kept beside the results
+        loaded.db.close()  # what is left of the loaded rows: nothing reads them again
     if strict and len(warnings):
         raise StrictModeError(warnings.sorted())
     results.value_hashes()  # before the fork: the open data's process keys its blocks on them too

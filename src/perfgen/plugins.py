@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from perfgen.errors import PerfgenError, Problem
+from perfgen.files import FileSlice
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -167,25 +168,29 @@ class PageSection:
 class TextParts:
     """A file's text in pieces, for ``publish_files``: the build writes the pieces one after
     another, so a file of hundreds of megabytes (the site's open data) is never held as one
-    string, nor as one block of bytes. ``str()`` joins them."""
+    string, nor as one block of bytes. A piece is text, UTF-8 bytes, or a
+    :class:`~perfgen.files.FileSlice` of UTF-8 read only when it is written. ``str()`` joins
+    them."""
 
     __slots__ = ("parts",)
 
-    def __init__(self, parts: list[str]):
+    def __init__(self, parts: list[str | bytes | FileSlice]):
         self.parts = parts
 
     def __str__(self) -> str:
-        return "".join(self.parts)
+        return b"".join(self.chunks()).decode("utf-8")
 
     def size(self) -> int:
         """The length of the text in UTF-8, in bytes (an ASCII piece without encoding it)."""
-        return sum(len(part) if part.isascii() else len(part.encode("utf-8")) for part in self.parts)
+        return sum(part.size if isinstance(part, FileSlice) else len(part) if isinstance(part, bytes) or part.isascii()
+                   else len(part.encode("utf-8")) for part in self.parts)
 
     def chunks(self) -> Iterator[bytes]:
         """The pieces in UTF-8, one at a time."""
         for part in self.parts:
-            if part:
-                yield part.encode("utf-8")
+            chunk = part.read() if isinstance(part, FileSlice) else part if isinstance(part, bytes) else part.encode("utf-8")
+            if chunk:
+                yield chunk
 
 
 # --- the hook specifications ------------------------------------------------------------------

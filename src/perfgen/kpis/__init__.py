@@ -133,6 +133,9 @@ class KpiResults:
     # Every value of every part of a service: the columns of ``values`` plus ``part`` (the part's
     # slug; ``service`` is the service it belongs to). Empty when no service declares parts.
     part_values: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Every transactions figure by channel (``channel_breakdown``) when asked for; the build
+    # takes it for the pages and sets this to None (memory).
+    channels: pd.DataFrame | None = None
     _freshness_index: dict[str, Freshness] | None = field(default=None, init=False, repr=False, compare=False)
     _value_hashes: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -284,7 +287,7 @@ def _every_core(db: Any) -> Iterator[None]:
         db.execute(f"SET threads = {threads}")
 
 
-def fetch_frame(db: Any, sql: str, *, categories: bool = False, any_threads: bool = False) -> pd.DataFrame:
+def fetch_frame(db: Any, sql: str, *, categories: bool = False, any_threads: bool = False, drop: str | None = None) -> pd.DataFrame:
     """A query's rows as a frame, as ``.df()`` gives them except that dates are ``date`` objects.
 
     A million rows fetched with ``.df()`` made a string object per text cell and a date object
@@ -298,9 +301,14 @@ def fetch_frame(db: Any, sql: str, *, categories: bool = False, any_threads: boo
     order), or on every core with ``any_threads``: for a query whose rows come in the same order
     whatever the threads do (an ORDER BY that places every row; a scan of one table, as DuckDB
     keeps its order, unlike a join's). Reading the rows back runs on every core: a scan of one
-    table, and the ENUMs' order is not kept (sorted, or made text)."""
+    table, and the ENUMs' order is not kept (sorted, or made text).
+
+    ``drop``: a table the query reads that nothing needs after it, dropped before the rows are
+    read back (memory)."""
     with _every_core(db) if any_threads else nullcontext():
         db.execute(f"CREATE OR REPLACE TEMP TABLE _fetched AS {sql}")
+    if drop is not None:
+        db.execute(f"DROP TABLE {drop}")
     enums: list[str] = []
     try:
         with _every_core(db):
@@ -474,7 +482,11 @@ def _aggregate_headlines(aggregates: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(rows) if rows else aggregates.iloc[0:0].copy()
 
 
-def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: date | None = None) -> KpiResults:
+def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: date | None = None,
+                 channels: bool = False) -> KpiResults:
+    """Every KPI value, headline and finding. Consumes the loaded rows: their tables are dropped
+    once read (memory); ``channels`` reads the transactions by channel first
+    (``KpiResults.channels``, for the render stage)."""
     db = loaded.db
     # One thread: sums of floats then always add up in the same order, so the same inputs give
     # byte-identical outputs. The KPI tables are small; loading stays parallel.
@@ -482,8 +494,16 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     definitions = load_definitions()
     _register_config(db, config)
     _run_kpis(db, definitions)
-    db.execute("DROP TABLE metric_totals; DROP TABLE metric_resolved")  # steps towards facts (memory)
     _aggregates(db, definitions)
+
+    # All that is read from the loaded rows and the facts is read now, and they are dropped
+    # before the KPI rows are fetched: DuckDB held them (a third of its memory) beside the
+    # fetched frames, the build's peak.
+    latest = {service: (start, end) for service, start, end in db.execute(LATEST_SQL).fetchall()}
+    checked = [(check.code, *row) for check in CHECKS for row in db.execute(check.sql).fetchall()]
+    with_data = {row[0] for row in db.execute("SELECT DISTINCT service FROM clean_observations WHERE status = 'value'").fetchall()}
+    breakdown = channel_breakdown(db) if channels else None
+    db.execute("DROP TABLE clean_observations; DROP TABLE facts")
 
     # One table's rows (their departments added here, not joined): the same order on every core.
     service_values = fetch_frame(db,
@@ -491,19 +511,18 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
                   r.value, r.numerator, r.denominator, r.status, 'period' AS basis,
                   NULL::BIGINT AS services_contributing, NULL::BIGINT AS services_expected, r.derived, r.note,
                   r.parts_contributing, r.parts_expected
-           FROM service_rows r""", categories=True, any_threads=True)
+           FROM service_rows r""", categories=True, any_threads=True, drop="service_rows")
     service_values.insert(1, "department", _departments(service_values["service"], config))
     part_values = fetch_frame(db,
         """SELECT r.service, s.department, r.period_start, r.period_end, r.period_kind, r.kpi, r.method,
                   r.value, r.numerator, r.denominator, r.status, 'period' AS basis,
                   NULL::BIGINT AS services_contributing, NULL::BIGINT AS services_expected, r.derived, r.note
-           FROM part_rows r JOIN services s ON s.service = r.parent""")
+           FROM part_rows r JOIN services s ON s.service = r.parent""", drop="part_rows")
     aggregate_values = fetch_frame(db,
         """SELECT '' AS service, coalesce(department, '') AS department, period_start, period_end,
                   'aggregate' AS period_kind, kpi, method, value, numerator, denominator, status,
                   'period' AS basis, services_contributing, services_expected, derived, NULL AS note
-           FROM aggregate_rows""", categories=True)
-    db.execute("DROP TABLE service_rows; DROP TABLE part_rows; DROP TABLE aggregate_rows")  # fetched (memory)
+           FROM aggregate_rows""", categories=True, drop="aggregate_rows")
     frames = []
     for frame in (service_values, aggregate_values, part_values):
         frame["months"] = _per_period(_months, frame["period_start"], frame["period_end"])
@@ -532,15 +551,14 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     part_values = _part_values(part_values, config, latest_end)
 
     as_of = today or latest_end
-    latest = {service: (start, end) for service, start, end in db.execute(LATEST_SQL).fetchall()}
     for service in config.services:  # a service with parts is as recent as its latest part
         reported = [latest[part.slug] for part in service.parts if part.slug in latest]
         if reported:
             latest[service.slug] = max(reported, key=lambda dates: (dates[1], dates[0]))
     freshness = check_freshness(config, latest, as_of) if as_of else []
-    quality = _quality(db, config, values, latest_end, warnings, [f for f in freshness if f.overdue], part_values)
+    quality = _quality(checked, with_data, config, values, latest_end, warnings, [f for f in freshness if f.overdue], part_values)
     return KpiResults(definitions, values, quality, latest_end, as_of=as_of, as_of_given=today is not None, freshness=freshness,
-                      part_values=part_values)
+                      part_values=part_values, channels=breakdown)
 
 
 #: Text columns with few distinct values among a million rows: stored as categories (a code
@@ -641,10 +659,12 @@ def _per_period(function: Any, starts: pd.Series, ends: pd.Series) -> list[Any]:
     return results[codes].tolist()
 
 
-def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | None, warnings: Warnings, overdue: list[Freshness] | None = None,
-             part_values: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Findings per service; a part's findings are its service's, named after the part (``part``
-    column, and the part's name at the start of the detail)."""
+def _quality(checked: list[tuple[Any, ...]], services_with_data: set[str], config: Config, values: pd.DataFrame, latest_end: date | None,
+             warnings: Warnings, overdue: list[Freshness] | None = None, part_values: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Findings per service: ``checked``, the rows of the coded checks' SQL (each with its code
+    first), the services and parts with a figure, and the stale and overdue ones; a part's
+    findings are its service's, named after the part (``part`` column, and the part's name at
+    the start of the detail)."""
     rows: list[tuple] = []
     parts = {part.slug: (s.slug, part) for s in config.services for part in s.parts}
 
@@ -655,13 +675,10 @@ def _quality(db: Any, config: Config, values: pd.DataFrame, latest_end: date | N
         else:
             rows.append((slug, start, end, code, detail, ""))
 
-    for check in CHECKS:
-        for service, start, end, detail in db.execute(check.sql).fetchall():
-            add(service, start, end, check.code, detail)
+    for code, service, start, end, detail in checked:
+        add(service, start, end, code, detail)
     departments = {s.slug: s.department for s in config.services}
     headline = values[(values["basis"] == "headline") & (values["service"] != "")]
-    services_with_data = set(db.execute("SELECT DISTINCT service FROM clean_observations WHERE status = 'value'").fetchall())
-    services_with_data = {row[0] for row in services_with_data}
     part_headline = part_values[part_values["basis"] == "headline"] if part_values is not None and not part_values.empty else None
     def add_stale(slug: str, start: Any, end: Any) -> None:
         add(slug, start, end, "stale-data", f"no figures after {end:%B %Y}; the site's latest figures run to {latest_end:%B %Y}")
@@ -707,7 +724,7 @@ def _latest_stale(headlines: pd.DataFrame, key: str) -> dict[str, tuple[Any, Any
     return {slug: period for slug, period in latest.items() if slug not in valued}
 
 
-def channel_breakdown(db: Any, results: KpiResults) -> pd.DataFrame:
+def channel_breakdown(db: Any) -> pd.DataFrame:
     """Every transactions figure by channel, with the service it counts towards (``service``)
     and the slug it was given under (``unit``: the service itself, or one of its parts), for the
     channel tables of the render stage (``parts.channel_tables``)."""

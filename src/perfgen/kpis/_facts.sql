@@ -41,6 +41,7 @@ SELECT
     END AS digital_value,
     all_invalid, digital_invalid, not_applicable
 FROM metric_totals;
+DROP TABLE metric_totals;  -- each step dropped once the next is made (memory)
 
 CREATE TABLE facts AS
 WITH wide AS (
@@ -144,3 +145,4 @@ WHERE parts_present = parts_needed
       WHERE f.service = summed.service AND f.period_start = summed.period_start AND f.period_end = summed.period_end
   )
 QUALIFY row_number() OVER (PARTITION BY service, period_start, period_end ORDER BY parts_needed DESC) = 1;
+DROP TABLE metric_resolved;
