@@ -498,3 +498,18 @@ def test_the_kpi_stage_drops_the_loaded_rows_and_reads_the_channels_first():
     pd.testing.assert_frame_equal(again.values, results.values)
     pd.testing.assert_frame_equal(again.quality, results.quality)
     assert {"digital-above-total", "completed-above-started"} <= set(results.quality["code"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(1, 120)), max_size=30))
+def test_channel_months_are_what_a_list_of_ints_and_nones_made_them(months):
+    """kpis._months_column gives the months column as assigning each row's int (or None) did:
+    int64 when every period is whole months, else floats with NaN; the same when empty."""
+    import duckdb
+
+    from perfgen.kpis import _months_column
+
+    fetched = duckdb.connect().execute("SELECT unnest(?::BIGINT[]) AS months", [months]).df()["months"]
+    expected = pd.DataFrame({"months": fetched})
+    expected["months"] = [None if pd.isna(m) else int(m) for m in fetched]
+    pd.testing.assert_series_equal(_months_column(fetched), expected["months"])
