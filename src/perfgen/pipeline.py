@@ -149,11 +149,17 @@ def _build(project: Project, strict: bool, progress: Progress, warnings: Warning
                 # Pages rendered from the same inputs by the previous build are taken from it (not
                 # with caching turned off, cache None: the keys are still written, so that the
                 # output is the same either way).
-                reuse = render_stage.PageReuse(_reusable_site(project), code)
+                reusable = _reusable_site(project)
+                reuse = render_stage.PageReuse(reusable, code)
+                # A page taken from the output folder is its published file's bytes: linked as it is.
+                published = reusable is not None and reusable.resolve() == writer.output
                 with progress.counter("Rendering pages", len(pages), "render") as tick:
                     # A service page waits for its own charts only: pages render while later charts draw.
                     for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick, reuse=reuse):
-                        writer.add(page.path, html)
+                        if published and isinstance(html, bytes):
+                            writer.add_published(page.path, html)
+                        else:
+                            writer.add(page.path, html)
                         page.context = {}  # rendered: its context is no longer needed (memory)
                 waited_while_rendering = drawing.waited
                 with progress.counter("Drawing charts", len(requests), "charts") as tick:
