@@ -360,6 +360,9 @@ def test_encoded_rows_wait_in_a_temporary_file_not_in_memory(tmp_path, cached):
     text = encoded.csv().size() + len(encoded.json_rows().text.encode("utf-8"))
     assert text > 500_000 and held < text / 2  # the text held was more than the text
     assert str(encoded.csv()) == str(opendata.EncodedValues(values).csv())
+    # A cache folder that cannot be made (a file in its place): the system's temporary folder.
+    (tmp_path / "blocked").write_bytes(b"")
+    assert str(opendata.EncodedValues(values, tmp_path / "blocked" / "opendata").csv()) == str(encoded.csv())
 
 
 def test_text_columns_reach_parquet_as_categories_with_the_same_values():
