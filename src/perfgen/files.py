@@ -49,7 +49,9 @@ class FileSlice:
         self.file.seek(self.offset)
         data = self.file.read(self.size)
         if len(data) != self.size:
-            raise OSError(0, "a temporary file of the build was cut short", str(self.file.name))
+            # A file with no name (Linux makes temporary files unnamed) is not named by its number.
+            name = self.file.name if isinstance(self.file.name, str) else None
+            raise OSError(0, "a temporary file of the build was cut short while it was read", name)
         return data
 
 
