@@ -604,9 +604,9 @@ class ChartJob:
         while number not in self._collected:
             assert self._pool is not None
             for report in self._pool.reports():
-                if report[0] == "failed" and report[3] is not None:  # a chart that could not be written
-                    raise OSError(*report[3])
                 if report[0] == "failed":
+                    if report[3] is not None:  # a chart that could not be written
+                        raise OSError(*report[3])
                     raise RuntimeError(f"drawing charts failed in a worker process:\n{report[2]}")
                 self._collected.add(report[1])
         self.waited += time.monotonic() - started

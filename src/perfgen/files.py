@@ -56,5 +56,13 @@ class FileSlice:
 
 
 def spill_file(folder: Path | None = None) -> BinaryIO:
-    """A temporary file (removed when closed) to keep ``FileSlice`` bytes in."""
-    return tempfile.TemporaryFile(prefix="perfgen-", dir=folder)
+    """A temporary file (removed when closed) to keep ``FileSlice`` bytes in: in ``folder``
+    (made if missing), or the system's temporary folder if there is none or it cannot be
+    written (a cache folder costs time, never the output)."""
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return tempfile.TemporaryFile(prefix="perfgen-", dir=folder)
+        except OSError:
+            pass
+    return tempfile.TemporaryFile(prefix="perfgen-")

@@ -292,7 +292,7 @@ class EncodedValues:
         self._json_blocks: list[FileSlice] = []
         self._csv_ends: list[np.ndarray] = []  # per block, where each line ends in its text, in bytes (0 first)
         self._json_ends: list[np.ndarray] = []  # likewise each row with the comma after it
-        self._spill = _spill_file(cache)  # closed (and gone) with this object
+        self._spill = spill_file(cache)  # closed (and gone) with this object
         for start, stop, digest in cached.blocks if cached is not None else [(0, len(values), None)]:
             chunk = cached.read(digest, stop - start) if cached is not None else None
             if chunk is None:
@@ -402,18 +402,6 @@ def _categorical(codes: np.ndarray, objects: np.ndarray) -> Any:
     index = {value: number for number, value in enumerate(present)}
     recoded = np.array([index[value] if value is not None else -1 for value in objects.tolist()], dtype=np.int32)
     return pd.Categorical.from_codes(recoded[codes], categories=present)
-
-
-def _spill_file(cache: Path | None) -> Any:
-    """A temporary file for the encoded text: in the cache folder, or the system's temporary
-    folder if there is none or it cannot be written (a cache costs time, never the output)."""
-    if cache is not None:
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-            return spill_file(cache)
-        except OSError:
-            pass
-    return spill_file()
 
 
 def _code_type(distinct: int) -> type:

@@ -156,10 +156,7 @@ def _build(project: Project, strict: bool, progress: Progress, warnings: Warning
                 with progress.counter("Rendering pages", len(pages), "render") as tick:
                     # A service page waits for its own charts only: pages render while later charts draw.
                     for page, html in render_stage.iter_rendered(env, pages, site_context, progress=tick, reuse=reuse):
-                        if published and isinstance(html, bytes):
-                            writer.add_published(page.path, html)
-                        else:
-                            writer.add(page.path, html)
+                        writer.add(page.path, html, published=published and isinstance(html, bytes))
                         page.context = {}  # rendered: its context is no longer needed (memory)
                 waited_while_rendering = drawing.waited
                 with progress.counter("Drawing charts", len(requests), "charts") as tick:

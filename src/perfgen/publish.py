@@ -113,32 +113,17 @@ class SiteWriter:
         if kind is not None:
             self.discard()
 
-    def _target(self, relative: str) -> Path:
+    def add(self, relative: str, content: str | bytes | TextParts, published: bool = False) -> None:
+        """Write one file (text in pieces is written a piece at a time). ``published``: the
+        content was just read from the published site's same file (a page the previous build
+        rendered from the same inputs), so it is linked without being compared again."""
         path = self.staging / relative
         if path.parent not in self._folders:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(path.parent)
-        return path
-
-    def add_published(self, relative: str, data: bytes) -> None:
-        """A file whose bytes were just read from the published site's same file (a page the
-        previous build rendered from the same inputs): hard-linked without comparing them
-        again, written if it cannot be linked."""
-        path = self._target(relative)
-        try:
-            os.link(self.output / relative, path)
-            return
-        except OSError:
-            pass
-        path.write_bytes(data)
-        self.written += 1
-
-    def add(self, relative: str, content: str | bytes | TextParts) -> None:
-        """Write one file (text in pieces is written a piece at a time)."""
-        path = self._target(relative)
         data = content if isinstance(content, (bytes, TextParts)) else content.encode("utf-8")
         previous = self.output / relative
-        if _same_file(previous, data):
+        if published or _same_file(previous, data):
             try:
                 os.link(previous, path)
                 return
