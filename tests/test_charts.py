@@ -70,6 +70,9 @@ def test_charts_drawn_by_workers_while_pages_wait_for_them(tmp_path):
     drawn = job.wait()  # the rest, cached as they are collected; the workers stop
     assert multiprocessing.active_children() == []
     assert sorted(drawn) == sorted(slots) and str(slots["chart-11"]) == drawn["chart-11"]
+    scratch = job._scratch
+    job.close()
+    assert scratch is not None and not scratch.exists()  # the workers' job file is removed
     # Drawn once, cached: a second job reads every chart from the cache and starts no worker.
     again = charts.ChartJob(requests, workers=2, cache_dir=tmp_path)
     assert again._pool is None and again.wait() == drawn
@@ -233,6 +236,7 @@ def test_ctrl_c_is_left_to_the_build_not_the_workers():
             os.kill(process.pid, signal.SIGINT)
         job = charts.ChartJob([_request(f"chart-{n}", "count", ("Transactions",), 5.0 + n) for n in range(6)], workers=workers)
         assert job.wait() == charts.render_charts(job.requests, workers=1)
+        job.close()
     finally:
         workers.close()
 
@@ -453,3 +457,26 @@ def test_a_chart_is_stored_whether_or_not_its_folder_exists(tmp_path):
     shutil.rmtree(tmp_path / "charts")
     charts._store(tmp_path / "charts", "abcdef", "<svg>3</svg>")
     assert sorted(p.name for p in (tmp_path / "charts/ab").iterdir()) == ["abcdef.svg"]  # no temporary file left
+
+
+def test_a_job_that_cannot_hand_out_its_charts_leaves_nothing_behind(tmp_path, monkeypatch):
+    """The workers' job file cannot be written (a full disk): the error is raised as it is, the
+    workers stop and the temporary folder is removed."""
+    import errno
+    import multiprocessing
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    real_write = Path.write_bytes
+
+    def full_disk(self, data):
+        if self.name == "batches.pickle":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    requests = [_request(f"chart-{n}", "count", ("Transactions",), 2.0 + n) for n in range(8)]
+    with pytest.raises(OSError) as raised:
+        charts.ChartJob(requests, workers=charts.ChartWorkers(2))
+    assert raised.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == [] and multiprocessing.active_children() == []

@@ -546,8 +546,12 @@ class ChartJob:
             if self._folder is None:
                 self._folder = self._scratch
                 self._addresses.update((request.key, _cache_key(request)) for request in missing)
-            self._pool.draw([[(self._addresses[request.key], request) for request in batch] for batch in self._batches],
-                            self._scratch / "batches.pickle", self._folder)
+            try:
+                self._pool.draw([[(self._addresses[request.key], request) for request in batch] for batch in self._batches],
+                                self._scratch / "batches.pickle", self._folder)
+            except BaseException:  # the job file could not be written (a full disk): nothing left behind
+                self.close()
+                raise
 
     def address(self, key: str) -> str:
         """A chart's content address (what its SVG is drawn from: :func:`_cache_key`)."""
