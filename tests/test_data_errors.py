@@ -432,6 +432,27 @@ def test_the_load_keeps_each_row_with_its_line_and_leaves_no_file_tables(example
     assert left == []
 
 
+def test_each_clean_row_has_its_periods_dates_kind_and_months(example_project):
+    """Each row's period fields come from its label (looked up by the label's place among the
+    periods, not joined): a month, a quarter, a financial year and a range, in any row order."""
+    from perfgen.config import load_config
+    from perfgen.load import load_data
+    from perfgen.periods import parse_period
+
+    labels = ["2031-05", "2031-Q2", "2030-31", "2031-01-01/2031-03-15", "2031-02", "2031-Q1"]
+    write(example_project, EXTRA, "service,period,channel,metric,value\n" + "".join(
+        f"apply-passport,{label},online,transactions,{number}\n" for number, label in enumerate(labels)))
+    config = load_config(example_project / "config" / "services.yml", "config/services.yml")
+    loaded = load_data(example_project / "data", config, example_project)
+    rows = loaded.db.execute("SELECT line, period_start, period_end, period_kind, months FROM clean_observations WHERE file = 'data/extra.csv'").fetchall()
+    expected = []
+    for line, label in enumerate(labels, start=2):
+        period = parse_period(label)
+        expected.append((line, period.start, period.end, period.kind, period.months))
+    assert rows == expected
+    assert loaded.db.execute("SELECT count(*) FROM duckdb_types() WHERE type_name = '_period_label'").fetchone()[0] == 0
+
+
 def test_a_plain_file_gives_its_records_lines_without_listing_them():
     """Without quotes, carriage returns, NULs or blank lines, record n is line n: a range, and
     the load then maps no row through a table of lines."""

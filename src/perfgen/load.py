@@ -423,15 +423,24 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
     if problems:
         db.close()
         raise DataError([locators[p.file](p) if p.file in locators else p for p in problems])
+    # Each row's period is looked up by its label's code in constant lists of every period's
+    # fields: one scan of observations, which keeps their order (file, line). Joined with
+    # periods, every row had to be sorted again (a subquery for the lists would be joined too).
+    periods = db.execute("SELECT label, period_start, period_end, kind, months FROM periods ORDER BY label").fetchall()
+    if periods:
+        db.execute("CREATE TYPE _period_label AS ENUM (SELECT label FROM periods ORDER BY label)")
+        start, end, kind, months = (f"[{', '.join(items)}][enum_code(o.period::_period_label) + 1]" for items in zip(
+            *((f"DATE '{first.isoformat()}'", f"DATE '{last.isoformat()}'", _quote(name), "NULL::INTEGER" if count is None else f"{int(count)}::INTEGER") for _, first, last, name, count in periods)))
+    else:  # no rows
+        start, end, kind, months = "NULL::DATE", "NULL::DATE", "NULL::VARCHAR", "NULL::INTEGER"
     db.execute(
-        """CREATE TABLE clean_observations AS
-        SELECT o.file, o.line, o.service, p.period_start, p.period_end, p.kind AS period_kind, p.months,
+        f"""CREATE TABLE clean_observations AS
+        SELECT o.file, o.line, o.service, {start} AS period_start, {end} AS period_end, {kind} AS period_kind, {months} AS months,
                coalesce(o.channel, '') AS channel, o.metric, o.number AS value,
                coalesce(o.status, CASE WHEN o.number IS NULL THEN 'not_provided' ELSE 'value' END) AS status, o.note
-        FROM observations o JOIN periods p ON p.label = o.period
-        ORDER BY o.file, o.line"""
+        FROM observations o"""
     )
-    db.execute("DROP TABLE observations")  # checked and cleaned: the raw text is not read again (memory)
+    db.execute("DROP TABLE observations; DROP TYPE IF EXISTS _period_label")  # checked and cleaned: the raw text is not read again (memory)
     db.execute("CREATE TABLE input_files (path VARCHAR, sha256 VARCHAR, rows BIGINT)")
     if files:
         db.executemany("INSERT INTO input_files VALUES (?, ?, ?)", [(f.path, f.sha256, f.rows) for f in files])

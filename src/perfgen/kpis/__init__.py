@@ -309,33 +309,42 @@ def fetch_frame(db: Any, sql: str, *, categories: bool = False, any_threads: boo
         db.execute(f"CREATE OR REPLACE TEMP TABLE _fetched AS {sql}")
     if drop is not None:
         db.execute(f"DROP TABLE {drop}")
-    enums: list[str] = []
+    # Read back a column at a time (a scan of one table: the same order each time), each made
+    # what it becomes before the next: the whole result materialized at once, beside the
+    # fetched table and the frame, was the KPI stage's peak on a large site.
+    columns: dict[str, pd.Series] = {}
     try:
         with _every_core(db):
-            selects = []
             for index, (column, kind, *_) in enumerate(db.execute("DESCRIBE _fetched").fetchall()):
                 quoted = '"' + column.replace('"', '""') + '"'
+                select = quoted
+                enum = None
                 if kind == "VARCHAR" and db.execute(f"SELECT count({quoted}) FROM _fetched").fetchone()[0]:
                     enum = f"_fetched_{index}"
                     db.execute(f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {quoted} FROM _fetched WHERE {quoted} IS NOT NULL)")
-                    enums.append(enum)
-                    selects.append(f"{quoted}::{enum} AS {quoted}")
-                else:
-                    selects.append(quoted)
-            frame = db.execute(f"SELECT {', '.join(selects)} FROM _fetched").df()
+                    select = f"{quoted}::{enum} AS {quoted}"
+                try:
+                    columns[column] = _fetched_column(db.execute(f"SELECT {select} FROM _fetched").df()[column], categories)
+                finally:
+                    if enum is not None:
+                        db.execute(f"DROP TYPE IF EXISTS {enum}")
     finally:
         db.execute("DROP TABLE IF EXISTS _fetched")
-        for enum in enums:
-            db.execute(f"DROP TYPE IF EXISTS {enum}")
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):
-            if categories:
-                frame[column] = frame[column].cat.set_categories(sorted(frame[column].cat.categories))
-            else:
-                frame[column] = frame[column].astype("str")  # each cell refers to its category's string
-        elif str(frame[column].dtype).startswith("datetime64"):
-            frame[column] = _date_categories(frame[column]) if categories else _shared_dates(frame[column])
+    frame = pd.DataFrame(index=pd.RangeIndex(len(next(iter(columns.values()))) if columns else 0))
+    for column, values in columns.items():
+        frame[column] = values  # a block per column: assembled without copying them together
     return frame
+
+
+def _fetched_column(column: pd.Series, categories: bool) -> pd.Series:
+    """One column as ``fetch_frame`` gives it: text from an ENUM, dates as ``date`` objects."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        if categories:
+            return column.cat.set_categories(sorted(column.cat.categories))
+        return column.astype("str")  # each cell refers to its category's string
+    if str(column.dtype).startswith("datetime64"):
+        return _date_categories(column) if categories else _shared_dates(column)
+    return column
 
 
 def _date_categories(column: pd.Series) -> pd.Series:
