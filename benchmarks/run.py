@@ -8,7 +8,8 @@ changed, and a rebuild after one service's data changed. Each build runs in a fr
 peak memory (max RSS, including chart workers) is measured per build. Prints wall time per stage
 (config, load, kpis, model, charts, pages, render, opendata, write), the CPU time of the build and its
 chart workers (steadier than wall time on a shared machine), pages per second, files written and
-peak memory (the larger of the build process's and its largest child's, both shown). Figures, not assertions: tests never time anything.
+peak memory (the larger of the build process's and its largest child's, both shown), and the
+build process's own peak in each stage (Linux). Figures, not assertions: tests never time anything.
 """
 
 from __future__ import annotations
@@ -32,16 +33,21 @@ BUILD_ONE = """
 import json, resource, sys, time
 from pathlib import Path
 from perfgen.pipeline import Project, build
+from perfgen.progress import Progress
 root = Path(sys.argv[1])
 started = time.perf_counter()
+progress = Progress(enabled=False, memory=True)  # this process's peak in each stage too
 result = build(Project(config=root / "config/services.yml", data=root / "data", output=root / "site",
-                       templates=root / "templates", root=root, cache=root / ".perfgen-cache"))
+                       templates=root / "templates", root=root, cache=root / ".perfgen-cache"), progress=progress)
 wall = time.perf_counter() - started
 cpu = sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for field in ("ru_utime", "ru_stime"))
 # Peak of this process or of its largest child (a chart worker, or the forked open-data process),
 # measured here so that each build has its own; both are reported, to tell which one it is.
+# (Progress starts this process's peak anew for each stage: its own record is the whole build's.)
 build_mb, child_mb = (resource.getrusage(who).ru_maxrss / 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": max(build_mb, child_mb), "build_mb": build_mb, "child_mb": child_mb, "timings": result.timings, "pages": result.pages, "written": result.files_written,
+build_mb = max(build_mb, progress.peak_mb or 0)
+print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": max(build_mb, child_mb), "build_mb": build_mb, "child_mb": child_mb, "timings": result.timings,
+                  "stage_peaks": progress.peaks, "pages": result.pages, "written": result.files_written,
                   "reused": result.pages_reused, "skipped": result.up_to_date}))
 """
 
@@ -75,6 +81,9 @@ def report(label: str, figures: dict) -> None:
     print(f"  {label:<11} wall {figures['wall']:7.2f} s  cpu {figures['cpu']:7.2f} s  {rate:7.1f} pages/s  written {figures['written']:>6}  "
           f"peak {figures['peak_mb']:7.0f} MB (build {figures['build_mb']:.0f}, largest child {figures['child_mb']:.0f})  {note}")
     print(f"  {'':<11} {stages}")
+    peaks = figures.get("stage_peaks") or {}  # the build process's own, by stage (not its children's)
+    if any(stage in peaks for stage in STAGES):
+        print(f"  {'':<11} peak MB by stage: " + "  ".join(f"{stage} {peaks[stage]:6.0f}" for stage in STAGES if stage in peaks))
 
 
 def main() -> None:
