@@ -18,7 +18,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -429,8 +429,14 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
     periods = db.execute("SELECT label, period_start, period_end, kind, months FROM periods ORDER BY label").fetchall()
     if periods:
         db.execute("CREATE TYPE _period_label AS ENUM (SELECT label FROM periods ORDER BY label)")
-        start, end, kind, months = (f"[{', '.join(items)}][enum_code(o.period::_period_label) + 1]" for items in zip(
-            *((f"DATE '{first.isoformat()}'", f"DATE '{last.isoformat()}'", _quote(name), "NULL::INTEGER" if count is None else f"{int(count)}::INTEGER") for _, first, last, name, count in periods)))
+
+        def looked_up(items: Iterable[str]) -> str:
+            return f"[{', '.join(items)}][enum_code(o.period::_period_label) + 1]"
+
+        start = looked_up(f"DATE '{first.isoformat()}'" for _, first, _, _, _ in periods)
+        end = looked_up(f"DATE '{last.isoformat()}'" for _, _, last, _, _ in periods)
+        kind = looked_up(_quote(name) for _, _, _, name, _ in periods)
+        months = looked_up("NULL::INTEGER" if count is None else f"{int(count)}::INTEGER" for *_, count in periods)  # a range: none
     else:  # no rows
         start, end, kind, months = "NULL::DATE", "NULL::DATE", "NULL::VARCHAR", "NULL::INTEGER"
     db.execute(
