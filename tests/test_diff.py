@@ -239,6 +239,8 @@ def test_only_the_changed_services_published_figures_are_read(sites, tmp_path, m
     read: list[str] = []
     reader = changelog.read_site_file
     monkeypatch.setattr(changelog, "read_site_file", lambda location, relative, *rest, **options: read.append(relative) or reader(location, relative, *rest, **options))
+    opener = changelog.site_file  # data/kpis.csv: read from its file
+    monkeypatch.setattr(changelog, "site_file", lambda location, relative, *rest, **options: read.append(relative) or opener(location, relative, *rest, **options))
     project = edited_copy(tmp_path / "edited")
     again = _build(project, tmp_path / "again", previous=before, today=__import__("datetime").date(2025, 1, 15),
                    base_url="https://example.org/performance/")
@@ -279,12 +281,42 @@ def test_building_again_into_the_same_folder_compares_with_it(tmp_path, monkeypa
             "from the system clock: give --today or PERFGEN_TODAY to choose the date\n") in capsys.readouterr().out
 
 
-def test_previous_site_from_its_web_address(sites, tmp_path, capsys):
+def test_published_figures_are_read_from_their_file_not_held_as_text(sites, monkeypatch):
+    """``data/kpis.csv`` is read by pandas from the file: held as text first (``io.StringIO``
+    keeps four bytes a character) it was six times the file's size, the peak of a build whose
+    code changed (all its figures compared). The same frame either way."""
+    import perfgen.changelog as changelog
+    import perfgen.diff as diff
+
+    before, _ = sites
+    real = diff.read_site_file
+
+    def refusing_kpis(location, relative, *args, **kwargs):
+        assert relative != diff.KPIS_FILE, "kpis.csv read whole as text"
+        return real(location, relative, *args, **kwargs)
+
+    monkeypatch.setattr(changelog, "read_site_file", refusing_kpis)
+    monkeypatch.setattr(diff, "read_site_file", refusing_kpis)
+    published = read_published(before)
+    text = (before / diff.KPIS_FILE).read_text(encoding="utf-8")
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(published.kpis, diff.read_kpis(text, "kpis.csv", changelog._COMPARED_COLUMNS))
+    assert len(diff.load_site(before).kpis) == len(diff.read_kpis(text, "kpis.csv"))
+
+
+def test_previous_site_from_its_web_address(sites, tmp_path, capsys, monkeypatch):
+    import tempfile
+
     before, after = sites
     project = edited_copy(tmp_path / "edited")
+    temporary = tmp_path / "temporary"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     with serve(before) as url:
         published = read_published(url)
         assert published is not None and len(published.kpis) > 0
+        assert list(temporary.iterdir()) == []  # the downloaded kpis.csv, read from a temporary file, is gone
         from_web = _build(project, tmp_path / "from-web", previous=url, today=__import__("datetime").date(2025, 1, 15),
                           base_url="https://example.org/performance/")
         assert main(["diff", url, str(after), "--limit", "0"]) == 0

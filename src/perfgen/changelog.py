@@ -47,6 +47,7 @@ from perfgen.diff import (
     read_kpis,
     read_site_file,
     site_address,
+    site_file,
     value_changes,
 )
 from perfgen.errors import PerfgenError, Problem
@@ -95,9 +96,11 @@ def figures_json(digests: dict[str, str], code: str) -> str:
     return json.dumps({"code": code, "services": dict(sorted(digests.items()))}, indent=1) + "\n"
 
 
+_READ_HINT = "check the address and the network; the build stops rather than lose the history of corrections"
+
+
 def _read(location: str | Path, relative: str) -> str | None:
-    return read_site_file(location, relative, PreviousSiteError,
-                          hint="check the address and the network; the build stops rather than lose the history of corrections")
+    return read_site_file(location, relative, PreviousSiteError, hint=_READ_HINT)
 
 
 def read_published(location: str | Path | None, digests: dict[str, str] | None = None, code: str | None = None) -> Published | None:
@@ -111,11 +114,11 @@ def read_published(location: str | Path | None, digests: dict[str, str] | None =
         return None
     published = _changed_services(location, digests, code) if digests is not None and code is not None else None
     if published is None:
-        kpis = _read(location, KPIS_FILE)
-        if kpis is None:
-            return None
-        # Only the columns the comparison reads (value_changes): half the file's memory and time
-        published = Published(str(location), read_kpis(kpis, site_address(location, KPIS_FILE), _COMPARED_COLUMNS))
+        with site_file(location, KPIS_FILE, PreviousSiteError, hint=_READ_HINT) as kpis:
+            if kpis is None:
+                return None
+            # Only the columns the comparison reads (value_changes): half the file's memory and time
+            published = Published(str(location), read_kpis(kpis, site_address(location, KPIS_FILE), _COMPARED_COLUMNS))
     history = _read(location, CORRECTIONS_FILE)
     if history:
         rows = list(csv.DictReader(io.StringIO(history)))
