@@ -285,8 +285,7 @@ def test_published_figures_are_read_from_their_file_not_held_as_text(sites, monk
     """``data/kpis.csv`` is read by pandas from the file: held as text first (``io.StringIO``
     keeps four bytes a character) it was six times the file's size, the peak of a build whose
     code changed (all its figures compared). The same frame either way."""
-    import perfgen.changelog as changelog
-    import perfgen.diff as diff
+    from perfgen import changelog, diff
 
     before, _ = sites
     real = diff.read_site_file
