@@ -284,7 +284,8 @@ def test_building_again_into_the_same_folder_compares_with_it(tmp_path, monkeypa
 def test_published_figures_are_read_from_their_file_not_held_as_text(sites, monkeypatch):
     """``data/kpis.csv`` is read by pandas from the file: held as text first (``io.StringIO``
     keeps four bytes a character) it was six times the file's size, the peak of a build whose
-    code changed (all its figures compared). The same frame either way."""
+    code changed (all its figures compared). The same text either way; all but the values kept
+    as categories (a code per row)."""
     from perfgen import changelog, diff
 
     before, _ = sites
@@ -300,7 +301,9 @@ def test_published_figures_are_read_from_their_file_not_held_as_text(sites, monk
     text = (before / diff.KPIS_FILE).read_text(encoding="utf-8")
     import pandas as pd
 
-    pd.testing.assert_frame_equal(published.kpis, diff.read_kpis(text, "kpis.csv", changelog._COMPARED_COLUMNS))
+    expected = diff.read_kpis(text, "kpis.csv", changelog._COMPARED_COLUMNS)
+    pd.testing.assert_frame_equal(published.kpis.astype(str), expected)  # the same text in every cell
+    assert all(isinstance(published.kpis[column].dtype, pd.CategoricalDtype) for column in published.kpis.columns if column != "value")
     assert len(diff.load_site(before).kpis) == len(diff.read_kpis(text, "kpis.csv"))
 
 
@@ -424,3 +427,21 @@ def test_corrections_are_the_same_whether_rows_line_up_or_not():
     assert lined_up == reordered
     assert [(c.service, c.kpi, c.old_value, c.new_value, c.new_status) for c in lined_up] == [
         ("a", "transactions", "10", "11", "value"), ("b", "total_cost", "3", "", "invalid")]
+
+
+def test_this_builds_figures_are_compared_as_categories_of_their_published_text():
+    """``published_rows`` gives the text kpis.csv has in every cell (missing: ""), kept as
+    categories: a category's missing cells and values with the same text share one category."""
+    from datetime import date
+
+    import pandas as pd
+
+    from perfgen.changelog import _categories, _date_text, _texts
+
+    column = pd.Series(pd.Categorical(["b", None, "a", "b"]))
+    assert list(_categories(column)) == ["b", "", "a", "b"]
+    assert list(_categories(pd.Series(["x", None], dtype=object))) == ["x", ""]
+    days = pd.Series([date(2024, 1, 31), None, date(2024, 1, 31), pd.Timestamp("2024-01-31").date()], dtype=object)
+    as_categories = _texts(days, _date_text, categories=True)
+    assert list(as_categories) == _texts(days, _date_text) == ["2024-01-31", "", "2024-01-31", "2024-01-31"]
+    assert sorted(as_categories.categories) == ["", "2024-01-31"]

@@ -105,12 +105,14 @@ class Snapshot:
         return None
 
 
-def read_kpis(source: str | Path, label: str, columns: list[str] | None = None) -> pd.DataFrame:
+def read_kpis(source: str | Path, label: str, columns: list[str] | None = None, categories: Iterable[str] = ()) -> pd.DataFrame:
     """``kpis.csv`` (its text, or its file) as text columns; only ``columns`` (those present)
     when given. A large site's is read from its file: as text in ``io.StringIO`` (four bytes a
-    character) it took six times the file's size, on top of the frame."""
+    character) it took six times the file's size, on top of the frame. ``categories``: columns
+    of few distinct values kept as categories of their text (a code per row, not a string)."""
     wanted = set(columns) if columns is not None else None
-    frame = pd.read_csv(source if isinstance(source, Path) else io.StringIO(source), dtype=str, keep_default_na=False, encoding="utf-8",
+    types: defaultdict[str, Any] = defaultdict(lambda: str, {column: "category" for column in categories})
+    frame = pd.read_csv(source if isinstance(source, Path) else io.StringIO(source), dtype=types, keep_default_na=False, encoding="utf-8",
                         usecols=(lambda c: c in wanted) if wanted is not None else None)
     missing = [c for c in KEY + ["value", "status", "period_kind"] if c not in frame.columns]
     if missing:
