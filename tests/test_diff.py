@@ -427,6 +427,16 @@ def test_corrections_are_the_same_whether_rows_line_up_or_not():
     assert lined_up == reordered
     assert [(c.service, c.kpi, c.old_value, c.new_value, c.new_status) for c in lined_up] == [
         ("a", "transactions", "10", "11", "value"), ("b", "total_cost", "3", "", "invalid")]
+    # As a build by changed code compares them: every column but the values as categories, each
+    # frame with its own (a new KPI, a new status). The same corrections, lined up or joined.
+    def categories(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.astype({column: "category" for column in rows.columns if column != "value"})
+
+    added = frame([("a", "d", "plugin_kpi", "", "period", *month, "not_applicable", "")])
+    with_new = categories(pd.concat([new, added], ignore_index=True))
+    assert value_changes(categories(old), with_new, {"a", "b"})[0] == lined_up
+    assert value_changes(categories(old), with_new.iloc[[5, 3, 4, 0, 1, 2]].reset_index(drop=True), {"a", "b"})[0] == lined_up
+    assert value_changes(categories(old), categories(new), {"a", "b"})[0] == lined_up
 
 
 def test_this_builds_figures_are_compared_as_categories_of_their_published_text():

@@ -315,7 +315,10 @@ def _changed_rows(old: pd.DataFrame, new: pd.DataFrame, key: list[str]) -> tuple
         return rows_of(old), rows_of(new)
     old, new = old.drop_duplicates(key, keep="last"), new.drop_duplicates(key, keep="last")  # as _indexed: the last row of a key wins
     merged = old[key + ["status", "value"]].merge(new[key + ["status", "value"]], on=key, how="outer", suffixes=("_old", "_new"), indicator=True)
-    same = (merged["_merge"] == "both") & (merged["status_old"] == merged["status_new"]) & (merged["value_old"] == merged["value_new"])
+    # Compared as text: either side's columns may be categories, each frame with its own.
+    same = (merged["_merge"] == "both").to_numpy() & \
+        (merged["status_old"].to_numpy(dtype=object) == merged["status_new"].to_numpy(dtype=object)) & \
+        (merged["value_old"].to_numpy(dtype=object) == merged["value_new"].to_numpy(dtype=object))
     differing = merged.loc[~same, key]
 
     def rows(frame: pd.DataFrame) -> dict[tuple, dict[str, str]]:
