@@ -187,13 +187,9 @@ def _categories(column: pd.Series) -> pd.Categorical:
     """Text as categories, missing cells as "" (as ``kpis.csv`` has them)."""
     if not isinstance(column.dtype, pd.CategoricalDtype):
         return pd.Categorical(column.astype(object).fillna("").astype(str))
-    texts = column.cat.categories.astype(str)
-    codes = column.cat.codes.to_numpy()
-    if (codes < 0).any():  # missing: "", added as a category unless there already
-        if "" not in texts:
-            texts = texts.append(pd.Index([""]))
-        codes = np.where(codes < 0, texts.get_loc(""), codes)
-    return pd.Categorical.from_codes(codes, categories=texts)
+    if column.isna().any() and "" not in column.cat.categories:
+        column = column.cat.add_categories([""])
+    return column.fillna("").array
 
 
 def _date_text(value: Any) -> str:
@@ -205,12 +201,11 @@ def _texts(column: pd.Series, text: Any, categories: bool = False) -> list[str] 
     million figures but only a few hundred distinct periods); missing values are "". With
     ``categories``, as categories of those texts."""
     codes, distinct = pd.factorize(column, use_na_sentinel=True)
-    texts = [text(value) for value in distinct] + [""]
+    texts = np.array([text(value) for value in distinct] + [""], dtype=object)
     if categories:
-        unique = list(dict.fromkeys(texts))  # two values may have the same text
-        position = {value: index for index, value in enumerate(unique)}
-        return pd.Categorical.from_codes(np.array([position[value] for value in texts])[codes], categories=unique)
-    return np.array(texts, dtype=object)[codes].tolist()
+        text_codes, unique = pd.factorize(texts)  # two values may have the same text
+        return pd.Categorical.from_codes(text_codes[codes], categories=unique)
+    return texts[codes].tolist()
 
 
 def record(published: Published | None, values: pd.DataFrame, config: Config, today: date | None) -> Changelog:

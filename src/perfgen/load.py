@@ -350,7 +350,9 @@ def _check_duplicates(db: duckdb.DuckDBPyConnection, problems: list[Problem]) ->
         hint="each figure must be given once; remove one of the rows"))
 
 
-def _load_periods(db: duckdb.DuckDBPyConnection, problems: list[Problem]) -> None:
+def _load_periods(db: duckdb.DuckDBPyConnection, problems: list[Problem]) -> list[tuple[Any, ...]]:
+    """The ``periods`` table of every valid label, made here and returned: (label, start, end,
+    kind, months) in label order."""
     labels = db.execute(
         "SELECT period, min(file || ':' || line) FROM observations WHERE period IS NOT NULL GROUP BY period ORDER BY period"
     ).fetchall()
@@ -366,6 +368,7 @@ def _load_periods(db: duckdb.DuckDBPyConnection, problems: list[Problem]) -> Non
     db.execute("CREATE TABLE periods (label VARCHAR, period_start DATE, period_end DATE, kind VARCHAR, months INTEGER)")
     if rows:
         db.executemany("INSERT INTO periods VALUES (?, ?, ?, ?, ?)", rows)
+    return rows
 
 
 def load_data(data_dir: Path, config: Config, display_root: Path | None = None) -> LoadedData:
@@ -418,7 +421,7 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
     for table in loaded_tables:  # a loader's table or view (the built-in ones: a view of the file's rows)
         db.execute(f"DROP {'VIEW' if table in views else 'TABLE'} {table}; DROP TABLE IF EXISTS {table}_raw; DROP TABLE IF EXISTS {table}_lines")
     _check_rows(db, config, problems)
-    _load_periods(db, problems)
+    periods = _load_periods(db, problems)
     _check_duplicates(db, problems)
     if problems:
         db.close()
@@ -426,9 +429,8 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
     # Each row's period is looked up by its label's code in constant lists of every period's
     # fields: one scan of observations, which keeps their order (file, line). Joined with
     # periods, every row had to be sorted again (a subquery for the lists would be joined too).
-    periods = db.execute("SELECT label, period_start, period_end, kind, months FROM periods ORDER BY label").fetchall()
     if periods:
-        db.execute("CREATE TYPE _period_label AS ENUM (SELECT label FROM periods ORDER BY label)")
+        db.execute("CREATE TYPE _period_label AS ENUM (SELECT label FROM periods ORDER BY label)")  # as periods are listed
 
         def looked_up(items: Iterable[str]) -> str:
             return f"[{', '.join(items)}][enum_code(o.period::_period_label) + 1]"
