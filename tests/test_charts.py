@@ -267,6 +267,22 @@ VARIED = [
 ]
 
 
+def _gapped(request: charts.ChartRequest, missing: range | set[int]) -> charts.ChartRequest:
+    """The request with the figures at these positions of each series missing (the line breaks)."""
+    counts: dict[str, int] = {}
+    points = []
+    for end, value, name in request.points:
+        counts[name] = counts.get(name, -1) + 1
+        points.append((end, None if counts[name] in missing else value, name))
+    return charts.ChartRequest(f"{request.key}-without-{min(missing)}", request.unit, tuple(points), request.label, request.target, request.notes)
+
+
+#: Series with gaps: a run of months missing, a figure alone between two gaps (dots), the first
+#: figures missing.
+VARIED += [_gapped(request, missing) for request in VARIED if request.key.endswith(("-60-1234.0", "-60-0.1"))
+           for missing in (range(20, 26), {39, 41}, range(3))]
+
+
 def test_labels_placed_by_perfgen_give_the_chart_vl_convert_draws():
     """Axis labels are drawn unmeasured and placed by perfgen (chartlabels): the SVG is byte for
     byte the one vl-convert draws measuring each label, for every kind of chart."""

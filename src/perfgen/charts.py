@@ -37,7 +37,7 @@ from perfgen.files import write_whole
 class ChartRequest:
     key: str  # unique id, used to match results
     unit: str  # money | percent | count
-    points: tuple[tuple[str, float, str], ...]  # (ISO period end, value, series name)
+    points: tuple[tuple[str, float | None, str], ...]  # (ISO period end, value, series name); None breaks the line (a gap)
     label: str  # accessible name of the SVG
     target: tuple[float, str] | None = None  # (value, its label: "Target 85%"), a dashed rule
     notes: tuple[tuple[str, str], ...] = ()  # (ISO date, marker: "1"), a numbered vertical rule each
@@ -57,9 +57,10 @@ _TARGET_COLOUR = "#0b0c0c"
 _NOTE_COLOUR = "#505a5f"
 
 
-#: A series with more periods than this is drawn as a line alone: 60 monthly dots are too close
+#: A series with more figures than this is drawn as a line alone: 60 monthly dots are too close
 #: to read one by one (the table beside the chart has every figure) and were a quarter of the
-#: bytes of a service page.
+#: bytes of a service page. A figure alone between gaps is a line of no length: a chart with one
+#: has dots whatever its length (``_dotted``).
 MAX_DOTTED = 24
 
 
@@ -117,8 +118,20 @@ def spec_for(request: ChartRequest) -> dict[str, Any]:
 def _shape_of(request: ChartRequest) -> tuple[str, int, bool, bool, bool]:
     """The arguments of :func:`base_spec` a chart is drawn with."""
     series = {name for _, _, name in request.points}
-    dots = len({end for end, _, _ in request.points}) <= MAX_DOTTED
-    return request.unit, len(series), request.target is not None, bool(request.notes), dots
+    return request.unit, len(series), request.target is not None, bool(request.notes), _dotted(request.points)
+
+
+def _dotted(points: tuple[tuple[str, float | None, str], ...]) -> bool:
+    """Whether a chart marks each figure with a dot: a short series, or one with a figure that
+    has no figure of its series on either side (a gap or the end), which a line alone would not
+    show."""
+    if len({end for end, value, _ in points if value is not None}) <= MAX_DOTTED:
+        return True
+    by_series: dict[str, list[bool]] = {}
+    for _, value, name in points:
+        by_series.setdefault(name, []).append(value is not None)
+    return any(valued[i] and not (i > 0 and valued[i - 1]) and not (i + 1 < len(valued) and valued[i + 1])
+               for valued in by_series.values() for i in range(len(valued)))
 
 
 def _values_of(request: ChartRequest, times: bool = False) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import json
 import pickle
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from perfgen.cells import (
     is_missing,
     lower_first,
     missing,
+    missing_cell,
     table_body,
     value_cell,
 )
@@ -502,6 +503,26 @@ def series_positions(model: SiteModel, service: str, department: str, kpi: str, 
     return np.array([], dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class Gap:
+    """Periods with no figure between two figures of a chart's series: the line breaks there."""
+    after: int  # the position in the series of the figure before it
+    first: date  # the first day without a figure
+    last: date  # the last day without a figure
+
+    @property
+    def words(self) -> str:
+        return period_words(self.first, self.last)
+
+
+def series_gaps(starts: list[date], ends: list[date]) -> list[Gap]:
+    """The gaps of a series in time order: wherever a figure's period does not begin the day
+    after the one before ends. A line drawn across them would show figures that do not exist."""
+    day = timedelta(days=1)
+    return [Gap(index, ends[index] + day, starts[index + 1] - day)
+            for index in range(len(ends) - 1) if starts[index + 1] > ends[index] + day]
+
+
 def chart_marks(model: SiteModel, service: Service, kpi: str, series: list[dict[str, Any]]) -> tuple[str | None, list[targets.Note]]:
     """What a chart draws besides its series: the target (formatted) and the service's notes
     dated within the chart's periods."""
@@ -539,15 +560,17 @@ def chart_requests(model: SiteModel) -> list[ChartRequest]:
             if not len(positions):
                 continue
             definition = model.definitions[kpi]
-            ends = model.values("period_end", positions)
-            points = tuple((iso[end] if end in iso else iso.setdefault(end, end.isoformat()), float(value), definition.label)
-                           for end, value in zip(ends, model.values("value", positions)))
-            target, notes = _chart_marks(model, service, kpi, model.values("period_start", positions[:1])[0], ends[-1])
+            starts, ends = model.values("period_start", positions), model.values("period_end", positions)
+            points = [(iso[end] if end in iso else iso.setdefault(end, end.isoformat()), float(value), definition.label)
+                      for end, value in zip(ends, model.values("value", positions))]
+            for gap in reversed(series_gaps(starts, ends)):  # a point without a value breaks the line
+                points.insert(gap.after + 1, (gap.last.isoformat(), None, definition.label))
+            target, notes = _chart_marks(model, service, kpi, starts[0], ends[-1])
             markers: dict[str, list[str]] = {}  # notes on one day share a marker: "1, 2"
             for note in notes:
                 markers.setdefault(note.day.isoformat(), []).append(formatters.count(note.number))
             requests.append(ChartRequest(
-                f"{service.slug}/{kpi}", definition.unit, points, _chart_label(definition, service, target, notes),
+                f"{service.slug}/{kpi}", definition.unit, tuple(points), _chart_label(definition, service, target, notes),
                 target=(float(service.targets[kpi]), f"Target {target}") if target is not None else None,
                 notes=tuple((day, ", ".join(numbers)) for day, numbers in markers.items())))
         model.forget_series()
@@ -602,15 +625,22 @@ def _league_headers(model: SiteModel, with_department: bool = True) -> list[str]
     return ["Service"] + (["Department"] if with_department else []) + [model.definitions[k].label for k in LEAGUE_KPIS]
 
 
-def _history_table(model: SiteModel, service: Service, kpi: str, series: list[dict[str, Any]], notes: list[targets.Note] | None = None) -> dict[str, Any]:
+def _history_table(model: SiteModel, service: Service, kpi: str, series: list[dict[str, Any]], notes: list[targets.Note] | None = None,
+                   gaps: list[Gap] = ()) -> dict[str, Any]:
     """A chart's figures by period; with the service's target, whether each figure meets it, and
-    with notes, the notes dated in each period (the chart's dashed and dotted lines, in words)."""
+    with notes, the notes dated in each period (the chart's dashed and dotted lines, in words).
+    Each gap of the series is a row of its own, saying why it has no figure."""
     definition = model.definitions[kpi]
     target = service.targets.get(kpi)
     ratio = definition.aggregate == "ratio"
     unit, numerator_unit = definition.unit, "money" if definition.unit == "money" else "count"
     rows = []
-    for row in series:
+    gap_after = {gap.after: gap for gap in gaps}
+    for index, row in enumerate(series):
+        if index - 1 in gap_after:
+            gap = gap_after[index - 1]
+            none = missing_cell(_gap_words(model, service, kpi, row, gap))  # the figure, and its numerator and denominator
+            rows.append([gap.words] + [none] * (1 + 2 * ratio) + [""] * (target is not None) + [""] * bool(notes))
         cells: list[Any] = [row["period"], value_cell(unit, row["value"], row["status"])]
         if ratio:
             cells.append(format_value(numerator_unit, row["numerator"]) if not is_missing(row["numerator"]) else None)
@@ -647,6 +677,30 @@ def _short(text: str) -> str:
     for stop in (" (", ";", ":"):
         text = text.split(stop)[0]
     return text
+
+
+def _gap_words(model: SiteModel, service: Service, kpi: str, after: dict[str, Any], gap: Gap) -> str:
+    """Why a gap has no figure, from the service's rows of the series' period length dated in
+    it: "Not applicable" if every one says so; "Not every part reported" if some parts have
+    figures there (a service made of parts is charted over its most parts); else "Not provided"."""
+    method = model.method_for(service) if kpi == "user_satisfaction" else ""
+    positions = model.positions(service.slug, service.department, kpi, method)
+    inside = [index for index, (start, end, months) in enumerate(zip(model.values("period_start", positions), model.values("period_end", positions),
+                                                                     model.values("months", positions)))
+              if start >= gap.first and end <= gap.last and months == after["months"]]
+    statuses = set(model.values("status", positions[np.array(inside, dtype=np.int64)]))
+    if statuses == {"not_applicable"}:
+        return STATUS_WORDS["not_applicable"]
+    return "Not every part reported" if "value" in statuses else STATUS_WORDS["not_provided"]
+
+
+def _gaps_summary(gaps: list[Gap]) -> str:
+    """The gaps of a chart's line in words, after its summary."""
+    if not gaps:
+        return ""
+    if len(gaps) > 3:
+        return f" The line breaks at {formatters.count(len(gaps))} gaps, periods with no figure, listed in the table."
+    return f" There is no figure for {and_list([gap.words for gap in gaps])}, where the line breaks."
 
 
 def _chart_summary(definition: KpiDefinition, series: list[dict[str, Any]]) -> str:
@@ -771,12 +825,13 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
             if not series or key not in charts:
                 continue
             notes = chart_marks(model, service, kpi, series)[1]
+            gaps = series_gaps([row["period_start"] for row in series], [row["period_end"] for row in series])
             figures.append({
                 "id": f"chart-{kpi.replace('_', '-')}",
                 "caption": f"{definition.label} over time" + (f" ({METHOD_WORDS[method]})" if method else ""),
                 "svg": charts[key] if hasattr(charts[key], "__html__") else Markup(charts[key]),  # a ChartSvg: drawn by render time
-                "summary": _chart_summary(definition, series) + _chart_marks_summary(definition, service, series, notes),
-                "table": _history_table(model, service, kpi, series, notes),
+                "summary": _chart_summary(definition, series) + _chart_marks_summary(definition, service, series, notes) + _gaps_summary(gaps),
+                "table": _history_table(model, service, kpi, series, notes, gaps),
             })
         missing = [model.definitions[k].label for k in CHARTED_KPIS if k not in [f["id"][6:].replace("-", "_") for f in figures]]
         positions = channel_rows.get(service.slug)
