@@ -93,16 +93,18 @@ def _line(svg: str) -> str:
     return max(re.findall(r'<path [^>]*d="(M[^"]*)"', svg), key=len)
 
 
-def test_a_figure_alone_between_gaps_gets_dots_whatever_the_series_length():
+def test_a_figure_alone_between_gaps_gets_a_dot_of_its_own():
     """A long series is drawn as a line alone, but a figure with no figure on either side would
-    be a line of no length, not drawn: its chart has a dot at each figure."""
-    assert charts._shape_of(_monthly(set()))[-1] is False
-    assert charts._shape_of(_monthly({20, 21, 22}))[-1] is False  # a gap only: two lines
-    assert charts._shape_of(_monthly({39, 41}))[-1] is True  # month 40 alone
-    assert charts._shape_of(_monthly({1}))[-1] is True  # the first month alone
-    assert charts._shape_of(_monthly({58}))[-1] is True  # the last month alone
-    short = _monthly({3}, months=12)
-    assert charts._shape_of(short)[-1] is True  # few figures: dots as before
+    be a line of no length, not drawn: it gets a dot (the other figures none, which would make
+    the page heavy)."""
+    dots_and_lone = [charts._shape_of(_monthly(missing))[-2:] for missing in (set(), {20, 21, 22}, {39, 41}, {1}, {58})]
+    assert dots_and_lone == [(False, False), (False, False), (False, True), (False, True), (False, True)]
+    assert charts._shape_of(_monthly({3}, months=12))[-2:] == (True, False)  # few figures: a dot each, as before
+    lone = _monthly({39, 41})
+    assert [index for index, alone in enumerate(charts._alone(lone.points)) if alone] == [40]
+    assert len(re.findall(r'd="M2\.739,0A', charts._draw(lone))) == 1  # one dot, at month 40
+    assert len(re.findall(r'd="M2\.739,0A', charts._draw(_monthly({3}, months=12)))) == 11
+
 
 
 def test_a_quarter_some_parts_did_not_report_is_a_gap_of_the_roll_up(tmp_path):

@@ -59,17 +59,19 @@ _NOTE_COLOUR = "#505a5f"
 
 #: A series with more figures than this is drawn as a line alone: 60 monthly dots are too close
 #: to read one by one (the table beside the chart has every figure) and were a quarter of the
-#: bytes of a service page. A figure alone between gaps is a line of no length: a chart with one
-#: has dots whatever its length (``_dotted``).
+#: bytes of a service page. A figure alone between gaps is a line of no length, which draws
+#: nothing: it gets a dot of its own (``lone`` of :func:`base_spec`).
 MAX_DOTTED = 24
 
 
 @cache
-def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = False, dots: bool = True) -> dict[str, Any]:
-    """The Vega-Lite spec for one unit, without data; with ``target`` or ``notes``, a layered
-    spec whose layers pick their rows from the one data set by ``kind``. ``dots`` marks each
-    figure with a dot (short series; see :data:`MAX_DOTTED`). Altair is imported here, in the
-    chart workers: the build itself keys charts by their shape (``_cache_key``) without it."""
+def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = False, dots: bool = True, lone: bool = False) -> dict[str, Any]:
+    """The Vega-Lite spec for one unit, without data; with ``target``, ``notes`` or ``lone``, a
+    layered spec whose layers pick their rows from the one data set by ``kind`` (or ``alone``).
+    ``dots`` marks each figure with a dot (short series; see :data:`MAX_DOTTED`); ``lone``, each
+    figure with no figure of its series on either side (``alone``: a gap or the series' end).
+    Altair is imported here, in the chart workers: the build itself keys charts by their shape
+    (``_cache_key``) without it."""
     import altair as alt
 
     y_scale = alt.Scale(domain=[0, 1]) if unit == "percent" else alt.Scale(zero=True)
@@ -84,8 +86,11 @@ def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = 
         encoding["color"] = alt.value(_COLOURS[0])
     dotted = {"point": alt.OverlayMarkDef(size=30, filled=True)} if dots else {}
     line = alt.Chart().mark_line(strokeWidth=2, **dotted).encode(**encoding)
-    if target or notes:
-        layers = [line.transform_filter("datum.kind === 'value'")]
+    if target or notes or lone:
+        layers = [line.transform_filter("datum.kind === 'value'") if target or notes else line]
+        if lone:
+            layers.append(alt.Chart().transform_filter("datum.alone === true").mark_point(size=30, filled=True, opacity=1)
+                          .encode(x=encoding["x"], y=encoding["y"], color=encoding["color"]))
         if target:
             rows = alt.Chart().transform_filter("datum.kind === 'target'")
             layers.append(rows.mark_rule(color=_TARGET_COLOUR, strokeDash=[8, 4], strokeWidth=1.5).encode(y=encoding["y"]))
@@ -115,29 +120,34 @@ def spec_for(request: ChartRequest) -> dict[str, Any]:
     return {**base_spec(*_shape_of(request)), "data": {"values": _values_of(request)}}
 
 
-def _shape_of(request: ChartRequest) -> tuple[str, int, bool, bool, bool]:
+def _shape_of(request: ChartRequest) -> tuple[str, int, bool, bool, bool, bool]:
     """The arguments of :func:`base_spec` a chart is drawn with."""
     series = {name for _, _, name in request.points}
-    return request.unit, len(series), request.target is not None, bool(request.notes), _dotted(request.points)
+    dots = len({end for end, value, _ in request.points if value is not None}) <= MAX_DOTTED
+    lone = not dots and any(_alone(request.points))
+    return request.unit, len(series), request.target is not None, bool(request.notes), dots, lone
 
 
-def _dotted(points: tuple[tuple[str, float | None, str], ...]) -> bool:
-    """Whether a chart marks each figure with a dot: a short series, or one with a figure that
-    has no figure of its series on either side (a gap or the end), which a line alone would not
-    show."""
-    if len({end for end, value, _ in points if value is not None}) <= MAX_DOTTED:
-        return True
-    by_series: dict[str, list[bool]] = {}
-    for _, value, name in points:
-        by_series.setdefault(name, []).append(value is not None)
-    return any(valued[i] and not (i > 0 and valued[i - 1]) and not (i + 1 < len(valued) and valued[i + 1])
-               for valued in by_series.values() for i in range(len(valued)))
+def _alone(points: tuple[tuple[str, float | None, str], ...]) -> list[bool]:
+    """For each point, whether it is a figure with no figure of its series on either side (a
+    gap or the series' end): a line alone would not show it."""
+    positions: dict[str, list[int]] = {}
+    for index, (_, _, name) in enumerate(points):
+        positions.setdefault(name, []).append(index)
+    alone = [False] * len(points)
+    for indexes in positions.values():
+        valued = [points[index][1] is not None for index in indexes]
+        for i, index in enumerate(indexes):
+            alone[index] = valued[i] and not (i > 0 and valued[i - 1]) and not (i + 1 < len(valued) and valued[i + 1])
+    return alone
 
 
 def _values_of(request: ChartRequest, times: bool = False) -> list[dict[str, Any]]:
     """A chart's data; with ``times``, each date as the time Vega makes of it (``_day_time``)."""
     when = _day_time if times else str
     values: list[dict[str, Any]] = [{"end": when(end), "value": value, "series": name} for end, value, name in request.points]
+    if _shape_of(request)[-1]:  # lone figures: each marked
+        values = [{**row, "alone": alone} for row, alone in zip(values, _alone(request.points))]
     if request.target is not None or request.notes:
         values = [{**row, "kind": "value"} for row in values]
         if request.target is not None:
@@ -147,7 +157,7 @@ def _values_of(request: ChartRequest, times: bool = False) -> list[dict[str, Any
 
 
 @lru_cache(maxsize=64)
-def _shape_json(shape: tuple[str, int, bool, bool, bool]) -> str:
+def _shape_json(shape: tuple[str, int, bool, bool, bool, bool]) -> str:
     """A shape's Vega-Lite spec without its data, as JSON (the key of its compiled Vega)."""
     return json.dumps({key: value for key, value in base_spec(*shape).items() if key != "data"}, sort_keys=True)
 
