@@ -9,12 +9,14 @@ peak memory (max RSS, including chart workers) is measured per build. Prints wal
 (config, load, kpis, model, charts, pages, render, opendata, write), the CPU time of the build and its
 chart workers (steadier than wall time on a shared machine), pages per second, files written and
 peak memory (the larger of the build process's and its largest child's, both shown), and the
-build process's own peak in each stage (Linux). Figures, not assertions: tests never time anything.
+build process's own peak in each stage (Linux); after the cold build, the largest service page
+and the shared CSS and JavaScript gzipped. Figures, not assertions: tests never time anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import shutil
 import subprocess
@@ -86,6 +88,17 @@ def report(label: str, figures: dict) -> None:
         print(f"  {'':<11} peak MB by stage: " + "  ".join(f"{stage} {peaks[stage]:6.0f}" for stage in STAGES if stage in peaks))
 
 
+def report_weight(site: Path) -> None:
+    """The heaviest service page (HTML with its inline charts) and the shared CSS and JavaScript,
+    gzipped as a server would send them."""
+    pages = [(path.stat().st_size, path.parent.name) for path in (site / "services").glob("*/index.html")]
+    size, slug = max(pages)
+    assets = sorted((site / "assets").glob("*.css")) + sorted((site / "assets").glob("*.js"))
+    shipped = sum(len(gzip.compress(path.read_bytes(), compresslevel=9)) for path in assets)
+    print(f"  {'':<11} largest service page {size / 1024:.1f} KB ({slug}; {len(pages):,} pages); "
+          f"CSS + JS {shipped / 1024:.1f} KB gzipped ({len(assets)} files)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
@@ -103,6 +116,7 @@ def main() -> None:
         rows = sum(sum(1 for _ in p.open()) - 1 for p in (root / "data").glob("*.csv"))
         print(f"\n{size:,} services ({rows:,} data rows, generated in {time.perf_counter() - started:.1f} s)")
         report("cold", run_build(root))
+        report_weight(root / "site")
         report("no change", run_build(root))
         change_one_service(root)
         report("one change", run_build(root))
