@@ -427,6 +427,12 @@ def test_the_load_keeps_each_row_with_its_line_and_leaves_no_file_tables(example
     assert rows == [("data/extra.csv", 2, 5.0, "Two lines\nof note"), ("data/extra.csv", 5, 7.0, None), ("data/more.json", 1, 9.0, None)]
     stored = loaded.db.execute("SELECT file, line FROM clean_observations").fetchall()  # as stored
     assert stored == sorted(stored) and len(set(stored)) == len(stored)
+    # Each row's file is a code of an ENUM of the files' names, in name order (not the name again
+    # on every row); SQL reads it as text.
+    kind = loaded.db.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'clean_observations' AND column_name = 'file'").fetchone()[0]
+    names = sorted(str(path.relative_to(example_project)) for path in (example_project / "data").iterdir())
+    assert kind == "ENUM(" + ", ".join(f"'{name}'" for name in names) + ")"
+    assert loaded.db.execute("SELECT printf('%s:%d', file, line) FROM clean_observations WHERE file = 'data/more.json'").fetchall() == [("data/more.json:1",)]
     left = loaded.db.execute("SELECT table_name FROM duckdb_tables() WHERE regexp_matches(table_name, '^input_[0-9]') "
                              "UNION ALL SELECT view_name FROM duckdb_views() WHERE regexp_matches(view_name, '^input_[0-9]')").fetchall()
     assert left == []
