@@ -539,23 +539,24 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     aggregate_values["period_kind"] = [AGGREGATE_KINDS.get(m, "range") for m in aggregate_values["months"]]
     service_values, aggregate_values, part_values = frames
 
+    # The latest end of a service's 12 months with a value (of any period without one): from
+    # masks of the rows, not a copy of them (a copy of most rows, held to the end of this stage).
     latest_end = None
-    with_value = service_values[service_values["status"] == "value"]
-    if not with_value.empty:
-        yearly = with_value[with_value["months"] == 12]
-        ends = (yearly if not yearly.empty else with_value)["period_end"]
-        latest_end = ends.cat.categories[ends.cat.codes.max()]  # categories in date order
+    with_value = (service_values["status"] == "value").to_numpy()
+    if with_value.any():
+        yearly = with_value & (service_values["months"] == 12).to_numpy()
+        ends = service_values["period_end"]
+        latest_end = ends.cat.categories[ends.cat.codes.to_numpy()[yearly if yearly.any() else with_value].max()]  # categories in date order
 
     headlines = _service_headlines(service_values, config, latest_end)
     aggregate_headlines = _aggregate_headlines(aggregate_values)
     values = _concat_categories([service_values, headlines, aggregate_values, aggregate_headlines])
-    del service_values, with_value, headlines, aggregate_values, aggregate_headlines  # in values now (memory)
+    del service_values, headlines, aggregate_values, aggregate_headlines  # in values now (memory)
     values["period"] = _per_period(_period_words, values["period_start"], values["period_end"])
     values["note"] = values["note"].fillna("")
-    values = _compact(values)  # before sorting: categories sort as their text does, and faster
-    values = values.sort_values(
-        ["department", "service", "kpi", "method", "basis", "period_start", "period_end"], kind="stable"
-    ).reset_index(drop=True)
+    unsorted = [_compact(values)]  # before sorting: categories sort as their text does, and faster
+    del values  # the list's is the only reference: sorting lets each column go as it is reordered
+    values = _sorted_rows(unsorted, ["department", "service", "kpi", "method", "basis", "period_start", "period_end"])
 
     part_values = _part_values(part_values, config, latest_end)
 
@@ -620,6 +621,28 @@ def _concat_categories(frames: list[pd.DataFrame], filled: tuple[str, ...] = ("n
         for frame in frames:
             frame[column] = frame[column].astype(dtype)
     return pd.concat(frames, ignore_index=True)
+
+
+def _sorted_rows(holder: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    """The frame taken out of ``holder``, its rows sorted by its categorical ``keys`` as
+    ``sort_values(keys, kind="stable")`` sorts them (by category order, missing last), index
+    0 to n. Reordered a column at a time, each original let go once its copy is made:
+    ``sort_values`` copied the whole frame beside itself, the KPI stage's peak (0.7 GB at
+    10,000 services)."""
+    frame = holder.pop()
+    codes = []
+    for key in reversed(keys):  # np.lexsort sorts by the last key first
+        column = frame[key].cat.codes.to_numpy()
+        codes.append(np.where(column < 0, len(frame[key].cat.categories), column))  # missing last
+    order = np.lexsort(codes) if len(frame) else np.arange(0)  # stable
+    del codes
+    columns = {name: frame[name] for name in frame.columns}
+    del frame
+    for name in list(columns):
+        column = columns.pop(name)
+        columns[name] = pd.Series(column.array.take(order), name=name)
+        del column
+    return pd.DataFrame(columns, copy=False)
 
 
 def _compact(values: pd.DataFrame) -> pd.DataFrame:
