@@ -1,10 +1,14 @@
-"""perfgen.cells.table_body: the body rows of every data table, built in Python."""
+"""perfgen.cells: the body rows of every data table, built in Python (``table_body``), and markup
+made only when a page needs it (``DeferredMarkup``)."""
 
 from __future__ import annotations
 
+import pickle
+
+from jinja2 import Environment
 from markupsafe import Markup
 
-from perfgen.cells import table_body
+from perfgen.cells import DeferredMarkup, table_body
 
 
 def test_rows_with_a_header_cell_numeric_columns_and_every_kind_of_cell():
@@ -41,3 +45,24 @@ def test_plain_text_is_escaped_exactly_as_markupsafe_escapes_it():
         assert _content({"text": "x", "title": text}) == (f'<abbr title="{escape(text)}">x</abbr>' if text else "x")
     assert _content(Markup("<b>kept</b>")) == "<b>kept</b>" and _content(1200) == "1200"
     assert _content({"text": Markup("<i>t</i>"), "title": "t"}) == '<abbr title="t"><i>t</i></abbr>'
+
+
+def test_deferred_markup_is_made_once_when_a_page_is_keyed_or_rendered():
+    """A league table's body: nothing is made when the page is laid out; its key (the context
+    pickled) and its rendering share one making, and the key is the markup's."""
+    made = []
+
+    def make() -> str:
+        made.append(1)
+        return '<tr class="govuk-table__row"><td>A &amp; B</td></tr>'
+
+    body = DeferredMarkup(make)
+    assert made == []
+    keyed = pickle.dumps({"table": {"rows": [body]}}, protocol=5)
+    assert made == [1]
+    assert pickle.loads(keyed) == {"table": {"rows": [Markup('<tr class="govuk-table__row"><td>A &amp; B</td></tr>')]}}
+    assert keyed == pickle.dumps({"table": {"rows": [DeferredMarkup(make)]}}, protocol=5)  # the same key for the same markup
+    template = Environment(autoescape=True).from_string('<tbody>{{ rows | join("\\n") }}</tbody><p>{{ row }}</p>')
+    html = template.render(rows=[body, Markup("<tr></tr>")], row=body)
+    assert html == '<tbody><tr class="govuk-table__row"><td>A &amp; B</td></tr>\n<tr></tr></tbody><p><tr class="govuk-table__row"><td>A &amp; B</td></tr></p>'
+    assert made == [1, 1]  # once for this body (and once for the other one keyed above)

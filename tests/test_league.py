@@ -303,3 +303,22 @@ def test_example_categories_of_one_service_have_no_league(site):
     assert "categories/" not in read(site, "league/digital-take-up/departments/dwp")
     # Carer's Allowance is the only Benefit service ranked: its rank among them links nowhere.
     assert "No other Benefit service ranked" in read(site, "services/claim-carers-allowance")
+
+
+def test_league_tables_are_laid_out_without_their_bodies():
+    """Every league page is laid out before the first page is rendered; its table's body (every
+    service's row, joined) is made only when the page is keyed or rendered, one page at a time."""
+    from perfgen.cells import DeferredMarkup
+    from perfgen.config import load_config
+    from perfgen.errors import Warnings
+    from perfgen.kpis import compute_kpis
+    from perfgen.load import load_data
+    from perfgen.render import SiteModel, build_pages
+
+    config = load_config(EXAMPLE / "config" / "services.yml")
+    results = compute_kpis(load_data(EXAMPLE / "data", config, EXAMPLE), config, Warnings(), channels=True)
+    model = SiteModel(config, results)
+    pages = [page for page in build_pages(model, {}, results.channels) if page.template in ("league.html", "league_kpi.html")]
+    bodies = [page.context["table"]["rows"][0] for page in pages]
+    assert len(pages) > 20 and all(isinstance(body, DeferredMarkup) and body._html is None for body in bodies)
+    assert all('<tr class="govuk-table__row">' in str(body) for body in bodies)

@@ -7,7 +7,7 @@ with its exact value in a title, or ``{"html": Markup}``. A missing figure is al
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +31,31 @@ def missing(words: str) -> Markup:
     """Words standing in for a figure ("Not provided", "Not ranked"): a few phrases, made once
     each (Markup is immutable; a large site has hundreds of thousands of missing cells)."""
     return Markup('<span class="app-status--missing">{}</span>').format(words)
+
+
+class DeferredMarkup:
+    """Markup made when a page is keyed or rendered rather than when it is laid out: a league
+    table's body, tens of megabytes on a large site's league pages, all laid out before the first
+    is rendered. Kept once made until the page's context goes (its key and its rendering both
+    read it); pickled (for the page's key) as the markup it makes."""
+
+    __slots__ = ("_html", "_make")
+
+    def __init__(self, make: Callable[[], str]):
+        self._make: Callable[[], str] | None = make
+        self._html: Markup | None = None
+
+    def __html__(self) -> Markup:
+        if self._html is None:
+            assert self._make is not None
+            self._html, self._make = Markup(self._make()), None
+        return self._html
+
+    def __str__(self) -> str:
+        return str(self.__html__())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Markup, (str(self.__html__()),)
 
 
 def missing_cell(words: str) -> dict[str, Any]:
