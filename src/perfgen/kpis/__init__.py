@@ -309,27 +309,36 @@ def fetch_frame(db: Any, sql: str, *, categories: bool = False, any_threads: boo
         db.execute(f"CREATE OR REPLACE TEMP TABLE _fetched AS {sql}")
     if drop is not None:
         db.execute(f"DROP TABLE {drop}")
+    return fetch_table(db, "_fetched", categories=categories)
+
+
+def fetch_table(db: Any, table: str, columns: list[str] | None = None, *, categories: bool = False) -> pd.DataFrame:
+    """A table's ``columns`` (all by default), in that order, as :func:`fetch_frame` gives a
+    query's; the table is dropped once read. Read where it is: a query's result is a copy of
+    its rows (beside the table it reads, the KPI stage's peak for the service rows)."""
     # Read back a column at a time (a scan of one table: the same order each time), each made
     # what it becomes before the next: the whole result materialized at once, beside the
     # fetched table and the frame, was the KPI stage's peak on a large site.
-    columns: dict[str, pd.Series] = {}
+    read: dict[str, pd.Series] = {}
     try:
+        kinds = {column: kind for column, kind, *_ in db.execute(f"DESCRIBE {table}").fetchall()}
         with _every_core(db):
-            for index, (column, kind, *_) in enumerate(db.execute("DESCRIBE _fetched").fetchall()):
+            for index, column in enumerate(columns if columns is not None else kinds):
                 quoted = '"' + column.replace('"', '""') + '"'
                 select = quoted
                 enum = None
-                if kind == "VARCHAR" and db.execute(f"SELECT count({quoted}) FROM _fetched").fetchone()[0]:
+                if kinds[column] == "VARCHAR" and db.execute(f"SELECT count({quoted}) FROM {table}").fetchone()[0]:
                     enum = f"_fetched_{index}"
-                    db.execute(f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {quoted} FROM _fetched WHERE {quoted} IS NOT NULL)")
+                    db.execute(f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {quoted} FROM {table} WHERE {quoted} IS NOT NULL)")
                     select = f"{quoted}::{enum} AS {quoted}"
                 try:
-                    columns[column] = _fetched_column(db.execute(f"SELECT {select} FROM _fetched").df()[column], categories)
+                    read[column] = _fetched_column(db.execute(f"SELECT {select} FROM {table}").df()[column], categories)
                 finally:
                     if enum is not None:
                         db.execute(f"DROP TYPE IF EXISTS {enum}")
     finally:
-        db.execute("DROP TABLE IF EXISTS _fetched")
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    columns = read
     frame = pd.DataFrame(index=pd.RangeIndex(len(next(iter(columns.values()))) if columns else 0))
     for column, values in columns.items():
         frame[column] = values  # a block per column: assembled without copying them together
@@ -502,6 +511,9 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     db.execute("SET threads = 1")
     definitions = load_definitions()
     _register_config(db, config)
+    # The channel breakdown is read first, while the loaded rows are all DuckDB holds: its sort
+    # beside the KPI tables was the stage's peak (3.0 GB at 10,000 services).
+    breakdown = channel_breakdown(db) if channels else None
     _run_kpis(db, definitions)
     _aggregates(db, definitions)
 
@@ -511,16 +523,17 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     latest = {service: (start, end) for service, start, end in db.execute(LATEST_SQL).fetchall()}
     checked = [(check.code, *row) for check in CHECKS for row in db.execute(check.sql).fetchall()]
     with_data = {row[0] for row in db.execute("SELECT DISTINCT service FROM clean_observations WHERE status = 'value'").fetchall()}
-    breakdown = channel_breakdown(db) if channels else None
     db.execute("DROP TABLE clean_observations; DROP TABLE facts")
 
-    # One table's rows (their departments added here, not joined): the same order on every core.
-    service_values = fetch_frame(db,
-        """SELECT r.service, r.period_start, r.period_end, r.period_kind, r.kpi, r.method,
-                  r.value, r.numerator, r.denominator, r.status, 'period' AS basis,
-                  NULL::BIGINT AS services_contributing, NULL::BIGINT AS services_expected, r.derived, r.note,
-                  r.parts_contributing, r.parts_expected
-           FROM service_rows r""", categories=True, any_threads=True, drop="service_rows")
+    # One table's rows (their departments added here, not joined), read where they are: the
+    # columns every frame of values has are added to the table rather than copied with it.
+    db.execute("""ALTER TABLE service_rows ADD COLUMN basis VARCHAR DEFAULT 'period';
+                  ALTER TABLE service_rows ADD COLUMN services_contributing BIGINT;
+                  ALTER TABLE service_rows ADD COLUMN services_expected BIGINT""")
+    service_values = fetch_table(db, "service_rows", ["service", "period_start", "period_end", "period_kind", "kpi", "method",
+                                                      "value", "numerator", "denominator", "status", "basis", "services_contributing",
+                                                      "services_expected", "derived", "note", "parts_contributing", "parts_expected"],
+                                 categories=True)
     service_values.insert(1, "department", _departments(service_values["service"], config))
     part_values = fetch_frame(db,
         """SELECT r.service, s.department, r.period_start, r.period_end, r.period_kind, r.kpi, r.method,
@@ -765,7 +778,7 @@ def channel_breakdown(db: Any) -> pd.DataFrame:
                   o.months, o.value, o.status
            FROM clean_observations o LEFT JOIN service_parts p ON p.part = o.service
            WHERE o.metric = 'transactions' AND o.status <> 'not_applicable'
-           ORDER BY 1, 2, o.period_start, o.period_end, o.channel""", any_threads=True)  # a unit's figure is given once per channel and dates
+           ORDER BY 1, 2, o.period_start, o.period_end, o.channel""", categories=True, any_threads=True)  # a unit's figure is given once per channel and dates
     frame["months"] = _months_column(frame["months"])
     return frame
 
