@@ -124,7 +124,7 @@ def _shape_of(request: ChartRequest) -> tuple[str, int, bool, bool, bool, bool]:
     """The arguments of :func:`base_spec` a chart is drawn with."""
     series = {name for _, _, name in request.points}
     dots = len({end for end, value, _ in request.points if value is not None}) <= MAX_DOTTED
-    lone = not dots and any(_alone(request.points))
+    lone = not dots and any(value is None for _, value, _ in request.points) and any(_alone(request.points))  # only a gap leaves a figure alone
     return request.unit, len(series), request.target is not None, bool(request.notes), dots, lone
 
 
