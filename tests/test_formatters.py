@@ -14,6 +14,7 @@ from perfgen.formatters import (
     money_exact,
     percent,
     percent_exact,
+    score,
 )
 
 MINUS = "\u2212"
@@ -161,6 +162,27 @@ def test_percent_exact(fraction, expected):
 )
 def test_count(value, expected):
     assert count(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (79.25, "79.25"),  # a mean score's numerator: a sum of quarters
+        (1204.5, "1,204.5"),
+        (0.75, "0.75"),
+        (79.0, "79"),
+        (1_234_567, "1,234,567"),
+        (79.3333, "79.33"),
+        (100.005, "100.01"),  # half up
+        (-2.5, f"{MINUS}2.5"),
+        (0.001, "0"),
+        (None, "Not provided"),
+    ],
+)
+def test_score(value, expected):
+    """The sum a mean score is divided from, shown so that it divides into the score beside it
+    (79.25 of 118 responses is 67.2%; rounded to 79 it would be 66.9%)."""
+    assert score(value) == expected
 
 
 @pytest.mark.parametrize(

@@ -233,6 +233,21 @@ def count(value: object) -> str:
 
 
 @_remembered
+def score(value: object) -> str:
+    """A count that may have a fraction, to two decimal places at most: a mean score's numerator
+    (the sum of (rating - 1) / 4, in quarters), ``79.25``; ``1,204.5``; whole, as :func:`count`.
+    Rounded to a whole number it would not divide into the score shown beside it."""
+    if (type(value) is float and value.is_integer()) or type(value) is int:
+        return count(value)  # most numerators: counts
+    number = _to_decimal(value)
+    if number is None:
+        return NOT_PROVIDED
+    rounded = _round(abs(number), 2)
+    text = _grouped(rounded).rstrip("0").rstrip(".")
+    return f"{_sign(number < 0, rounded)}{text}"
+
+
+@_remembered
 def count_short(value: object) -> str:
     """A count to three significant figures: ``977``, ``48.2k``, ``12.3m``, ``4.06bn``.
 

@@ -643,7 +643,10 @@ def _history_table(model: SiteModel, service: Service, kpi: str, series: list[di
             rows.append([gap.words] + [none] * (1 + 2 * ratio) + [""] * (target is not None) + [""] * bool(notes))
         cells: list[Any] = [row["period"], value_cell(unit, row["value"], row["status"])]
         if ratio:
-            cells.append(format_value(numerator_unit, row["numerator"]) if not is_missing(row["numerator"]) else None)
+            numerator = row["numerator"]
+            shown = formatters.score(numerator) if numerator_unit == "count" and not is_missing(numerator) else \
+                format_value(numerator_unit, numerator) if not is_missing(numerator) else None  # a mean score's sum is in quarters
+            cells.append(shown)
             cells.append(formatters.count(row["denominator"]) if not is_missing(row["denominator"]) else None)
         if target is not None:
             cells.append(targets.against_target(row["value"], row["status"], target, unit, definition.better).mark)
