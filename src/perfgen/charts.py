@@ -117,7 +117,8 @@ def base_spec(unit: str, series_count: int, target: bool = False, notes: bool = 
 
 def spec_for(request: ChartRequest) -> dict[str, Any]:
     """A chart's Vega-Lite spec: its shape's spec (shared, not to be changed) with its data."""
-    return {**base_spec(*_shape_of(request)), "data": {"values": _values_of(request)}}
+    shape = _shape_of(request)
+    return {**base_spec(*shape), "data": {"values": _values_of(request, shape)}}
 
 
 def _shape_of(request: ChartRequest) -> tuple[str, int, bool, bool, bool, bool]:
@@ -142,11 +143,12 @@ def _alone(points: tuple[tuple[str, float | None, str], ...]) -> list[bool]:
     return alone
 
 
-def _values_of(request: ChartRequest, times: bool = False) -> list[dict[str, Any]]:
-    """A chart's data; with ``times``, each date as the time Vega makes of it (``_day_time``)."""
+def _values_of(request: ChartRequest, shape: tuple[str, int, bool, bool, bool, bool], times: bool = False) -> list[dict[str, Any]]:
+    """A chart's data for its ``shape`` (:func:`_shape_of`); with ``times``, each date as the time
+    Vega makes of it (``_day_time``)."""
     when = _day_time if times else str
     values: list[dict[str, Any]] = [{"end": when(end), "value": value, "series": name} for end, value, name in request.points]
-    if _shape_of(request)[-1]:  # lone figures: each marked
+    if shape[-1]:  # lone figures: each marked
         values = [{**row, "alone": alone} for row, alone in zip(values, _alone(request.points))]
     if request.target is not None or request.notes:
         values = [{**row, "kind": "value"} for row in values]
@@ -224,7 +226,8 @@ def vega_spec(request: ChartRequest) -> dict[str, Any]:
 
 
 def _shape_and_values(request: ChartRequest) -> tuple[str, list[dict[str, Any]]]:
-    return _shape_json(_shape_of(request)), _values_of(request, times=True)
+    shape = _shape_of(request)
+    return _shape_json(shape), _values_of(request, shape, times=True)
 
 
 #: How the compiled spec turns a date of the data into a time; a chart's dates are given to Vega

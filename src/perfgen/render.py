@@ -633,20 +633,19 @@ def _history_table(model: SiteModel, service: Service, kpi: str, series: list[di
     definition = model.definitions[kpi]
     target = service.targets.get(kpi)
     ratio = definition.aggregate == "ratio"
-    unit, numerator_unit = definition.unit, "money" if definition.unit == "money" else "count"
+    unit = definition.unit
+    # A numerator is money or a count; a mean score's, a sum of quarters, keeps its fraction.
+    numerator_text = formatters.money if unit == "money" else formatters.score
     rows = []
     gap_after = {gap.after: gap for gap in gaps}
     for index, row in enumerate(series):
         if index - 1 in gap_after:
             gap = gap_after[index - 1]
-            none = missing_cell(_gap_words(model, service, kpi, row, gap))  # the figure, and its numerator and denominator
+            none = missing_cell(_gap_words(model, service, kpi, row["months"], gap))  # the figure, and its numerator and denominator
             rows.append([gap.words] + [none] * (1 + 2 * ratio) + [""] * (target is not None) + [""] * bool(notes))
         cells: list[Any] = [row["period"], value_cell(unit, row["value"], row["status"])]
         if ratio:
-            numerator = row["numerator"]
-            shown = formatters.score(numerator) if numerator_unit == "count" and not is_missing(numerator) else \
-                format_value(numerator_unit, numerator) if not is_missing(numerator) else None  # a mean score's sum is in quarters
-            cells.append(shown)
+            cells.append(numerator_text(row["numerator"]) if not is_missing(row["numerator"]) else None)
             cells.append(formatters.count(row["denominator"]) if not is_missing(row["denominator"]) else None)
         if target is not None:
             cells.append(targets.against_target(row["value"], row["status"], target, unit, definition.better).mark)
@@ -682,15 +681,15 @@ def _short(text: str) -> str:
     return text
 
 
-def _gap_words(model: SiteModel, service: Service, kpi: str, after: dict[str, Any], gap: Gap) -> str:
-    """Why a gap has no figure, from the service's rows of the series' period length dated in
+def _gap_words(model: SiteModel, service: Service, kpi: str, months: Any, gap: Gap) -> str:
+    """Why a gap has no figure, from the service's rows of the series' period length (``months``) dated in
     it: "Not applicable" if every one says so; "Not every part reported" if some parts have
     figures there (a service made of parts is charted over its most parts); else "Not provided"."""
     method = model.method_for(service) if kpi == "user_satisfaction" else ""
     positions = model.positions(service.slug, service.department, kpi, method)
-    inside = [index for index, (start, end, months) in enumerate(zip(model.values("period_start", positions), model.values("period_end", positions),
+    inside = [index for index, (start, end, length) in enumerate(zip(model.values("period_start", positions), model.values("period_end", positions),
                                                                      model.values("months", positions)))
-              if start >= gap.first and end <= gap.last and months == after["months"]]
+              if start >= gap.first and end <= gap.last and length == months]
     statuses = set(model.values("status", positions[np.array(inside, dtype=np.int64)]))
     if statuses == {"not_applicable"}:
         return STATUS_WORDS["not_applicable"]

@@ -319,7 +319,7 @@ def fetch_table(db: Any, table: str, columns: list[str] | None = None, *, catego
     # Read back a column at a time (a scan of one table: the same order each time), each made
     # what it becomes before the next: the whole result materialized at once, beside the
     # fetched table and the frame, was the KPI stage's peak on a large site.
-    read: dict[str, pd.Series] = {}
+    read: dict[str, pd.Series] = {}  # column -> its values
     try:
         kinds = {column: kind for column, kind, *_ in db.execute(f"DESCRIBE {table}").fetchall()}
         with _every_core(db):
@@ -338,9 +338,8 @@ def fetch_table(db: Any, table: str, columns: list[str] | None = None, *, catego
                         db.execute(f"DROP TYPE IF EXISTS {enum}")
     finally:
         db.execute(f"DROP TABLE IF EXISTS {table}")
-    columns = read
-    frame = pd.DataFrame(index=pd.RangeIndex(len(next(iter(columns.values()))) if columns else 0))
-    for column, values in columns.items():
+    frame = pd.DataFrame(index=pd.RangeIndex(len(next(iter(read.values()))) if read else 0))
+    for column, values in read.items():
         frame[column] = values  # a block per column: assembled without copying them together
     return frame
 
