@@ -307,7 +307,7 @@ def test_department_counts_a_service_with_parts_once(with_parts):
     government = row(values, kpi="transactions", service="", department="", **YEAR_2024)
     assert government["services_contributing"] == values[(values["department"] != "") & (values["service"] == "")
                                                          & (values["kpi"] == "transactions") & (values["basis"] == "period")
-                                                         & (values["period_start"] == date(2024, 1, 1)) & (values["period_end"] == date(2024, 12, 31))]["services_contributing"].sum()
+                                                         & (values["period_start"] == date(2024, 1, 1)) & (values["period_end"] == date(2024, 12, 31))]["services_contributing"].astype("Int64").sum()
 
 
 def test_data_quality_checks_apply_to_parts_and_name_them(example_project):
@@ -437,14 +437,23 @@ def test_per_period_calls_the_function_once_per_distinct_period():
     january, march = date(2024, 1, 1), date(2024, 3, 31)
     starts = pd.Series([january, january, None, january, january], dtype=object)
     ends = pd.Series([march, january, None, march, january], dtype=object)
-    assert _per_period(words, starts, ends) == ["Jan 2024 to Mar 2024", "Jan 2024 to Jan 2024", "none", "Jan 2024 to Mar 2024", "Jan 2024 to Jan 2024"]
+    expected = ["Jan 2024 to Mar 2024", "Jan 2024 to Jan 2024", "none", "Jan 2024 to Mar 2024", "Jan 2024 to Jan 2024"]
+    assert list(_per_period(words, starts, ends)) == expected
     assert len(calls) == 3
-    assert _per_period(words, starts.astype("category"), ends.astype("category")) == _per_period(words, starts, ends)
+    assert list(_per_period(words, starts.astype("category"), ends.astype("category"))) == expected
     assert _per_period(words, starts.iloc[0:0], ends.iloc[0:0]) == []
+    # As a categorical: the same values, the distinct ones as categories in order.
+    categorical = _per_period(words, starts, ends, categorical=True)
+    assert isinstance(categorical, pd.Categorical) and list(categorical) == expected
+    assert list(categorical.categories) == sorted(set(expected))
+    # Typed as pandas types a list of the results: whole numbers, with a gap made NaN.
+    assert _per_period(lambda start, end: 3, starts, ends).dtype == "int64"
+    months = _per_period(lambda start, end: None if start is None or pd.isna(start) else 3, starts, ends)
+    assert months.dtype == "float64" and pd.isna(months[2]) and months[0] == 3
     # More distinct ends than starts: each (start, end) pair keeps its own words.
     days = [date(2024, month, 1) for month in range(1, 7)]
     starts, ends = pd.Series([days[0]] * 5 + [days[1]], dtype=object), pd.Series(days[1:6] + [days[1]], dtype=object)
-    assert _per_period(words, starts, ends) == [words(start, end) for start, end in zip(starts, ends)]
+    assert list(_per_period(words, starts, ends)) == [words(start, end) for start, end in zip(starts, ends)]
 
 
 def test_categories_joined_are_those_present_and_a_missing_note_adds_the_empty_text():
@@ -461,6 +470,21 @@ def test_categories_joined_are_those_present_and_a_missing_note_adds_the_empty_t
     assert joined["note"].cat.categories.tolist() == ["", "x", "z"]
     assert joined["kpi"].tolist()[:3] == ["b", "a", "c"] and pd.isna(joined["kpi"].iloc[3])
     assert joined["note"].tolist()[0] == "x" and pd.isna(joined["note"].iloc[1])
+
+
+def test_counts_joined_as_categories_of_whole_numbers():
+    """Counts of services and parts: categories of the whole numbers present (a code of a byte or
+    two per row), missing where a frame has none or no such column."""
+    from perfgen.kpis import _concat_categories
+
+    services = pd.DataFrame({"kpi": ["a", "b"], "parts_contributing": pd.array([None, 2], dtype="Int64")})
+    totals = pd.DataFrame({"kpi": ["a"], "services_contributing": [300]})
+    joined = _concat_categories([services, totals])
+    for column in ("parts_contributing", "services_contributing"):
+        assert isinstance(joined[column].dtype, pd.CategoricalDtype) and joined[column].cat.codes.dtype.itemsize <= 2
+    assert joined["parts_contributing"].cat.categories.tolist() == [2]
+    assert pd.isna(joined["parts_contributing"].iloc[0]) and joined["parts_contributing"].iloc[1] == 2 and pd.isna(joined["parts_contributing"].iloc[2])
+    assert joined["services_contributing"].isna().tolist() == [True, True, False] and joined["services_contributing"].iloc[2] == 300
 
 
 def test_row_hashes_go_on_from_the_hashes_of_other_columns():
