@@ -177,15 +177,27 @@ def _units(service: Any) -> list[str]:
     return [part.slug for part in service.parts] or [service.slug]
 
 
-def _run_kpis(db: Any, definitions: list[KpiDefinition]) -> None:
+def _run_kpis(db: Any, definitions: list[KpiDefinition]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], set[str]]:
+    """The KPI rows of every service (``service_rows``, then ``part_rows``), and what else is
+    read from the loaded rows and the facts: each service's latest period, the coded checks'
+    rows (each with its code first) and the services with a figure."""
     db.execute(_package_text("_facts.sql"))
     selects = [f"SELECT '{d.id}' AS kpi, * FROM ({d.sql.strip().rstrip(';')})" for d in definitions]
     db.execute("CREATE TABLE service_rows AS " + " UNION ALL ".join(selects))
+    # Nothing reads the loaded rows or the facts after the KPIs' own SQL (a plugin's reads them
+    # too): all else that needs them is read now and they are dropped before the parts are
+    # rolled up and the totals made. Held beside those, they were the KPI SQL's peak (a third
+    # of DuckDB's memory).
+    latest = db.execute(LATEST_SQL).fetchall()
+    checked = [(check.code, *row) for check in CHECKS for row in db.execute(check.sql).fetchall()]
+    with_data = {row[0] for row in db.execute("SELECT DISTINCT service FROM clean_observations WHERE status = 'value'").fetchall()}
+    db.execute("DROP TABLE clean_observations; DROP TABLE facts")
     db.execute(
         """UPDATE service_rows SET status = 'not_applicable', value = NULL, numerator = NULL, denominator = NULL
            WHERE (service, kpi) IN (SELECT service, kpi FROM service_not_applicable)"""
     )
     _roll_up_parts(db, definitions)
+    return latest, checked, with_data
 
 
 def _roll_up_parts(db: Any, definitions: list[KpiDefinition]) -> None:
@@ -410,34 +422,39 @@ def _service_headlines(values: pd.DataFrame, config: Config, latest_end: date | 
         # Each (service, KPI, method) group's row, found with numpy sorts instead of a dict per row:
         # rank 2 for a 12-month value, 1 for another value, 0 otherwise; the best-ranked row with the
         # latest (end, start), the first of equals.
-        keys = frame.groupby(["service", "kpi", "method"], sort=False, dropna=False).ngroup().to_numpy()
-        position = np.arange(len(frame))
+        # Each row's group, service, KPI, method and dates as codes (a byte or two per row; the
+        # categories' codes where they are categorical): arrays of a Python object or a 64-bit
+        # number per row were 0.9 GB of this stage's peak at 10,000 services.
+        service_codes, service_names = _codes(frame["service"])
+        kpi_codes, kpi_names = _codes(frame["kpi"])
+        method_codes, method_names = _codes(frame["method"])
+        keys = _combined(_combined(service_codes, kpi_codes, len(kpi_names)), method_codes, len(method_names))
         has_value = (frame["status"] == "value").to_numpy()
         yearly = (frame["months"] == 12).to_numpy()
-        rank = np.where(has_value, np.where(yearly, 2, 1), 0)
-        # Columns as arrays, not lists: a Python object per row (a million at 1,000 services)
-        # was most of the KPI stage's peak memory.
-        starts, ends = frame["period_start"].to_numpy(), frame["period_end"].to_numpy()
-        start_day, end_day = _ordinals(frame["period_start"]), _ordinals(frame["period_end"])
-        best = _last_of_runs(keys, np.lexsort((-position, start_day, end_day, rank, keys)))  # per group, in group number order
-        services = frame["service"].to_numpy()
+        rank = has_value.astype(np.int8)
+        rank += has_value & yearly
+        start_codes, start_days = _codes(frame["period_start"])
+        end_codes, end_days = _codes(frame["period_end"])
+        start_order, end_order = _date_order(frame["period_start"]), _date_order(frame["period_end"])
+        first_of_equals = -np.arange(len(frame), dtype=np.int32 if len(frame) < 2**31 else np.int64)
+        best = _last_of_runs(keys, np.lexsort((first_of_equals, start_order, end_order, rank, keys)))  # per group, in key order
+        del first_of_equals
         # Each service's reference period: its latest 12 months with any value (or latest period).
         # The last (best) row of each service once its rows with a value are sorted, found
         # with numpy (a Python step per row with a value cost seconds at 10,000 services).
         valued = np.flatnonzero(has_value)
-        service_codes = pd.factorize(frame["service"])[0][valued]
-        ranked = np.lexsort((start_day[valued], end_day[valued], yearly[valued], service_codes))
-        reference = {services[i]: (starts[i], ends[i]) for i in valued[_last_of_runs(service_codes, ranked)].tolist()}
-        group_key = [(services[i], kpi, method) for i, kpi, method in
-                     zip(best.tolist(), frame["kpi"].to_numpy()[best].tolist(), frame["method"].to_numpy()[best].tolist())]
+        ranked = np.lexsort((start_order[valued], end_order[valued], yearly[valued], service_codes[valued]))
+        reference = {service_names[service_codes[i]]: (start_days[start_codes[i]], end_days[end_codes[i]])
+                     for i in valued[_last_of_runs(service_codes[valued], ranked)].tolist()}
+        group_key = [(service_names[service_codes[i]], kpi_names[kpi_codes[i]], method_names[method_codes[i]]) for i in best.tolist()]
         # A group without a value: its last row at the service's reference period, if any.
         at_reference = {}
         without = {int(keys[i]) for i in best.tolist() if rank[i] == 0}
         if without:
             for i in np.flatnonzero(np.isin(keys, list(without))).tolist():
-                if reference.get(services[i]) == (starts[i], ends[i]):
+                if reference.get(service_names[service_codes[i]]) == (start_days[start_codes[i]], end_days[end_codes[i]]):
                     at_reference[int(keys[i])] = i
-        chosen = [at_reference.get(group, i) if rank[i] == 0 else i for group, i in enumerate(best.tolist())]
+        chosen = [at_reference.get(int(keys[i]), i) if rank[i] == 0 else i for i in best.tolist()]
         picked = records(frame.iloc[chosen])
         for group in sorted(range(len(group_key)), key=group_key.__getitem__):
             row = picked[group]
@@ -473,6 +490,33 @@ def _last_of_runs(codes: np.ndarray, order: np.ndarray) -> np.ndarray:
         return order
     ordered = codes[order]
     return order[np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True])]
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code (-1 where missing) and the distinct values (Python objects) the codes
+    number: a categorical's own codes and categories, or those ``pd.factorize`` finds."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), np.asarray(column.cat.categories.tolist() + [None], dtype=object)[:-1]
+    codes, distinct = pd.factorize(column)
+    return codes, np.asarray(list(distinct) + [None], dtype=object)[:-1]
+
+
+def _combined(codes: np.ndarray, more: np.ndarray, more_count: int) -> np.ndarray:
+    """One code per row for the pair (``codes``, ``more``), ordered as the pairs are (missing, -1,
+    first): as few bytes a row as the pairs need."""
+    size = (int(codes.max(initial=0)) + 2) * (more_count + 1)
+    kind = np.int32 if size < 2**31 else np.int64
+    return (codes.astype(kind) + 1) * (more_count + 1) + (more.astype(kind) + 1)
+
+
+def _date_order(dates: pd.Series) -> np.ndarray:
+    """Numbers in the order of each row's date: the codes of a categorical of dates in order
+    with none missing, else their ordinals."""
+    if isinstance(dates.dtype, pd.CategoricalDtype) and dates.cat.categories.is_monotonic_increasing:
+        codes = dates.cat.codes.to_numpy()
+        if not (codes < 0).any():
+            return codes
+    return _ordinals(dates)
 
 
 def _ordinals(dates: pd.Series) -> np.ndarray:
@@ -513,16 +557,9 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     # The channel breakdown is read first, while the loaded rows are all DuckDB holds: its sort
     # beside the KPI tables was the stage's peak (3.0 GB at 10,000 services).
     breakdown = channel_breakdown(db) if channels else None
-    _run_kpis(db, definitions)
+    latest_rows, checked, with_data = _run_kpis(db, definitions)
+    latest = {service: (start, end) for service, start, end in latest_rows}
     _aggregates(db, definitions)
-
-    # All that is read from the loaded rows and the facts is read now, and they are dropped
-    # before the KPI rows are fetched: DuckDB held them (a third of its memory) beside the
-    # fetched frames, the build's peak.
-    latest = {service: (start, end) for service, start, end in db.execute(LATEST_SQL).fetchall()}
-    checked = [(check.code, *row) for check in CHECKS for row in db.execute(check.sql).fetchall()]
-    with_data = {row[0] for row in db.execute("SELECT DISTINCT service FROM clean_observations WHERE status = 'value'").fetchall()}
-    db.execute("DROP TABLE clean_observations; DROP TABLE facts")
 
     # One table's rows (their departments added here, not joined), read where they are: the
     # columns every frame of values has are added to the table rather than copied with it.
@@ -711,23 +748,28 @@ def _period_words(start: Any, end: Any) -> str:
 
 def _per_period(function: Any, starts: pd.Series, ends: pd.Series, categorical: bool = False) -> Any:
     """``function(start, end)`` for each row, computed once per distinct period (a site has a
-    few hundred periods and millions of rows): the rows' periods numbered with numpy, the
-    function called with the first row of each. An array of the type pandas gives a list of the
-    results (each row's taken from the distinct ones': no list of a Python object per row), or
-    with ``categorical`` a categorical of them (categories in order)."""
-    start_codes, _ = pd.factorize(starts)
-    end_codes, end_values = pd.factorize(ends)
-    # One number per (start, end): end codes run from -1 (missing) to len(end_values) - 1.
-    pairs = (start_codes.astype(np.int64) + 1) * (len(end_values) + 1) + end_codes + 1
-    codes, _ = pd.factorize(pairs)
-    _, first = np.unique(codes, return_index=True)
-    results = [function(start, end) for start, end in zip(starts.iloc[first].tolist(), ends.iloc[first].tolist())]
-    if not results:  # no rows: typed as pandas types an empty list
-        return results
+    few hundred periods and millions of rows): each row's (start, end) numbered from the dates'
+    codes, the function called once per number present. An array of the type pandas gives a
+    list of the results (each row's taken from the distinct ones': no Python object per row),
+    or with ``categorical`` a categorical of them (categories in order)."""
+    start_codes, start_values = _codes(starts)
+    end_codes, end_values = _codes(ends)
+    if not len(start_codes):  # no rows: typed as pandas types an empty list
+        return []
+    missing = np.nan if isinstance(starts.dtype, pd.CategoricalDtype) else None  # as a row of the column reads
+    pairs = _combined(start_codes, end_codes, len(end_values))
+    width = len(end_values) + 1
+    present = np.flatnonzero(np.bincount(pairs))
+    results = [function(start_values[pair // width - 1] if pair // width else missing, end_values[pair % width - 1] if pair % width else missing)
+               for pair in present.tolist()]
     if categorical:
         result_codes, distinct = pd.factorize(pd.Series(results, dtype=object), sort=True, use_na_sentinel=True)
-        return pd.Categorical.from_codes(result_codes[codes], categories=distinct)
-    return pd.Series(results).array.take(codes)
+        table = np.full(present[-1] + 1, -1, dtype=np.int32)
+        table[present] = result_codes
+        return pd.Categorical.from_codes(table.astype(np.int16 if len(distinct) < 2**15 else np.int32)[pairs], categories=distinct)
+    table = np.zeros(present[-1] + 1, dtype=np.int32)
+    table[present] = np.arange(len(present), dtype=np.int32)
+    return pd.Series(results).array.take(table[pairs])
 
 
 def _quality(checked: list[tuple[Any, ...]], services_with_data: set[str], config: Config, values: pd.DataFrame, latest_end: date | None,
