@@ -127,3 +127,21 @@ def test_closing_stops_the_process_when_the_build_fails_elsewhere(tmp_path):
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more
     assert not (tmp_path / "site").exists()
+
+
+def test_the_manifest_counts_rows_by_kpi_and_status_present():
+    """Counted from the columns' codes: every status a KPI has, none it has not, whatever
+    categories the columns carry; KPIs and statuses in order."""
+    import json
+
+    import pandas as pd
+
+    from perfgen.publish import manifest_json
+
+    values = pd.DataFrame({"kpi": pd.Categorical(["b", "a", "b", "b"], categories=["a", "b", "unused"]),
+                           "status": pd.Categorical(["value", "stale", "value", "not_provided"], categories=["value", "stale", "not_provided", "invalid"])})
+    manifest = json.loads(manifest_json([], values, {}, 0, []))
+    assert manifest["kpi_rows"] == {"a": {"stale": 1}, "b": {"not_provided": 1, "value": 2}}
+    assert list(manifest["kpi_rows"]) == ["a", "b"] and manifest["kpi_rows_total"] == 4
+    text = values.astype(str)  # text columns count the same
+    assert json.loads(manifest_json([], text, {}, 0, []))["kpi_rows"] == manifest["kpi_rows"]

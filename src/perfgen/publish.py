@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import numpy as np
 import pandas as pd
 
 from perfgen.plugins import TextParts
@@ -45,12 +46,11 @@ def package_versions() -> dict[str, str]:
 def manifest_json(inputs: list[dict[str, Any]], values: pd.DataFrame, warnings: dict[str, int], pages: int, files: list[str], build_key: str = "") -> str:
     """The build's machine-readable record: inputs with hashes and rows, KPI rows, warnings,
     versions. No clock time, so identical inputs still give identical files."""
-    kpi_rows = values.groupby(["kpi", "status"]).size()
     manifest = {
         "perfgen_manifest_version": 1,
         "build_key": build_key,
         "inputs": inputs,
-        "kpi_rows": {kpi: {status: int(count) for (k, status), count in kpi_rows.items() if k == kpi} for kpi in sorted(set(values["kpi"]))},
+        "kpi_rows": _rows_by_kpi_and_status(values),
         "kpi_rows_total": len(values),
         "warnings": warnings,
         "pages": pages,
@@ -58,6 +58,20 @@ def manifest_json(inputs: list[dict[str, Any]], values: pd.DataFrame, warnings: 
         "versions": package_versions(),
     }
     return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _rows_by_kpi_and_status(values: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """How many rows each KPI has of each status, counted from the two columns' codes (one
+    ``bincount``): a group-by sorted arrays of a 64-bit number per row, 0.3 GB at 10,000 services."""
+    kpi_codes, kpis = pd.factorize(values["kpi"])
+    status_codes, statuses = pd.factorize(values["status"])
+    known = (kpi_codes >= 0) & (status_codes >= 0)
+    pairs = kpi_codes[known].astype(np.int64) * len(statuses) + status_codes[known]
+    counts = np.bincount(pairs, minlength=len(kpis) * len(statuses)).reshape(len(kpis), len(statuses))
+    rows: dict[str, dict[str, int]] = {}
+    for k, kpi in sorted(enumerate(kpis), key=lambda item: item[1]):
+        rows[kpi] = {status: int(counts[k, s]) for s, status in sorted(enumerate(statuses), key=lambda item: item[1]) if counts[k, s]}
+    return rows
 
 
 def asset_files() -> list[tuple[str, bytes]]:
