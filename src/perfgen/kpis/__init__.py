@@ -335,7 +335,7 @@ def fetch_table(db: Any, table: str, columns: list[str] | None = None, *, catego
     try:
         kinds = {column: kind for column, kind, *_ in db.execute(f"DESCRIBE {table}").fetchall()}
         with _every_core(db):
-            for index, column in enumerate(columns if columns is not None else kinds):
+            for index, column in enumerate(list(columns if columns is not None else kinds)):
                 quoted = '"' + column.replace('"', '""') + '"'
                 select = quoted
                 enum = None
@@ -348,6 +348,9 @@ def fetch_table(db: Any, table: str, columns: list[str] | None = None, *, catego
                 finally:
                     if enum is not None:
                         db.execute(f"DROP TYPE IF EXISTS {enum}")
+                if len(kinds) > 1:  # each column let go once read (a table keeps one at least)
+                    db.execute(f"ALTER TABLE {table} DROP COLUMN {quoted}")
+                    del kinds[column]
     finally:
         db.execute(f"DROP TABLE IF EXISTS {table}")
     frame = pd.DataFrame(index=pd.RangeIndex(len(next(iter(read.values()))) if read else 0))
