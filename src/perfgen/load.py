@@ -315,6 +315,11 @@ def _check_rows(db: duckdb.DuckDBPyConnection, config: Config, problems: list[Pr
             lambda f, l, v: Problem(f, l, "column 'period'", "is empty"))
 
 
+def _enum(db: duckdb.DuckDBPyConnection, name: str, values: Iterable[str]) -> None:
+    """An ENUM type of the distinct ``values``, in text order."""
+    db.execute(f"CREATE TYPE {name} AS ENUM ({', '.join(_quote(value) for value in sorted(set(values)))})")
+
+
 def insert_table(db: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
     """Create table ``name`` (column -> SQL type) holding ``rows``, inserted at once from a frame
     (``executemany`` costs about a millisecond a row: most of a second for a thousand services)."""
@@ -487,11 +492,21 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
         months = looked_up("NULL::INTEGER" if count is None else f"{int(count)}::INTEGER" for *_, count in periods)  # a range: none
     else:  # no rows
         start, end, kind, months = "NULL::DATE", "NULL::DATE", "NULL::VARCHAR", "NULL::INTEGER"
+    # The service, channel and metric (checked: each one of a known list) as ENUMs of every value
+    # they may hold, in text order (so that they sort, group and compare as their text does): a
+    # byte or two a row instead of 16 and more (0.4 GB at 10,000 services), in the KPI stage's
+    # SQL too (the facts and KPI rows keep the service's type). Not the status and period
+    # kind: SQL mixing a column with text of its own (CASE ... THEN period_kind ELSE 'other')
+    # would make that text an ENUM value, an error if it is not one.
+    _enum(db, "_service_slug", [s.slug for s in config.services] + [part.slug for s in config.services for part in s.parts])
+    _enum(db, "_channel_name", [ALL_CHANNELS, DIGITAL, *config.known_channels()])
+    _enum(db, "_metric_name", plugins.metrics())
     _execute_bounded(
         db,
         f"""CREATE TABLE clean_observations AS
-        SELECT o.file, o.line, o.service, {start} AS period_start, {end} AS period_end, {kind} AS period_kind, {months} AS months,
-               coalesce(o.channel, '') AS channel, o.metric, o.number AS value,
+        SELECT o.file, o.line, o.service::_service_slug AS service, {start} AS period_start, {end} AS period_end,
+               {kind} AS period_kind, {months} AS months,
+               coalesce(o.channel, '')::_channel_name AS channel, o.metric::_metric_name AS metric, o.number AS value,
                coalesce(o.status, CASE WHEN o.number IS NULL THEN 'not_provided' ELSE 'value' END) AS status, o.note
         FROM observations o"""
     )

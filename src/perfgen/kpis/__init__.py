@@ -337,12 +337,15 @@ def fetch_table(db: Any, table: str, columns: list[str] | None = None, *, catego
         with _every_core(db):
             for index, column in enumerate(list(columns if columns is not None else kinds)):
                 quoted = '"' + column.replace('"', '""') + '"'
-                select = quoted
+                # An ENUM column (the loaded rows' service, channel, metric) as its text: the
+                # values present, as a text column's, not every value its type allows.
+                text = f"{quoted}::VARCHAR" if kinds[column].startswith("ENUM") else quoted
+                select = f"{text} AS {quoted}"
                 enum = None
-                if kinds[column] == "VARCHAR" and db.execute(f"SELECT count({quoted}) FROM {table}").fetchone()[0]:
+                if (kinds[column] == "VARCHAR" or text != quoted) and db.execute(f"SELECT count({quoted}) FROM {table}").fetchone()[0]:
                     enum = f"_fetched_{index}"
-                    db.execute(f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {quoted} FROM {table} WHERE {quoted} IS NOT NULL)")
-                    select = f"{quoted}::{enum} AS {quoted}"
+                    db.execute(f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {text} FROM {table} WHERE {quoted} IS NOT NULL)")
+                    select = f"{text}::{enum} AS {quoted}"
                 try:
                     read[column] = _fetched_column(db.execute(f"SELECT {select} FROM {table}").df()[column], categories)
                 finally:
