@@ -282,6 +282,32 @@ def test_the_parquet_file_holds_the_published_values(tmp_path):
     assert rows == [(1.0, 3, True, "2024-01-01"), (0.123456789012, None, False, None), (None, 5, None, "2024-02-01")]
 
 
+def test_parquet_written_in_slices_is_the_same_file(tmp_path):
+    """The values typed a slice of rows at a time (a typed frame of every row was the open
+    data's peak memory), then copied into one file: the same bytes as all rows at once."""
+    from perfgen.config import load_config
+    from perfgen.errors import Warnings
+    from perfgen.kpis import compute_kpis
+    from perfgen.load import load_data
+
+    root = Path(__file__).resolve().parents[1]  # the UK data: rows enough for several row groups
+    config = load_config(root / "config/services.yml", "config/services.yml")
+    loaded = load_data(root / "data", config, root)
+    values = compute_kpis(loaded, config, Warnings()).values
+    loaded.db.close()
+    encoded = opendata.EncodedValues(values)
+    rows = opendata.PARQUET_ROW_GROUP
+    assert len(values) > 2 * rows
+    whole = opendata.values_parquet(values, encoded, slice_rows=rows * (len(values) // rows + 1))
+    sliced = opendata.values_parquet(values, encoded, slice_rows=rows)
+    assert sliced == whole
+    with pytest.raises(ValueError):
+        opendata.values_parquet(values, encoded, slice_rows=rows - 1)
+    path = tmp_path / "kpis.parquet"
+    path.write_bytes(sliced)
+    assert duckdb.connect().execute(f"SELECT count(*) FROM '{path}'").fetchone()[0] == len(values)
+
+
 def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatch):
     """Each department's and service's encoded rows are kept by the digest of their values: a
     rebuild encodes only the block whose values changed, the files are the same as encoding

@@ -369,18 +369,23 @@ class EncodedValues:
             return _RawJSON([*parts, "]"])
         return _RawJSON("[" + b",".join(self._pieces(self._json_blocks, self._json_ends, rows, 1)).decode("utf-8") + "]")
 
-    def frame(self) -> pd.DataFrame:
-        """The published values (JSON's numbers and flags, None when missing) for Parquet: numbers
-        as nullable floats, counts as nullable 32-bit integers, flags as nullable booleans (numpy arrays with a mask, which
-        DuckDB reads without looking at a Python object per cell), dates and text as text."""
+    def __len__(self) -> int:
+        return len(self._published[NUMBER_COLUMNS[0]])
+
+    def frame(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """The published values (JSON's numbers and flags, None when missing) of rows ``start``
+        to ``stop`` (all by default) for Parquet: numbers as nullable floats, counts as nullable
+        32-bit integers, flags as nullable booleans (numpy arrays with a mask, which DuckDB reads
+        without looking at a Python object per cell), dates and text as text."""
         columns: dict[str, Any] = {}
         for column in SCHEMA_COLUMNS:
             if column in NUMBER_COLUMNS:
-                published = self._published[column]
+                published = self._published[column][start:stop]
                 missing = np.isnan(published)
                 columns[column] = pd.arrays.FloatingArray(np.where(missing, 0.0, published), missing)
                 continue
             codes, objects = self._codes[column]
+            codes = codes[start:stop]
             if column in INTEGER_COLUMNS or column in BOOLEAN_COLUMNS:
                 missing = np.array([value is None for value in objects], dtype=bool)[codes]
                 if column in BOOLEAN_COLUMNS:
@@ -524,9 +529,26 @@ def _json_parts(document: Any) -> TextParts:
     return TextParts(_compact_json_parts(document, []) + ["\n"])
 
 
-def values_parquet(values: pd.DataFrame, encoded: EncodedValues | None = None) -> bytes:
-    """Every value as Parquet, typed (dates as DATE, numbers as DOUBLE), written by DuckDB."""
-    frame = (encoded if encoded is not None else EncodedValues(values)).frame()
+#: Rows of a row group of ``kpis.parquet`` (DuckDB's default), and of the values made into
+#: one typed frame at a time for it: a whole number of row groups, so that the slices' rows
+#: form the same row groups as all rows at once.
+PARQUET_ROW_GROUP = 122880
+PARQUET_SLICE = 8 * PARQUET_ROW_GROUP
+
+
+def values_parquet(values: pd.DataFrame, encoded: EncodedValues | None = None, slice_rows: int | None = None) -> bytes:
+    """Every value as Parquet, typed (dates as DATE, numbers as DOUBLE), written by DuckDB.
+
+    A typed frame of every row, with DuckDB's copy of it for writing, was 1.1 GB at 10,000
+    services (the forked open-data process's peak): the rows are typed ``slice_rows``
+    (``PARQUET_SLICE``) at a time, each slice written to a Parquet file of its own, and the
+    slices then copied into one file in order, which DuckDB reads and writes a row group at a
+    time. The same bytes as one frame written at once (tests/test_opendata.py): a slice is a
+    whole number of row groups."""
+    encoded = encoded if encoded is not None else EncodedValues(values)
+    slice_rows = slice_rows or PARQUET_SLICE
+    if slice_rows % PARQUET_ROW_GROUP:
+        raise ValueError(f"slices of Parquet rows must be whole row groups ({PARQUET_ROW_GROUP} rows)")
     casts = []
     for column in SCHEMA_COLUMNS:
         kind = "DATE" if column in DATE_COLUMNS else "DOUBLE" if column in NUMBER_COLUMNS else "BIGINT" if column in INTEGER_COLUMNS else "BOOLEAN" if column in BOOLEAN_COLUMNS else "VARCHAR"
@@ -535,13 +557,25 @@ def values_parquet(values: pd.DataFrame, encoded: EncodedValues | None = None) -
     db.execute("SET enable_progress_bar = false")  # no bar on standard output (see load.py)
     try:
         db.execute("SET threads = 1")
-        db.register("published_values", frame)
         with tempfile.TemporaryDirectory(prefix="perfgen-parquet-") as folder:
             target = Path(folder) / "kpis.parquet"
-            db.execute(f"COPY (SELECT {', '.join(casts)} FROM published_values) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+            starts = range(0, max(len(encoded), 1), slice_rows)
+            slices = [Path(folder) / f"slice-{number:06d}.parquet" for number in range(len(starts))] if len(starts) > 1 else [target]
+            for start, path in zip(starts, slices):
+                db.register("published_values", encoded.frame(start, start + slice_rows))
+                options = f"ROW_GROUP_SIZE {PARQUET_ROW_GROUP}, " + ("COMPRESSION zstd" if path == target else "COMPRESSION uncompressed")
+                db.execute(f"COPY (SELECT {', '.join(casts)} FROM published_values) TO {_sql_text(str(path))} (FORMAT parquet, {options})")
+                db.unregister("published_values")
+            if slices != [target]:
+                listed = ", ".join(_sql_text(str(path)) for path in slices)
+                db.execute(f"COPY (SELECT * FROM read_parquet([{listed}])) TO {_sql_text(str(target))} (FORMAT parquet, ROW_GROUP_SIZE {PARQUET_ROW_GROUP}, COMPRESSION zstd)")
             return target.read_bytes()
     finally:
         db.close()
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 # --- documents ----------------------------------------------------------------------------------
