@@ -93,6 +93,26 @@ def test_cached_charts_are_read_when_a_page_asks_and_drawn_again_if_the_cache_we
     job.finish()
 
 
+def test_requests_handed_to_workers_wait_in_a_file_until_a_chart_must_be_drawn_here(tmp_path):
+    """Once the workers have their batches the job holds the charts' keys, not their requests
+    (memory while pages are laid out); a cached chart deleted meanwhile is drawn from the
+    requests read back."""
+    import shutil
+
+    requests = [_request(f"chart-{n}", "count", ("Transactions",), 300.0 + n) for n in range(6)]
+    drawn = charts.render_charts(requests[:3], workers=1, cache_dir=tmp_path)  # half of them cached
+    job = charts.ChartJob(requests, workers=2, cache_dir=tmp_path)
+    try:
+        assert job.requests is None and job.keys == [request.key for request in requests]
+        assert job.svg("chart-4") == charts.render_charts([requests[4]], workers=1)["chart-4"]  # drawn by a worker
+        shutil.rmtree(tmp_path / "charts")
+        assert job.svg("chart-1") == drawn["chart-1"]  # cached, then deleted: drawn here
+        job.finish()
+        assert set(job.wait()) == set(job.keys)
+    finally:
+        job.close()
+
+
 def test_workers_started_before_the_charts_are_known_draw_them_without_a_cache():
     """A build starts its chart workers before it loads its data: a job given them draws into
     a temporary folder (no cache), the same charts as drawn here; closing leaves nothing."""
@@ -234,8 +254,9 @@ def test_ctrl_c_is_left_to_the_build_not_the_workers():
             while not ignores_ctrl_c(process.pid) and time.monotonic() < deadline:  # its own code has started
                 time.sleep(0.05)
             os.kill(process.pid, signal.SIGINT)
-        job = charts.ChartJob([_request(f"chart-{n}", "count", ("Transactions",), 5.0 + n) for n in range(6)], workers=workers)
-        assert job.wait() == charts.render_charts(job.requests, workers=1)
+        requests = [_request(f"chart-{n}", "count", ("Transactions",), 5.0 + n) for n in range(6)]
+        job = charts.ChartJob(requests, workers=workers)
+        assert job.wait() == charts.render_charts(requests, workers=1)
         job.close()
     finally:
         workers.close()

@@ -540,7 +540,8 @@ class ChartJob:
     worker outlives the build."""
 
     def __init__(self, requests: Iterable[ChartRequest], workers: int | ChartWorkers | None = None, cache_dir: Path | None = None):
-        self.requests = list(requests)
+        self.requests: list[ChartRequest] | None = list(requests)  # None once they wait in a file (see below)
+        self.keys = [request.key for request in self.requests]
         self._svgs: dict[str, str] = {}  # drawn in this process
         self._folder = _cache_folder(cache_dir)
         self._addresses: dict[str, str] = {}
@@ -575,19 +576,35 @@ class ChartJob:
             try:
                 self._pool.draw([[(self._addresses[request.key], request) for request in batch] for batch in self._batches],
                                 self._scratch / "batches.pickle", self._folder)
+                # The workers have their batches: this process needs the requests again only to
+                # draw a chart whose cached drawing disappears during the build. They wait in a
+                # file rather than in memory (a quarter of a GB at 10,000 services, held while
+                # every page is laid out and rendered).
+                with (self._scratch / "requests.pickle").open("wb") as handle:
+                    pickle.dump(self.requests, handle, protocol=pickle.HIGHEST_PROTOCOL)
             except BaseException:  # the job file could not be written (a full disk): nothing left behind
                 self.close()
                 raise
+            self.requests = None
+            self._batches = [[request.key for request in batch] for batch in self._batches]  # only counted from now on
 
     def address(self, key: str) -> str:
         """A chart's content address (what its SVG is drawn from: :func:`_cache_key`)."""
         if key not in self._addresses:
-            self._addresses.update((request.key, _cache_key(request)) for request in self.requests if request.key not in self._addresses)
+            self._addresses.update((request.key, _cache_key(request)) for request in self._all_requests() if request.key not in self._addresses)
         return self._addresses[key]
+
+    def _all_requests(self) -> list[ChartRequest]:
+        """The requests, read back from their file if they wait there."""
+        if self.requests is None:
+            assert self._scratch is not None
+            with (self._scratch / "requests.pickle").open("rb") as handle:
+                self.requests = pickle.load(handle)
+        return self.requests
 
     def slots(self) -> dict[str, ChartSvg]:
         """Each chart's markup by key, for pages built before the charts are drawn."""
-        return {request.key: ChartSvg(self, request.key) for request in self.requests}
+        return {key: ChartSvg(self, key) for key in self.keys}
 
     def svg(self, key: str) -> str:
         """One chart's SVG, waiting only for the batch it is drawn in (pages are rendered in the
@@ -602,20 +619,20 @@ class ChartJob:
             return _svg_path(self._folder, self._addresses[key]).read_text(encoding="utf-8")
         except OSError:  # the cache was deleted during the build: draw the chart here
             started = time.monotonic()
-            self._svgs.update(_render_batch([next(r for r in self.requests if r.key == key)]))
+            self._svgs.update(_render_batch([next(r for r in self._all_requests() if r.key == key)]))
             self.waited += time.monotonic() - started
             return self._svgs[key]
 
     def wait(self, progress=None) -> dict[str, str]:
         """Every chart's SVG by key, once all are drawn (and the new ones cached)."""
         self.finish(progress)
-        return {request.key: self.svg(request.key) for request in self.requests}
+        return {key: self.svg(key) for key in self.keys}
 
     def finish(self, progress=None) -> None:
         """Wait until every chart not cached before is drawn and cached, then stop the workers."""
         pending = [number for number in range(len(self._batches)) if number not in self._collected]
         if progress:
-            progress(len(self.requests) - sum(len(self._batches[number]) for number in pending))
+            progress(len(self.keys) - sum(len(self._batches[number]) for number in pending))
         for number in pending:
             self._collect(number)
             if progress:

@@ -134,6 +134,7 @@ def _build(project: Project, strict: bool, progress: Progress, warnings: Warning
                 # The charts are drawn by worker processes while this process lays out the pages;
                 # a page is rendered once its own charts are drawn.
                 drawing = charts_stage.ChartJob(requests, workers=chart_workers or 1, cache_dir=project.cache)
+                del requests  # the job's: it lets them go once the workers have them
                 _freeze_survivors()
                 with progress.step("Laying out pages", "pages"):
                     pages = render_stage.build_pages(model, drawing.slots(), channels)
@@ -159,7 +160,7 @@ def _build(project: Project, strict: bool, progress: Progress, warnings: Warning
                         writer.add(page.path, html, published=published and isinstance(html, bytes))
                         page.context = {}  # rendered: its context is no longer needed (memory)
                 waited_while_rendering = drawing.waited
-                with progress.counter("Drawing charts", len(requests), "charts") as tick:
+                with progress.counter("Drawing charts", len(drawing.keys), "charts") as tick:
                     drawing.finish(progress=tick)  # any chart left (every one is cached by now)
                 drawing.forget_others()  # the cache keeps this build's charts only
                 # Time spent waiting for charts is reported as the charts stage, not as rendering.
