@@ -477,10 +477,11 @@ def test_counts_joined_as_categories_of_whole_numbers():
     two per row), missing where a frame has none or no such column."""
     from perfgen.kpis import _concat_categories
 
-    services = pd.DataFrame({"kpi": ["a", "b"], "parts_contributing": pd.array([None, 2], dtype="Int64")})
-    totals = pd.DataFrame({"kpi": ["a"], "services_contributing": [300]})
+    services = pd.DataFrame({"kpi": ["a", "b"], "parts_contributing": pd.array([None, 2], dtype="Int64"), "months": [12.0, None]})
+    totals = pd.DataFrame({"kpi": ["a"], "services_contributing": [300], "months": [3]})
     joined = _concat_categories([services, totals])
-    for column in ("parts_contributing", "services_contributing"):
+    assert joined["months"].cat.categories.tolist() == [3, 12] and joined["months"].iloc[0] == 12 and pd.isna(joined["months"].iloc[1])
+    for column in ("parts_contributing", "services_contributing", "months"):
         assert isinstance(joined[column].dtype, pd.CategoricalDtype) and joined[column].cat.codes.dtype.itemsize <= 2
     assert joined["parts_contributing"].cat.categories.tolist() == [2]
     assert pd.isna(joined["parts_contributing"].iloc[0]) and joined["parts_contributing"].iloc[1] == 2 and pd.isna(joined["parts_contributing"].iloc[2])

@@ -182,7 +182,11 @@ def _run_kpis(db: Any, definitions: list[KpiDefinition]) -> tuple[list[tuple[Any
     read from the loaded rows and the facts: each service's latest period, the coded checks'
     rows (each with its code first) and the services with a figure."""
     db.execute(_package_text("_facts.sql"))
-    selects = [f"SELECT '{d.id}' AS kpi, * FROM ({d.sql.strip().rstrip(';')})" for d in definitions]
+    # Each row's KPI as an ENUM of the KPIs' ids, in text order: a byte a row, not the id's text
+    # (up to 28 characters) on each of millions of rows.
+    ids = sorted({d.id for d in definitions})
+    db.execute("CREATE TYPE _kpi_id AS ENUM (" + ", ".join("'" + kpi.replace("'", "''") + "'" for kpi in ids) + ")")
+    selects = [f"SELECT '{d.id}'::_kpi_id AS kpi, * FROM ({d.sql.strip().rstrip(';')})" for d in definitions]
     db.execute("CREATE TABLE service_rows AS " + " UNION ALL ".join(selects))
     # Nothing reads the loaded rows or the facts after the KPIs' own SQL (a plugin's reads them
     # too): all else that needs them is read now and they are dropped before the parts are
@@ -593,6 +597,7 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
         frames.append(frame)
     aggregate_values["period_kind"] = [AGGREGATE_KINDS.get(m, "range") for m in aggregate_values["months"]]
     service_values, aggregate_values, part_values = frames
+    del frames  # each frame let go as soon as it is joined below, not held to the end (0.4 GB at 10,000 services)
 
     # The latest end of a service's 12 months with a value (of any period without one): from
     # masks of the rows, not a copy of them (a copy of most rows, held to the end of this stage).
@@ -658,8 +663,8 @@ def _concat_categories(frames: list[pd.DataFrame], filled: tuple[str, ...] = ("n
     present, in text order (and "" in a ``filled`` column with a missing cell, which is then filled
     with ""). ``pd.concat`` makes text of frames whose categories differ: a string per cell, made
     categorical again by ``_compact`` (a second of a 1,000-service build). The ``_COUNTS``
-    columns become categories of the whole numbers present, in order (missing where a frame has
-    no such column)."""
+    columns and ``months`` become categories of the whole numbers present, in order (missing
+    where a frame has no such column): a byte a row, not eight."""
     frames = [frame.copy(deep=False) for frame in frames]
     for column in _CATEGORIES:
         if not all(column in frame for frame in frames) or \
@@ -684,7 +689,7 @@ def _concat_categories(frames: list[pd.DataFrame], filled: tuple[str, ...] = ("n
         dtype = pd.CategoricalDtype(sorted(present))
         for frame in frames:
             frame[column] = frame[column].astype(dtype)
-    for column in _COUNTS:
+    for column in (*_COUNTS, "months"):
         if not any(column in frame for frame in frames):
             continue
         numbers: set[int] = set()
