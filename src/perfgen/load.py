@@ -76,7 +76,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _quote(text: str) -> str:
+def sql_text(text: str) -> str:
+    """``text`` as an SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -165,10 +166,10 @@ def _load_csv(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: st
     columns = [c.strip() for c in columns]
     if not _check_columns(columns, display, problems):
         return False
-    types = "{" + ", ".join(f"{_quote(c)}: 'VARCHAR'" for c in columns) + "}"
+    types = "{" + ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in columns) + "}"
     db.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
     reader = (
-        f"read_csv({_quote(str(path))}, columns={types}, header=true, delim=',', quote='\"', "
+        f"read_csv({sql_text(str(path))}, columns={types}, header=true, delim=',', quote='\"', "
         "escape='\"', auto_detect=false, strict_mode=true, store_rejects=true, encoding='utf-8')"
     )
     db.execute(f"CREATE TEMP TABLE {table}_raw AS SELECT * FROM {reader}")
@@ -210,7 +211,7 @@ def _load_csv(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: st
     # A view: the rows are copied once, into ``observations`` (in file and line order).
     db.execute(
         f"""CREATE TEMP VIEW {table} AS
-        SELECT {_quote(display)} AS file, {line_expr.replace('r.rowid', 'c.rid')} AS line, c.* EXCLUDE (rid)
+        SELECT {sql_text(display)} AS file, {line_expr.replace('r.rowid', 'c.rid')} AS line, c.* EXCLUDE (rid)
         FROM ({_select_canonical(columns, table + '_raw')}) c {join.replace('r.rowid', 'c.rid')}"""
     )
     return True
@@ -219,7 +220,7 @@ def _load_csv(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: st
 def _load_table_file(db: duckdb.DuckDBPyConnection, path: Path, display: str, table: str, problems: list[Problem]) -> bool:
     reader = "read_parquet" if path.suffix == ".parquet" else "read_json_auto"
     try:
-        db.execute(f"CREATE TEMP TABLE {table}_raw AS SELECT * FROM {reader}({_quote(str(path))})")
+        db.execute(f"CREATE TEMP TABLE {table}_raw AS SELECT * FROM {reader}({sql_text(str(path))})")
     except duckdb.Error as error:
         first = str(error).splitlines()[0]
         problems.append(Problem(display, None, "", f"cannot be read: {first}"))
@@ -229,7 +230,7 @@ def _load_table_file(db: duckdb.DuckDBPyConnection, path: Path, display: str, ta
         return False
     db.execute(
         f"""CREATE TEMP VIEW {table} AS
-        SELECT {_quote(display)} AS file, c.rid + 1 AS line, c.* EXCLUDE (rid)
+        SELECT {sql_text(display)} AS file, c.rid + 1 AS line, c.* EXCLUDE (rid)
         FROM ({_select_canonical(columns, table + '_raw')}) c"""
     )
     return True
@@ -297,16 +298,16 @@ def _check_rows(db: duckdb.DuckDBPyConnection, config: Config, problems: list[Pr
         part_slugs = ", ".join(f"'{part.slug}'" for part in service.parts)
         # Figures under the service's own slug would be counted twice: once on their own and once
         # in the sum of its parts. Each belongs to one part.
-        _listed(problems, rows(f"SELECT file, line, service FROM observations WHERE service = {_quote(service.slug)} ORDER BY file, line"),
+        _listed(problems, rows(f"SELECT file, line, service FROM observations WHERE service = {sql_text(service.slug)} ORDER BY file, line"),
                 lambda f, l, v, part_slugs=part_slugs: Problem(f, l, "column 'service'", f"service '{v}' is reported by its parts {part_slugs}: give these figures under a part's slug",
                                                                hint="a service with parts is the sum of its parts' figures; declare another part in config/services.yml for figures that belong to none"))
-    known = ", ".join(_quote(m) for m in metrics)
+    known = ", ".join(sql_text(m) for m in metrics)
     _listed(problems, rows(f"SELECT file, line, coalesce(metric, '') FROM observations WHERE metric IS NULL OR metric NOT IN ({known}) ORDER BY file, line"),
             lambda f, l, v: Problem(f, l, "column 'metric'", f"unknown metric '{v}'{did_you_mean(v, metrics)}", hint="metrics are " + ", ".join(metrics)))
-    known = ", ".join(_quote(c) for c in channels)
+    known = ", ".join(sql_text(c) for c in channels)
     _listed(problems, rows(f"SELECT file, line, channel FROM observations WHERE channel IS NOT NULL AND channel NOT IN ({known}) ORDER BY file, line"),
             lambda f, l, v: Problem(f, l, "column 'channel'", f"unknown channel '{v}'{did_you_mean(v, channels)}", hint="leave it empty for an all-channel figure, or add the channel to site.channels in config/services.yml"))
-    known = ", ".join(_quote(s) for s in STATUSES)
+    known = ", ".join(sql_text(s) for s in STATUSES)
     _listed(problems, rows(f"SELECT file, line, status FROM observations WHERE status IS NOT NULL AND status NOT IN ({known}) ORDER BY file, line"),
             lambda f, l, v: Problem(f, l, "column 'status'", f"unknown status '{v}'{did_you_mean(v, STATUSES)}", hint="leave it empty for a value, or use " + ", ".join(STATUSES)))
     _listed(problems, rows("SELECT file, line, status FROM observations WHERE status IS NOT NULL AND (value IS NOT NULL OR number IS NOT NULL) ORDER BY file, line"),
@@ -315,9 +316,9 @@ def _check_rows(db: duckdb.DuckDBPyConnection, config: Config, problems: list[Pr
             lambda f, l, v: Problem(f, l, "column 'period'", "is empty"))
 
 
-def _enum(db: duckdb.DuckDBPyConnection, name: str, values: Iterable[str]) -> None:
+def create_enum(db: duckdb.DuckDBPyConnection, name: str, values: Iterable[str]) -> None:
     """An ENUM type of the distinct ``values``, in text order."""
-    db.execute(f"CREATE TYPE {name} AS ENUM ({', '.join(_quote(value) for value in sorted(set(values)))})")
+    db.execute(f"CREATE TYPE {name} AS ENUM ({', '.join(sql_text(value) for value in sorted(set(values)))})")
 
 
 def insert_table(db: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str], rows: list[tuple[Any, ...]]) -> None:
@@ -347,7 +348,7 @@ def _bound_memory(db: duckdb.DuckDBPyConnection) -> None:
     in_use = db.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()[0]
     folder = tempfile.mkdtemp(prefix="perfgen-duckdb-")
     weakref.finalize(db, shutil.rmtree, folder, ignore_errors=True)  # DuckDB removes the files it spilled, on closing
-    db.execute(f"SET temp_directory = {_quote(folder)}")
+    db.execute(f"SET temp_directory = {sql_text(folder)}")
     db.execute(f"SET memory_limit = '{2 * int(in_use) + SPILL_HEADROOM}B'")
 
 
@@ -451,8 +452,8 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
     # two bytes a row, not the name again on every row (a third of the rows' memory). A value's
     # text is kept only where the problems below quote it (not a number, or negative).
     if loaded_tables:
-        db.execute(f"CREATE TYPE _data_file AS ENUM ({', '.join(_quote(name) for name in sorted(loaded_tables.values()))})")
-    union = " UNION ALL ".join(f"SELECT * REPLACE ({_quote(display)}::_data_file AS file) FROM {t}" for t, display in loaded_tables.items())
+        db.execute(f"CREATE TYPE _data_file AS ENUM ({', '.join(sql_text(name) for name in sorted(loaded_tables.values()))})")
+    union = " UNION ALL ".join(f"SELECT * REPLACE ({sql_text(display)}::_data_file AS file) FROM {t}" for t, display in loaded_tables.items())
     if not union:
         union = "SELECT NULL::VARCHAR AS file, NULL::BIGINT AS line, " + ", ".join(f"NULL::VARCHAR AS {c}" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS) + " WHERE false"
     _bound_memory(db)
@@ -488,7 +489,7 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
 
         start = looked_up(f"DATE '{first.isoformat()}'" for _, first, _, _, _ in periods)
         end = looked_up(f"DATE '{last.isoformat()}'" for _, _, last, _, _ in periods)
-        kind = looked_up(_quote(name) for _, _, _, name, _ in periods)
+        kind = looked_up(sql_text(name) for _, _, _, name, _ in periods)
         months = looked_up("NULL::INTEGER" if count is None else f"{int(count)}::INTEGER" for *_, count in periods)  # a range: none
     else:  # no rows
         start, end, kind, months = "NULL::DATE", "NULL::DATE", "NULL::VARCHAR", "NULL::INTEGER"
@@ -498,9 +499,9 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
     # SQL too (the facts and KPI rows keep the service's type). Not the status and period
     # kind: SQL mixing a column with text of its own (CASE ... THEN period_kind ELSE 'other')
     # would make that text an ENUM value, an error if it is not one.
-    _enum(db, "_service_slug", [s.slug for s in config.services] + [part.slug for s in config.services for part in s.parts])
-    _enum(db, "_channel_name", [ALL_CHANNELS, DIGITAL, *config.known_channels()])
-    _enum(db, "_metric_name", plugins.metrics())
+    create_enum(db, "_service_slug", [s.slug for s in config.services] + [part.slug for s in config.services for part in s.parts])
+    create_enum(db, "_channel_name", [ALL_CHANNELS, DIGITAL, *config.known_channels()])
+    create_enum(db, "_metric_name", plugins.metrics())
     _execute_bounded(
         db,
         f"""CREATE TABLE clean_observations AS

@@ -42,6 +42,7 @@ from perfgen.cells import is_missing
 from perfgen.config import KPI_IDS, Config, Service
 from perfgen.files import FileSlice, spill_file, write_whole
 from perfgen.kpis import SCHEMA_COLUMNS, KpiDefinition, KpiResults, row_hashes
+from perfgen.load import sql_text
 from perfgen.plugins import PageSection, TextParts, hookimpl
 
 API_VERSION = 1
@@ -564,18 +565,15 @@ def values_parquet(values: pd.DataFrame, encoded: EncodedValues | None = None, s
             for start, path in zip(starts, slices):
                 db.register("published_values", encoded.frame(start, start + slice_rows))
                 options = f"ROW_GROUP_SIZE {PARQUET_ROW_GROUP}, " + ("COMPRESSION zstd" if path == target else "COMPRESSION uncompressed")
-                db.execute(f"COPY (SELECT {', '.join(casts)} FROM published_values) TO {_sql_text(str(path))} (FORMAT parquet, {options})")
+                db.execute(f"COPY (SELECT {', '.join(casts)} FROM published_values) TO {sql_text(str(path))} (FORMAT parquet, {options})")
                 db.unregister("published_values")
             if slices != [target]:
-                listed = ", ".join(_sql_text(str(path)) for path in slices)
-                db.execute(f"COPY (SELECT * FROM read_parquet([{listed}])) TO {_sql_text(str(target))} (FORMAT parquet, ROW_GROUP_SIZE {PARQUET_ROW_GROUP}, COMPRESSION zstd)")
+                listed = ", ".join(sql_text(str(path)) for path in slices)
+                db.execute(f"COPY (SELECT * FROM read_parquet([{listed}])) TO {sql_text(str(target))} (FORMAT parquet, ROW_GROUP_SIZE {PARQUET_ROW_GROUP}, COMPRESSION zstd)")
             return target.read_bytes()
     finally:
         db.close()
 
-
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # --- documents ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from perfgen import plugins
 from perfgen.config import Config
 from perfgen.errors import Problem, Warnings
 from perfgen.freshness import LATEST_SQL, Freshness, check_freshness
-from perfgen.load import LoadedData, insert_table
+from perfgen.load import LoadedData, create_enum, insert_table, sql_text
 from perfgen.periods import months_spanned, period_words
 from perfgen.quality import CHECKS
 
@@ -184,9 +184,8 @@ def _run_kpis(db: Any, definitions: list[KpiDefinition]) -> tuple[list[tuple[Any
     db.execute(_package_text("_facts.sql"))
     # Each row's KPI as an ENUM of the KPIs' ids, in text order: a byte a row, not the id's text
     # (up to 28 characters) on each of millions of rows.
-    ids = sorted({d.id for d in definitions})
-    db.execute("CREATE TYPE _kpi_id AS ENUM (" + ", ".join("'" + kpi.replace("'", "''") + "'" for kpi in ids) + ")")
-    selects = [f"SELECT '{d.id}'::_kpi_id AS kpi, * FROM ({d.sql.strip().rstrip(';')})" for d in definitions]
+    create_enum(db, "_kpi_id", (d.id for d in definitions))
+    selects = [f"SELECT {sql_text(d.id)}::_kpi_id AS kpi, * FROM ({d.sql.strip().rstrip(';')})" for d in definitions]
     db.execute("CREATE TABLE service_rows AS " + " UNION ALL ".join(selects))
     # Nothing reads the loaded rows or the facts after the KPIs' own SQL (a plugin's reads them
     # too): all else that needs them is read now and they are dropped before the parts are
@@ -343,10 +342,11 @@ def fetch_table(db: Any, table: str, columns: list[str] | None = None, *, catego
                 quoted = '"' + column.replace('"', '""') + '"'
                 # An ENUM column (the loaded rows' service, channel, metric) as its text: the
                 # values present, as a text column's, not every value its type allows.
-                text = f"{quoted}::VARCHAR" if kinds[column].startswith("ENUM") else quoted
+                is_enum = kinds[column].startswith("ENUM")
+                text = f"{quoted}::VARCHAR" if is_enum else quoted
                 select = f"{text} AS {quoted}"
                 enum = None
-                if (kinds[column] == "VARCHAR" or text != quoted) and db.execute(f"SELECT count({quoted}) FROM {table}").fetchone()[0]:
+                if (is_enum or kinds[column] == "VARCHAR") and db.execute(f"SELECT count({quoted}) FROM {table}").fetchone()[0]:
                     enum = f"_fetched_{index}"
                     db.execute(f"CREATE TYPE {enum} AS ENUM (SELECT DISTINCT {text} FROM {table} WHERE {quoted} IS NOT NULL)")
                     select = f"{text}::{enum} AS {quoted}"
