@@ -78,19 +78,29 @@ def test_charts_drawn_by_workers_while_pages_wait_for_them(tmp_path):
     assert again._pool is None and again.wait() == drawn
 
 
+def _forget(cache_dir: Path, *requests: charts.ChartRequest) -> None:
+    """Remove charts from a cache as another build pruning it would (``ChartStore.keep_only``)."""
+    store = charts.ChartStore(cache_dir / charts.ChartStore.FILE)
+    store.keep_only(store.addresses() - {charts._cache_key(request) for request in requests})
+    store.close()
+
+
 def test_cached_charts_are_read_when_a_page_asks_and_drawn_again_if_the_cache_went(tmp_path):
     """A rebuild takes most pages from the previous build: their cached charts are never read.
-    A cache deleted during the build costs time, not a chart."""
+    A cache deleted or pruned during the build costs time, not a chart."""
     import shutil
 
-    requests = [_request(f"chart-{n}", "count", ("Transactions",), 200.0 + n) for n in range(3)]
+    requests = [_request(f"chart-{n}", "count", ("Transactions",), 200.0 + n) for n in range(4)]
     drawn = charts.render_charts(requests, workers=1, cache_dir=tmp_path)
     job = charts.ChartJob(requests, workers=1, cache_dir=tmp_path)
     assert job._svgs == {} and job._batches == []  # every chart cached, none read yet
     assert job.svg("chart-0") == drawn["chart-0"]
-    shutil.rmtree(tmp_path / "charts")
-    assert job.svg("chart-2") == drawn["chart-2"]
+    _forget(tmp_path, requests[2])  # another build pruned the cache: drawn here
+    assert job.svg("chart-2") == drawn["chart-2"] and "chart-2" in job._svgs
+    shutil.rmtree(tmp_path)  # the whole cache deleted
+    assert job.svg("chart-3") == drawn["chart-3"]
     job.finish()
+    job.close()
 
 
 def test_requests_handed_to_workers_wait_in_a_file_until_a_chart_must_be_drawn_here(tmp_path):
@@ -103,8 +113,7 @@ def test_requests_handed_to_workers_wait_in_a_file_until_a_chart_must_be_drawn_h
     try:
         assert job.requests is None and job.keys == [request.key for request in requests]
         assert job.svg("chart-4") == charts.render_charts([requests[4]], workers=1)["chart-4"]  # drawn by a worker
-        # The workers may still be writing other charts into the cache: delete this one drawing.
-        charts._svg_path(tmp_path / "charts", job.address("chart-1")).unlink()
+        _forget(tmp_path, requests[1])  # as another build would, while the workers write others
         assert job.svg("chart-1") == drawn["chart-1"]  # cached, then deleted: drawn here
         assert job.requests is not None  # read back from their file to draw it
         job.finish()
@@ -180,10 +189,13 @@ def test_a_worker_warms_up_until_its_job_comes_and_draws_the_same_charts_after(m
 
 def test_workers_warm_up_only_for_a_build_that_draws_every_chart(tmp_path):
     assert charts.cache_is_empty(None) and charts.cache_is_empty(tmp_path)
-    (tmp_path / "charts").mkdir()
-    assert charts.cache_is_empty(tmp_path)
-    (tmp_path / "charts" / "ab").mkdir()
+    store = charts.ChartStore(tmp_path / charts.ChartStore.FILE)
+    assert store.addresses() == set() and charts.cache_is_empty(tmp_path)  # a store with no chart
+    store.put([("abcd", "<svg/>")])
     assert not charts.cache_is_empty(tmp_path)
+    store.close()
+    (tmp_path / charts.ChartStore.FILE).write_bytes(b"not a database")
+    assert charts.cache_is_empty(tmp_path)
 
 
 def test_a_chart_that_fails_in_a_worker_fails_the_job_with_its_traceback():
@@ -201,24 +213,43 @@ def test_a_chart_that_fails_in_a_worker_fails_the_job_with_its_traceback():
 
 
 def test_a_chart_a_worker_cannot_write_fails_the_job_with_that_error(tmp_path):
-    """A worker that cannot write a chart into the cache (a full disk; here a file where its
-    folder should be) fails the job with the same OSError, its reason and file, which the CLI
+    """A worker that cannot write its charts into the cache (a full disk; here a store whose
+    every insert fails) fails the job with an OSError naming the cache file, which the CLI
     reports as one message (exit code 4), not as a bug with a traceback."""
-    import errno
+    import sqlite3
 
     requests = [_request(f"chart-{n}", "count", ("Transactions",), 10.0 + n) for n in range(8)]
-    folder = tmp_path / "charts"
-    folder.mkdir()
-    for prefix in range(256):  # every chart's folder is a file
-        (folder / f"{prefix:02x}").write_bytes(b"")
+    store = charts.ChartStore(tmp_path / charts.ChartStore.FILE)
+    store.addresses()  # made, then made to refuse every chart
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("CREATE TRIGGER full BEFORE INSERT ON charts BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    store.close()
     job = charts.ChartJob(requests, workers=charts.ChartWorkers(2), cache_dir=tmp_path)
     try:
         with pytest.raises(OSError) as raised:
             job.wait()
-        assert raised.value.errno in (errno.ENOTDIR, errno.EEXIST) and str(folder) in raised.value.filename
+        assert raised.value.filename == str(store.path) and "database or disk is full" in raised.value.strerror
         assert not isinstance(raised.value, RuntimeError) and "Traceback" not in str(raised.value)
     finally:
         job.close()
+
+
+def test_a_chart_cache_that_cannot_be_opened_is_one_error_and_a_damaged_one_is_replaced(tmp_path):
+    """A cache file that cannot be opened (here a folder where it should be) is an OSError
+    naming it; a file that is not a database (a damaged cache) is replaced, and the charts
+    drawn into the new one."""
+    import errno
+
+    requests = [_request(f"chart-{n}", "count", ("Transactions",), 10.0 + n) for n in range(3)]
+    (tmp_path / "folder" / charts.ChartStore.FILE).mkdir(parents=True)
+    with pytest.raises(OSError) as raised:
+        charts.ChartJob(requests, workers=1, cache_dir=tmp_path / "folder")
+    assert raised.value.errno == errno.EACCES and raised.value.filename == str(tmp_path / "folder" / charts.ChartStore.FILE)
+    (tmp_path / charts.ChartStore.FILE).write_bytes(b"not a database, " * 100)
+    assert charts.render_charts(requests, workers=1, cache_dir=tmp_path) == charts.render_charts(requests, workers=1)
+    again = charts.ChartJob(requests, workers=1, cache_dir=tmp_path)
+    assert again._batches == []  # every chart kept in the new file
+    again.close()
 
 
 def test_a_worker_that_stops_unexpectedly_fails_the_job():
@@ -461,39 +492,43 @@ def test_the_cache_key_names_the_code_that_draws(monkeypatch):
 
 def test_the_cache_keeps_the_charts_of_the_latest_job_only(tmp_path):
     """A changed chart's earlier drawing is removed once the job that replaces it is done, so
-    the cache does not grow with every change; charts still asked for stay."""
+    the cache does not grow with every change; charts still asked for stay. The folder of
+    charts (a file each) that earlier versions kept goes too."""
     first = [_request(f"chart-{n}", "count", ("Transactions",), 300.0 + n) for n in range(3)]
     charts.render_charts(first, workers=1, cache_dir=tmp_path)
-    cached = sorted(path.name for path in (tmp_path / "charts").glob("*/*.svg"))
-    assert len(cached) == 3
-    (tmp_path / "charts" / "ab").mkdir(exist_ok=True)
-    (tmp_path / "charts" / "ab" / "ab12.4242.tmp").write_text("another build's chart being written")
+    store = charts.ChartStore(tmp_path / charts.ChartStore.FILE)
+    assert store.addresses() == {charts._cache_key(request) for request in first}
+    (tmp_path / "charts" / "ab").mkdir(parents=True)
+    (tmp_path / "charts" / "ab" / "ab12.svg").write_text("an earlier version's chart")
 
     second = [*first[:2], _request("chart-2", "count", ("Transactions",), 999.0)]  # the third chart changed
     job = charts.ChartJob(second, workers=1, cache_dir=tmp_path)
     job.finish()
+    assert store.addresses() == {charts._cache_key(request) for request in first + second}
     job.forget_others()
-    kept = sorted(path.name for path in (tmp_path / "charts").glob("*/*.svg"))
-    assert len(kept) == 3 and set(kept) & set(cached) == set(cached[:3]) - {f"{charts._cache_key(first[2])}.svg"}
-    assert f"{charts._cache_key(second[2])}.svg" in kept and f"{charts._cache_key(first[2])}.svg" not in kept
-    assert (tmp_path / "charts" / "ab" / "ab12.4242.tmp").exists()
+    job.close()
+    assert store.addresses() == {charts._cache_key(request) for request in second}
+    assert not (tmp_path / "charts").exists()
+    store.close()
     # Pruned, the cache still gives every chart of the latest job without drawing any.
     again = charts.ChartJob(second, workers=1, cache_dir=tmp_path)
     assert again._batches == []
     again.close()
 
 
-def test_a_chart_is_stored_whether_or_not_its_folder_exists(tmp_path):
-    """``_store`` makes a chart's folder only when writing into it fails (the cache may be new,
-    or deleted during a build)."""
-    import shutil
-
-    charts._store(tmp_path / "charts", "abcdef", "<svg>1</svg>")
-    charts._store(tmp_path / "charts", "abcdff", "<svg>2</svg>")  # the folder exists now
-    assert (tmp_path / "charts/ab/abcdef.svg").read_text(encoding="utf-8") == "<svg>1</svg>"
-    shutil.rmtree(tmp_path / "charts")
-    charts._store(tmp_path / "charts", "abcdef", "<svg>3</svg>")
-    assert sorted(p.name for p in (tmp_path / "charts/ab").iterdir()) == ["abcdef.svg"]  # no temporary file left
+def test_a_cache_mostly_pruned_is_compacted(tmp_path):
+    """A site that lost most of its charts leaves a cache file of its new size, not its largest."""
+    requests = [_request(f"chart-{n}", "count", ("Transactions",), 300.0 + n) for n in range(60)]
+    store = charts.ChartStore(tmp_path / charts.ChartStore.FILE)
+    store.put([(f"{n:064x}", "<svg>" + "x" * 20000 + "</svg>") for n in range(60)])
+    store.close()
+    large = sum(path.stat().st_size for path in tmp_path.glob(f"{charts.ChartStore.FILE}*"))
+    job = charts.ChartJob(requests[:2], workers=1, cache_dir=tmp_path)
+    job.finish()
+    job.forget_others()
+    job.close()
+    small = sum(path.stat().st_size for path in tmp_path.glob(f"{charts.ChartStore.FILE}*"))
+    assert small * 10 < large and charts.ChartStore(store.path).addresses() == {charts._cache_key(r) for r in requests[:2]}
 
 
 def test_a_job_that_cannot_hand_out_its_charts_leaves_nothing_behind(tmp_path, monkeypatch):

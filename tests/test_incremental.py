@@ -71,7 +71,7 @@ def test_one_change_rewrites_only_the_files_that_depend_on_it(tmp_path, monkeypa
 
 def test_chart_cache_never_changes_the_output(tmp_path):
     warm = build(project(EXAMPLE, tmp_path / "warm", tmp_path / "cache"), workers=1)
-    assert (tmp_path / "cache" / "charts").is_dir()
+    assert (tmp_path / "cache" / "charts.sqlite").is_file()
     again = build(project(EXAMPLE, tmp_path / "again", tmp_path / "cache"), workers=1)
     cold = build(project(EXAMPLE, tmp_path / "cold", None), workers=2)
     assert warm.pages == again.pages == cold.pages
@@ -82,13 +82,21 @@ def test_chart_workers_started_with_the_build_draw_into_the_cache_and_stop_with_
     """The chart workers start before the data is loaded: with a cache they draw into it (the
     same site as drawn in the build's own process), and a build that fails on its data leaves
     no worker behind."""
+    import contextlib
     import multiprocessing
+    import re
+    import sqlite3
 
     import pytest
 
     drawn = build(project(EXAMPLE, tmp_path / "drawn", tmp_path / "cache"), workers=2)
     assert multiprocessing.active_children() == []
-    assert len(list((tmp_path / "cache" / "charts").glob("*/*.svg"))) == len(list((tmp_path / "cache" / "charts").glob("*/*")))
+    # The cache holds every chart on the site and nothing else.
+    with contextlib.closing(sqlite3.connect(tmp_path / "cache" / "charts.sqlite")) as connection:
+        kept = {svg for (svg,) in connection.execute("SELECT svg FROM charts")}
+    shown = {svg for page in (tmp_path / "drawn").rglob("*.html")
+             for svg in re.findall(r'<div class="app-chart__graphic">(.*?)</div>', page.read_text(encoding="utf-8"), re.DOTALL)}
+    assert shown and kept == shown
     here = build(project(EXAMPLE, tmp_path / "here", None), workers=1)
     assert tree_hashes(tmp_path / "drawn") == tree_hashes(tmp_path / "here") and here.pages == drawn.pages
     broken = tmp_path / "broken"
