@@ -467,7 +467,7 @@ def _as_os_error(error: sqlite3.Error, path: Path) -> OSError:
     """A chart store that cannot be opened or written, as the ``OSError`` a file would raise (the
     CLI reports it as the machine's problem, with the file)."""
     code = getattr(error, "sqlite_errorcode", 10) & 0xFF
-    return OSError(_SQLITE_ERRNOS.get(code, errno.EIO), f"the chart cache cannot be used ({error})", str(path))
+    return OSError(_SQLITE_ERRNOS.get(code, errno.EIO), f"the chart cache cannot be used ({error}; deleting it is safe)", str(path))
 
 
 #: Charts to draw from which a job starts every worker it was given (``ChartWorkers.start_all``):
