@@ -33,6 +33,22 @@ def test_files_made_beside_the_build_are_written_and_named(tmp_path, fork):
     assert (site / "data/a.csv").read_text() == "a,b\n1,2\n"
 
 
+def test_the_forked_process_runs_at_a_lower_priority_than_the_build(tmp_path):
+    """The build lays out pages while the open data is written: everything waits for the
+    build, so the forked process gives way to it (processes.py); the build keeps its own."""
+    from perfgen.processes import HELPER_NICENESS
+
+    own = os.nice(0)
+
+    def niceness():
+        yield "niceness.txt", str(os.nice(0))
+
+    with SiteWriter(tmp_path / "site") as writer:
+        BackgroundFiles(writer, niceness).join()
+        writer.commit()
+    assert int((tmp_path / "site" / "niceness.txt").read_text()) == min(19, own + HELPER_NICENESS) and os.nice(0) == own
+
+
 def test_forked_and_unforked_writes_give_the_same_site(tmp_path):
     sites = []
     for fork in (True, False):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from perfgen import chartlabels
+from perfgen.processes import lower_priority
 
 
 @dataclass(frozen=True)
@@ -506,12 +507,13 @@ def _warm_up(connection: Any) -> None:
 def _work(connection: Any, counter: Any, warm_up: bool = False) -> None:
     """A worker process: load Altair and vl-convert's engine at once (and with ``warm_up``, draw
     made-up charts: ``_warm_up``) until its one job comes (a file of batches and the
-    :class:`ChartStore` file to draw them into), then draw the batches the shared ``counter`` hands out, and report each one
-    done (or failed, with its traceback, and an ``OSError``'s number, reason and file so that
-    the build raises it as such: a chart cache that cannot be written is the machine's
-    problem, not a bug) through ``connection``. Ctrl-C is left to the build,
-    which stops its workers."""
+    :class:`ChartStore` file to draw them into), then draw the batches the shared ``counter``
+    hands out, and report each one done (or failed, with its traceback, and an ``OSError``'s
+    number, reason and file so that the build raises it as such: a chart cache that cannot be
+    written is the machine's problem, not a bug) through ``connection``. Ctrl-C is left to the
+    build, which stops its workers. Runs at a helper's lower priority (``processes.py``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lower_priority()  # the build, laying out and rendering pages meanwhile, is the one everything waits for
     with contextlib.suppress(Exception):  # an error here is reported by the first batch that draws
         import altair  # noqa: F401 - for the specs (base_spec), while the build computes its KPIs
         import vl_convert as vlc

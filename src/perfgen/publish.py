@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from perfgen.plugins import TextParts
+from perfgen.processes import lower_priority
 
 
 def package_versions() -> dict[str, str]:
@@ -221,6 +222,7 @@ class BackgroundFiles:
             status = 0
             try:
                 os.close(read)
+                lower_priority()  # the build, laying out pages meanwhile, is the one everything waits for
                 started = time.monotonic()
                 written = writer.written
                 try:
