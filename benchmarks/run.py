@@ -7,7 +7,8 @@ For each size: a cold build (empty chart cache, no previous site), a rebuild wit
 changed, and a rebuild after one service's data changed. Each build runs in a fresh process so
 peak memory (max RSS, including chart workers) is measured per build. Prints wall time per stage
 (config, load, kpis, model, charts, pages, render, opendata, write), the CPU time of the build and its
-chart workers (steadier than wall time on a shared machine), pages per second, files written and
+chart workers (steadier than wall time on a shared machine) and the cores it kept busy on
+average (CPU over wall time: how well the build overlaps its processes), pages per second, files written and
 peak memory (the larger of the build process's and its largest child's, both shown), and the
 build process's own peak in each stage (Linux); after the cold build, the largest service page
 and the shared CSS and JavaScript gzipped. Figures, not assertions: tests never time anything.
@@ -80,7 +81,8 @@ def report(label: str, figures: dict) -> None:
     stages = "  ".join(f"{stage} {figures['timings'].get(stage, 0):6.2f}" for stage in STAGES)
     rate = figures["pages"] / figures["wall"] if figures["wall"] else 0
     note = "(up to date)" if figures.get("skipped") else f"{figures.get('reused', 0)} pages reused"
-    print(f"  {label:<11} wall {figures['wall']:7.2f} s  cpu {figures['cpu']:7.2f} s  {rate:7.1f} pages/s  written {figures['written']:>6}  "
+    busy = figures["cpu"] / figures["wall"] if figures["wall"] else 0  # cores busy on average: steadier than either time
+    print(f"  {label:<11} wall {figures['wall']:7.2f} s  cpu {figures['cpu']:7.2f} s ({busy:4.2f} cores)  {rate:7.1f} pages/s  written {figures['written']:>6}  "
           f"peak {figures['peak_mb']:7.0f} MB (build {figures['build_mb']:.0f}, largest child {figures['child_mb']:.0f})  {note}")
     print(f"  {'':<11} {stages}")
     peaks = figures.get("stage_peaks") or {}  # the build process's own, by stage (not its children's)

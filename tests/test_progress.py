@@ -74,5 +74,6 @@ def test_the_benchmark_prints_the_build_process_peak_by_stage(capsys):
     report("cold", figures)
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].split() == ["peak", "MB", "by", "stage:", "load", "250", "kpis", "300"]
+    assert "cpu    3.00 s (1.50 cores)" in lines[0]  # CPU over wall time: the cores kept busy
     report("no change", {**figures, "stage_peaks": {"key": 90.0}, "skipped": True})
     assert "peak MB by stage" not in capsys.readouterr().out  # nothing measured but the check for changes
