@@ -192,8 +192,9 @@ def test_workers_warm_up_only_for_a_build_that_draws_every_chart(tmp_path):
     store = charts.ChartStore(tmp_path / charts.ChartStore.FILE)
     assert store.addresses() == set() and charts.cache_is_empty(tmp_path)  # a store with no chart
     store.put([("abcd", "<svg/>")])
-    assert not charts.cache_is_empty(tmp_path)
     store.close()
+    assert not charts.cache_is_empty(tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [charts.ChartStore.FILE]  # asked without leaving side files
     (tmp_path / charts.ChartStore.FILE).write_bytes(b"not a database")
     assert charts.cache_is_empty(tmp_path)
 

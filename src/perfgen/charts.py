@@ -447,11 +447,13 @@ class ChartStore:
 
     def is_empty(self) -> bool:
         """Whether no chart is kept (a missing or unreadable file keeps none). Opens no connection to
-        keep: called before the build forks."""
+        keep: called before the build forks. Read as a file no one writes (``immutable``: no
+        lock, and none of SQLite's side files made beside it); charts only in the log of a
+        build that was killed are not seen, which costs a warmed-up worker, not a chart."""
         if not self.path.is_file():
             return True
         try:
-            connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=120)
+            connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
             try:
                 return connection.execute("SELECT 1 FROM charts LIMIT 1").fetchone() is None
             finally:
