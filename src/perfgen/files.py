@@ -1,4 +1,5 @@
-"""Files written whole: the open data's block cache, read by later builds; and slices of such files read only when they are needed (``FileSlice``).
+"""Files written whole: the open data's block cache, read by later builds; and slices of such
+files read only when they are needed (``FileSlice``).
 
 A file is written into a temporary file beside it (``<name>.<pid>.tmp``, which the caches'
 pruning leaves alone) and renamed, so a reader never sees half a file. Its folder is made only

@@ -452,7 +452,7 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
     # two bytes a row, not the name again on every row (a third of the rows' memory). A value's
     # text is kept only where the problems below quote it (not a number, or negative).
     if loaded_tables:
-        db.execute(f"CREATE TYPE _data_file AS ENUM ({', '.join(sql_text(name) for name in sorted(loaded_tables.values()))})")
+        create_enum(db, "_data_file", loaded_tables.values())
     union = " UNION ALL ".join(f"SELECT * REPLACE ({sql_text(display)}::_data_file AS file) FROM {t}" for t, display in loaded_tables.items())
     if not union:
         union = "SELECT NULL::VARCHAR AS file, NULL::BIGINT AS line, " + ", ".join(f"NULL::VARCHAR AS {c}" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS) + " WHERE false"
