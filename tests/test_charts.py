@@ -331,13 +331,15 @@ def _varied(unit: str, series: tuple[str, ...], months: int, scale: float, **ext
 
 #: Every kind of chart the site draws: each unit, one or two series, short series (dots, labels
 #: every month or two, some hidden where they would overlap) and long ones, a target, notes.
+_NOTES = {"notes": (("2021-03-31", "1"), ("2022-01-31", "2"))}
 VARIED = [
     _varied(unit, series, months, scale, **extra)
     for months in (2, 5, 11, 13, 25, 60)
     for unit, scale in (("count", 1234.0), ("count", 4.0e9), ("money", 0.35), ("money", 12345.0), ("percent", 0.1))
     for series, extra in ((("Digital",), {}),
                           (("Digital", "Phone"), {"target": (0.85, "Target 85%")} if unit == "percent" else {}),
-                          (("Digital", "Phone"), {"notes": (("2021-03-31", "1"), ("2022-01-31", "2"))}))
+                          (("Digital", "Phone"), _NOTES),
+                          (("Digital",), {"target": (scale * 2, "Target")} if months in (5, 60) else _NOTES))
 ]
 
 
@@ -362,15 +364,42 @@ def test_labels_placed_by_perfgen_give_the_chart_vl_convert_draws():
     byte the one vl-convert draws measuring each label, for every kind of chart."""
     hidden = 0
     for request in VARIED:
-        shape, _ = charts._shape_and_values(request)
-        assert charts._label_plan(shape) is not None, request.key  # the fast way, not the fallback
-        drawn = charts._draw(request)
-        assert drawn == vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[]), request.key
+        vega = charts._vega_for_shape(charts._shape_and_values(request)[0])
+        assert charts._label_plan(vega) is not None, request.key  # the fast way, not the fallback
+        drawn = charts._draw_labelled(vega, charts._shape_and_values(request)[1])
+        assert drawn == vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[]), (request.key, request.target, request.notes)
         hidden += len(re.findall(r'<text [^>]*opacity="0"', drawn))
     assert hidden > 0  # some of these charts hide overlapping labels, as Vega does
     # After the first chart of each shape, the grid axis and the domains were left out and put back.
-    shapes = {charts._shape_and_values(request)[0] for request in VARIED}
-    assert all(charts._light_plan(shape) is not None and charts._LEARNED[shape] is not None for shape in shapes)
+    shapes = {charts._vega_for_shape(charts._shape_and_values(request)[0]) for request in VARIED}
+    assert all(charts._light_plan(vega) is not None and charts._LEARNED[vega] is not None for vega in shapes)
+
+
+def test_marks_drawn_alone_and_put_into_shared_axes_give_the_chart_vl_convert_draws():
+    """A chart of one series is drawn as its marks alone, put into axes drawn once for its shape
+    and its scales' domains: byte for byte the chart vl-convert draws whole, for every kind."""
+    charts._AXES.clear()
+    single = [request for request in VARIED if len({name for _, _, name in request.points}) == 1]
+    # The same domains as another chart, other figures: the axes are drawn once for both.
+    twins = [charts.ChartRequest(f"{request.key}-twin", request.unit, tuple((end, None if value is None else value * 0.9, name) for end, value, name in request.points),
+                                 request.label, request.target, request.notes) for request in single if request.unit == "percent"]
+    spliced = []
+    splice = charts._spliced
+    axes_after_single = 0
+    for number, request in enumerate(single + twins):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(charts, "_spliced", lambda *args, key=request.key: spliced.append(key) or splice(*args))
+            drawn = charts._draw(request)
+        assert drawn == vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[]), (request.key, request.target, request.notes)
+        if number == len(single) - 1:
+            axes_after_single = len(charts._AXES)
+    assert len(spliced) == len(single) + len(twins)  # every one spliced, none drawn whole
+    assert all(axes is not None for axes in charts._AXES.values())
+    # Percent charts go from 0 to 100%: a twin's axes are its original's, drawn once.
+    assert len(charts._AXES) == axes_after_single < len(single)
+    # A chart with a legend (two series) is drawn whole: its legend depends on its series.
+    two = next(request for request in VARIED if len({name for _, _, name in request.points}) == 2)
+    assert charts._split_specs(charts._shape_and_values(two)[0]) is None
 
 
 def test_a_grid_is_left_out_only_where_its_lines_can_be_put_back():
@@ -455,11 +484,11 @@ def test_a_spec_whose_labels_perfgen_cannot_place_is_drawn_the_ordinary_way():
 
 
 def test_numbers_are_written_as_javascript_writes_them():
-    from perfgen.chartlabels import _js_number
+    from perfgen.chartlabels import js_number
 
     cases = {17.0: "17", -0.0: "0", 47.99999999999999: "47.99999999999999", 1e21: "1e+21", 1.5e-7: "1.5e-7",
              2.5e-5: "0.000025", -3.25e-6: "-0.00000325", 1.4210854715202004e-14: "1.4210854715202004e-14", 123.5: "123.5"}
-    assert {value: _js_number(value) for value in cases} == cases
+    assert {value: js_number(value) for value in cases} == cases
 
 
 def test_the_cache_key_is_the_content_the_same_in_every_process():

@@ -301,11 +301,11 @@ def _label_places(svg: str, labels: re.Match[str], orient: str) -> list[str] | N
     if texts is None:
         return None
     along = 3 if orient in ("left", "right") else 2
-    spots = [_js_number(_js_round(float(text.group(along)))) for text in texts]
+    spots = [js_number(_js_round(float(text.group(along)))) for text in texts]
     return [f"0,{spot}" for spot in spots] if along == 3 else [f"{spot},0" for spot in spots]
 
 
-_ROOT = re.compile(r'^(<svg [^>]*?)width="(\d+)" height="(\d+)" viewBox="0 0 (\d+) (\d+)">'
+ROOT = re.compile(r'^(<svg [^>]*?)width="(\d+)" height="(\d+)" viewBox="0 0 (\d+) (\d+)">'
                    r'(<rect width="\d+" height="\d+" fill="[^"]*"/>)?<g fill="none" stroke-miterlimit="10" transform="translate\(([-\d.e+]+),([-\d.e+]+)\)">')
 _AXIS = re.compile(r'<g class="mark-group role-axis"[^>]*><g transform="translate\(([-\d.e+]+),([-\d.e+]+)\)">')
 _LABELS = re.compile(r'<g class="mark-text role-axis-label"[^>]*>((?:<text [^>]*>[^<]*</text>)*)</g>')
@@ -322,7 +322,7 @@ def place(svg: str, plan: Plan, width_of: Callable[[str], float], learned: Learn
     """The SVG Vega would have drawn with the labels measured (and what a light plan left out,
     from its ``learned`` markup); None if the drawing is not one this module understands (the
     caller then draws the chart the ordinary way)."""
-    root = _ROOT.match(svg)
+    root = ROOT.match(svg)
     axes = list(_AXIS.finditer(svg))
     learned = learned or Learned((), (), ())
     if (root is None or len(axes) != len(plan.axes) or len(learned.grids) != len(plan.grids)
@@ -376,30 +376,41 @@ def place(svg: str, plan: Plan, width_of: Callable[[str], float], learned: Learn
             items_bounded = items
         boxes += [(x1 + shift_x, y1 + shift_y, x2 + shift_x, y2 + shift_y) for x1, y1, x2, y2, _ in items_bounded]
         for label, item in zip(labels, items):
-            x, y = label.group(2), _js_number(float(label.group(3)) + offset)
+            x, y = label.group(2), js_number(float(label.group(3)) + offset)
             rest = label.group(5) or ""
             text = (f'<text text-anchor="{label.group(1)}" transform="translate({x},{y})" font-family="{label.group(4)}" '
-                    f'font-size="{_js_number(plan.size)}px"{rest} opacity="{item[4]}">{label.group(6)}</text>')
+                    f'font-size="{js_number(plan.size)}px"{rest} opacity="{item[4]}">{label.group(6)}</text>')
             edits.append((label.start(), label.end(), text))
-    pad = plan.padding
-    left, top = float(root.group(7)) - pad, float(root.group(8)) - pad
-    right = float(root.group(2)) - 2 * pad - left - plan.width
-    bottom = float(root.group(3)) - 2 * pad - top - plan.height
+    left, top, right, bottom = margins(root, plan.padding, plan.width, plan.height)
     if boxes:
         left = max(left, math.ceil(-min(b[0] for b in boxes)))
         top = max(top, math.ceil(-min(b[1] for b in boxes)))
         right = max(right, math.ceil(max(b[2] for b in boxes) - plan.width))
         bottom = max(bottom, math.ceil(max(b[3] for b in boxes) - plan.height))
-    total_w, total_h = _js_number(plan.width + left + right + 2 * pad), _js_number(plan.height + top + bottom + 2 * pad)
-    head = (f'{root.group(1)}width="{total_w}" height="{total_h}" viewBox="0 0 {total_w} {total_h}">'
-            + (re.sub(r'width="\d+" height="\d+"', f'width="{total_w}" height="{total_h}"', root.group(6)) if root.group(6) else "")
-            + f'<g fill="none" stroke-miterlimit="10" transform="translate({_js_number(left + pad)},{_js_number(top + pad)})">')
+    head = root_markup(root, (left, top, right, bottom), plan.padding, plan.width, plan.height)
     parts, position = [head], root.end()
     for start, stop, text in sorted(edits, key=lambda edit: edit[0]):
         parts += [svg[position:start], text]
         position = stop
     parts.append(svg[position:])
     return "".join(parts)
+
+
+def margins(root: re.Match[str], padding: float, width: float, height: float) -> tuple[float, float, float, float]:
+    """A drawing's margins around its frame (left, top, right, bottom), from its root markup
+    (:data:`ROOT`): with ``autosize: pad``, Vega pads each side by the whole pixels that what
+    is drawn overflows the frame, then by the spec's padding."""
+    left, top = float(root.group(7)) - padding, float(root.group(8)) - padding
+    return left, top, float(root.group(2)) - 2 * padding - left - width, float(root.group(3)) - 2 * padding - top - height
+
+
+def root_markup(root: re.Match[str], sides: tuple[float, float, float, float], padding: float, width: float, height: float) -> str:
+    """A drawing's root markup (:data:`ROOT`) for these margins (left, top, right, bottom)."""
+    left, top, right, bottom = sides
+    total_w, total_h = js_number(width + left + right + 2 * padding), js_number(height + top + bottom + 2 * padding)
+    return (f'{root.group(1)}width="{total_w}" height="{total_h}" viewBox="0 0 {total_w} {total_h}">'
+            + (re.sub(r'width="\d+" height="\d+"', f'width="{total_w}" height="{total_h}"', root.group(6)) if root.group(6) else "")
+            + f'<g fill="none" stroke-miterlimit="10" transform="translate({js_number(left + padding)},{js_number(top + padding)})">')
 
 
 def _baseline_offset(baseline: str, size: float) -> int:
@@ -462,7 +473,7 @@ def _js_round(value: float) -> int:
     return math.floor(value + 0.5)
 
 
-def _js_number(value: float) -> str:
+def js_number(value: float) -> str:
     """A number as JavaScript writes it (the SVG's own formatting)."""
     if value == 0:
         return "0"

@@ -3,8 +3,10 @@
 One Vega-Lite spec per unit (money, percent, count) is built once with Altair; each chart only
 swaps in its data. Charts are rendered in worker processes (``spawn``: vl-convert hangs in
 forked children) because each conversion costs milliseconds of CPU, five per service; axis
-labels are placed by :mod:`perfgen.chartlabels` rather than measured one by one. The SVG gets
-an accessible name; the page puts a caption, a sentence and a data table beside it.
+labels are placed by :mod:`perfgen.chartlabels` rather than measured one by one, and a chart's
+marks are drawn alone and put into axes drawn once for every chart with its domains
+(:func:`_spliced`). The SVG gets an accessible name; the page puts a caption, a sentence and a
+data table beside it.
 """
 
 from __future__ import annotations
@@ -253,46 +255,57 @@ def _with_values(vega_json: str, values: list[dict[str, Any]]) -> dict[str, Any]
 
 
 @lru_cache(maxsize=64)
-def _label_plan(shape: str) -> tuple[chartlabels.Plan, str] | None:
-    """How a shape's axis labels are placed without vl-convert measuring them (see
+def _label_plan(vega_json: str) -> tuple[chartlabels.Plan, str] | None:
+    """How a compiled spec's axis labels are placed without vl-convert measuring them (see
     :mod:`perfgen.chartlabels`), with the spec drawn first; None to draw it the ordinary way."""
-    vega = json.loads(_vega_for_shape(shape))
+    vega = json.loads(vega_json)
     plan = chartlabels.plan(vega)
     return None if plan is None else (plan, json.dumps(chartlabels.unmeasured(vega)))
 
 
 @lru_cache(maxsize=64)
-def _light_plan(shape: str) -> tuple[chartlabels.Plan, str] | None:
-    """The plan and the spec drawn first without the shape's grid-only axes and domain lines,
+def _light_plan(vega_json: str) -> tuple[chartlabels.Plan, str] | None:
+    """The plan and the spec drawn first without the spec's grid-only axes and domain lines,
     which :func:`chartlabels.place` puts back (:func:`chartlabels.lighter`); None if it has none."""
-    light = chartlabels.lighter(json.loads(_vega_for_shape(shape)))
+    light = chartlabels.lighter(json.loads(vega_json))
     return None if light is None else (light[0], json.dumps(light[1]))
 
 
 #: Label widths measured by vl-convert in this process: (font, size) -> text -> width.
 _WIDTHS: dict[tuple[str, float], dict[str, float]] = {}
-#: The markup each shape's light plan leaves out, read from the first of its charts drawn in this
-#: process with every part (:func:`chartlabels.learn`); None if it could not be read (every
+#: The markup each compiled spec's light plan leaves out, read from the first drawing of it in
+#: this process with every part (:func:`chartlabels.learn`); None if it could not be read (every
 #: part is then drawn).
 _LEARNED: dict[str, chartlabels.Learned | None] = {}
 
 
 def _draw(request: ChartRequest) -> str:
-    """A chart's SVG as vl-convert draws it, with its axis labels placed by perfgen when the
-    shape allows (the same bytes, a third of the time)."""
+    """A chart's SVG as vl-convert draws it: its marks drawn alone and put into its axes when
+    the shape allows (:func:`_spliced`), else drawn with its axis labels placed by perfgen."""
+    shape, values = _shape_and_values(request)
+    parts = _split_specs(shape)
+    if parts is not None:
+        spliced = _spliced(shape, parts, values)
+        if spliced is not None:
+            return spliced
+    return _draw_labelled(_vega_for_shape(shape), values)
+
+
+def _draw_labelled(vega_json: str, values: list[dict[str, Any]]) -> str:
+    """A compiled spec drawn with its data, its axis labels placed by perfgen when the spec
+    allows (the same bytes, a third of the time)."""
     import vl_convert as vlc
 
-    shape, values = _shape_and_values(request)
-    labelled = _label_plan(shape)
+    labelled = _label_plan(vega_json)
     if labelled is not None:
         plan, unmeasured = labelled
-        light, learned = _light_plan(shape), _LEARNED.get(shape)  # learned only for a shape with a light plan
+        light, learned = _light_plan(vega_json), _LEARNED.get(vega_json)  # learned only for a spec with a light plan
         if light is not None and learned is not None:
             plan, unmeasured = light  # without grid axes, domains and ticks (about half the time), put back by place
         measured = _WIDTHS.setdefault((plan.font, plan.size), {})
         svg = vlc.vega_to_svg(_with_values(unmeasured, values), allowed_base_urls=[])
-        if light is not None and shape not in _LEARNED:
-            _LEARNED[shape] = chartlabels.learn(svg, light[0])
+        if light is not None and vega_json not in _LEARNED:
+            _LEARNED[vega_json] = chartlabels.learn(svg, light[0])
         missing = sorted({text for text in chartlabels.label_texts(svg) if text and text not in measured})
         if missing:
             drawn = vlc.vega_to_svg(chartlabels.measurement_spec(missing, plan.font, plan.size), allowed_base_urls=[])
@@ -303,7 +316,98 @@ def _draw(request: ChartRequest) -> str:
             placed = chartlabels.place(svg, plan, measured.__getitem__, learned)
             if placed is not None:
                 return placed
-    return vlc.vega_to_svg(_with_values(_vega_for_shape(shape), values), allowed_base_urls=[])
+    return vlc.vega_to_svg(_with_values(vega_json, values), allowed_base_urls=[])
+
+
+# A chart's axes depend on nothing but its shape and its scales' domains, and its marks on
+# nothing but its data and those scales: a site's charts share a few hundred pairs of domains
+# (the same five years, 0 to 100%, round maximums), and drawing the axes was most of drawing a
+# chart. So each chart's marks are drawn alone, with a text item that reads the domains back
+# (``_PROBE``), and put into the axes drawn once per shape and domains (``_AXES``). Vega pads
+# each side of the frame by the whole pixels what is drawn overflows it (``autosize: pad``):
+# the chart's margin on a side is the larger of the marks' and the axes'.
+
+#: The text item added to a chart's marks-only spec: its scales' domains, as numbers.
+_PROBE_NAME = "perfgen_domains"
+_CONTINUOUS = {"linear", "time", "utc", "log", "pow", "sqrt", "symlog"}
+
+
+@lru_cache(maxsize=64)
+def _split_specs(shape: str) -> tuple[str, str] | None:
+    """A shape's compiled spec as two (JSON): its marks with the probe and no axes, and its
+    axes without marks; None for a shape drawn whole (a legend, which depends on the data's
+    series; a scale that is not continuous; an axis above the marks; labels not placed by
+    perfgen)."""
+    vega = json.loads(_vega_for_shape(shape))
+    scales = vega.get("scales", [])
+    if (vega.get("legends") or not vega.get("axes") or _label_plan(_vega_for_shape(shape)) is None
+            or any(scale.get("type", "linear") not in _CONTINUOUS for scale in scales)
+            or any(axis.get("zindex", 0) != 0 for axis in vega["axes"]) or "zindex" in vega.get("config", {}).get("axis", {})):
+        return None
+    text = " + ';' + ".join(f"length(domain('{scale['name']}')) + ',' + (+domain('{scale['name']}')[0]) + ',' + (+peek(domain('{scale['name']}')))"
+                            for scale in scales)
+    probe = {"type": "text", "name": _PROBE_NAME, "aria": False, "interactive": False,
+             "encode": {"enter": {"x": {"value": 0}, "y": {"value": 0}, "fontSize": {"value": 0}, "text": {"signal": text}}}}
+    marks, axes = dict(vega), dict(vega)
+    marks["axes"], marks["marks"] = [], vega.get("marks", []) + [probe]
+    axes["marks"] = []
+    return json.dumps(marks), json.dumps(axes)
+
+
+_FRAME = re.compile(r'<g class="mark-group role-frame root"[^>]*><g transform="translate\(0,0\)"><path class="background"[^>]*/><g>')
+_PROBED = re.compile(r'<g class="mark-text role-mark ' + _PROBE_NAME + r'"[^>]*><text [^>]*>([^<]*)</text></g>')
+
+
+@dataclass(frozen=True)
+class _Axes:
+    """A drawing of a shape's axes for some domains: its root markup (``chartlabels.ROOT``), and
+    its markup before and after where the marks go."""
+
+    root: re.Match[str]
+    body: str  # the frame and the axes
+    tail: str  # what closes them
+
+
+#: Axes drawn in this process: (shape, domains) -> their drawing (None: not one to splice into).
+_AXES: dict[tuple[str, str], _Axes | None] = {}
+#: At most this many kept (a few kilobytes each); the oldest go first.
+MAX_AXES = 4096
+
+
+def _spliced(shape: str, parts: tuple[str, str], values: list[dict[str, Any]]) -> str | None:
+    """The chart's SVG from its marks drawn alone, put into its axes; None if either drawing is
+    not one this understands (the caller draws the chart whole)."""
+    import vl_convert as vlc
+
+    labelled = _label_plan(_vega_for_shape(shape))
+    assert labelled is not None  # _split_specs checked
+    plan = labelled[0]
+    svg = vlc.vega_to_svg(_with_values(parts[0], values), allowed_base_urls=[])
+    root, probe = chartlabels.ROOT.match(svg), _PROBED.search(svg)
+    frame = _FRAME.search(svg) if root is not None else None
+    if root is None or probe is None or frame is None:
+        return None
+    key = (shape, probe.group(1))
+    if key not in _AXES:
+        if len(_AXES) >= MAX_AXES:
+            del _AXES[next(iter(_AXES))]
+        _AXES[key] = _axes_from(_draw_labelled(parts[1], values), svg[probe.end():])
+    axes = _AXES[key]
+    if axes is None:
+        return None
+    sides = (plan.padding, plan.width, plan.height)
+    mine, theirs = chartlabels.margins(root, *sides), chartlabels.margins(axes.root, *sides)
+    wider = tuple(max(one, other) for one, other in zip(mine, theirs))
+    return chartlabels.root_markup(axes.root, wider, *sides) + axes.body + svg[frame.end():probe.start()] + axes.tail
+
+
+def _axes_from(svg: str, tail: str) -> _Axes | None:
+    """The axes' drawing split where the marks go (before ``tail``, which closes the frame in
+    the marks' drawing too); None if it does not end so."""
+    root = chartlabels.ROOT.match(svg)
+    if root is None or not svg.endswith(tail):
+        return None
+    return _Axes(root, svg[root.end():len(svg) - len(tail)], tail)
 
 
 def _render_batch(requests: list[ChartRequest]) -> list[tuple[str, str]]:
