@@ -38,12 +38,15 @@ from pathlib import Path
 from perfgen.pipeline import Project, build
 from perfgen.progress import Progress
 root = Path(sys.argv[1])
+def used():
+    return sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for field in ("ru_utime", "ru_stime"))
+before = used()  # Python and perfgen imported: timed neither in wall nor in CPU time
 started = time.perf_counter()
 progress = Progress(enabled=False, memory=True)  # this process's peak in each stage too
 result = build(Project(config=root / "config/services.yml", data=root / "data", output=root / "site",
                        templates=root / "templates", root=root, cache=root / ".perfgen-cache"), progress=progress)
 wall = time.perf_counter() - started
-cpu = sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for field in ("ru_utime", "ru_stime"))
+cpu = used() - before
 # Peak of this process or of its largest child (a chart worker, or the forked open-data process),
 # measured here so that each build has its own; both are reported, to tell which one it is.
 # (Progress starts this process's peak anew for each stage: its own record is the whole build's.)
