@@ -306,7 +306,7 @@ def _label_places(svg: str, labels: re.Match[str], orient: str) -> list[str] | N
 
 
 ROOT = re.compile(r'^(<svg [^>]*?)width="(\d+)" height="(\d+)" viewBox="0 0 (\d+) (\d+)">'
-                   r'(<rect width="\d+" height="\d+" fill="[^"]*"/>)?<g fill="none" stroke-miterlimit="10" transform="translate\(([-\d.e+]+),([-\d.e+]+)\)">')
+                  r'(<rect width="\d+" height="\d+" fill="[^"]*"/>)?<g fill="none" stroke-miterlimit="10" transform="translate\(([-\d.e+]+),([-\d.e+]+)\)">')
 _AXIS = re.compile(r'<g class="mark-group role-axis"[^>]*><g transform="translate\(([-\d.e+]+),([-\d.e+]+)\)">')
 _LABELS = re.compile(r'<g class="mark-text role-axis-label"[^>]*>((?:<text [^>]*>[^<]*</text>)*)</g>')
 _TEXT = re.compile(r'<text text-anchor="(start|middle|end)" transform="translate\(([-\d.e+]+),([-\d.e+]+)\)" '

@@ -283,9 +283,9 @@ def _draw(request: ChartRequest) -> str:
     """A chart's SVG as vl-convert draws it: its marks drawn alone and put into its axes when
     the shape allows (:func:`_spliced`), else drawn with its axis labels placed by perfgen."""
     shape, values = _shape_and_values(request)
-    parts = _split_specs(shape)
-    if parts is not None:
-        spliced = _spliced(shape, parts, values)
+    split = _split_specs(shape)
+    if split is not None:
+        spliced = _spliced(shape, split, values)
         if spliced is not None:
             return spliced
     return _draw_labelled(_vega_for_shape(shape), values)
@@ -323,7 +323,7 @@ def _draw_labelled(vega_json: str, values: list[dict[str, Any]]) -> str:
 # nothing but its data and those scales: a site's charts share a few hundred pairs of domains
 # (the same five years, 0 to 100%, round maximums), and drawing the axes was most of drawing a
 # chart. So each chart's marks are drawn alone, with a text item that reads the domains back
-# (``_PROBE``), and put into the axes drawn once per shape and domains (``_AXES``). Vega pads
+# (``_PROBE_NAME``), and put into the axes drawn once per shape and domains (``_AXES``). Vega pads
 # each side of the frame by the whole pixels what is drawn overflows it (``autosize: pad``):
 # the chart's margin on a side is the larger of the marks' and the axes'.
 
@@ -332,15 +332,24 @@ _PROBE_NAME = "perfgen_domains"
 _CONTINUOUS = {"linear", "time", "utc", "log", "pow", "sqrt", "symlog"}
 
 
+@dataclass(frozen=True)
+class _Split:
+    """A shape's compiled spec as two (JSON), and the frame's size they share."""
+
+    marks: str  # its marks with the probe, no axes
+    axes: str  # its axes, no marks
+    sides: tuple[float, float, float]  # padding, width, height (``chartlabels.margins``)
+
+
 @lru_cache(maxsize=64)
-def _split_specs(shape: str) -> tuple[str, str] | None:
-    """A shape's compiled spec as two (JSON): its marks with the probe and no axes, and its
-    axes without marks; None for a shape drawn whole (a legend, which depends on the data's
-    series; a scale that is not continuous; an axis above the marks; labels not placed by
-    perfgen)."""
-    vega = json.loads(_vega_for_shape(shape))
+def _split_specs(shape: str) -> _Split | None:
+    """A shape's compiled spec split into its marks and its axes; None for a shape drawn whole
+    (a legend, which depends on the data's series; a scale that is not continuous; an axis
+    above the marks; labels not placed by perfgen)."""
+    vega_json = _vega_for_shape(shape)
+    vega, labelled = json.loads(vega_json), _label_plan(vega_json)
     scales = vega.get("scales", [])
-    if (vega.get("legends") or not vega.get("axes") or _label_plan(_vega_for_shape(shape)) is None
+    if (vega.get("legends") or not vega.get("axes") or labelled is None
             or any(scale.get("type", "linear") not in _CONTINUOUS for scale in scales)
             or any(axis.get("zindex", 0) != 0 for axis in vega["axes"]) or "zindex" in vega.get("config", {}).get("axis", {})):
         return None
@@ -351,7 +360,8 @@ def _split_specs(shape: str) -> tuple[str, str] | None:
     marks, axes = dict(vega), dict(vega)
     marks["axes"], marks["marks"] = [], vega.get("marks", []) + [probe]
     axes["marks"] = []
-    return json.dumps(marks), json.dumps(axes)
+    plan = labelled[0]
+    return _Split(json.dumps(marks), json.dumps(axes), (plan.padding, plan.width, plan.height))
 
 
 _FRAME = re.compile(r'<g class="mark-group role-frame root"[^>]*><g transform="translate\(0,0\)"><path class="background"[^>]*/><g>')
@@ -360,10 +370,11 @@ _PROBED = re.compile(r'<g class="mark-text role-mark ' + _PROBE_NAME + r'"[^>]*>
 
 @dataclass(frozen=True)
 class _Axes:
-    """A drawing of a shape's axes for some domains: its root markup (``chartlabels.ROOT``), and
-    its markup before and after where the marks go."""
+    """A drawing of a shape's axes for some domains: its root markup (``chartlabels.ROOT``) and
+    margins, and its markup before and after where the marks go."""
 
     root: re.Match[str]
+    margins: tuple[float, float, float, float]
     body: str  # the frame and the axes
     tail: str  # what closes them
 
@@ -374,15 +385,12 @@ _AXES: dict[tuple[str, str], _Axes | None] = {}
 MAX_AXES = 4096
 
 
-def _spliced(shape: str, parts: tuple[str, str], values: list[dict[str, Any]]) -> str | None:
+def _spliced(shape: str, split: _Split, values: list[dict[str, Any]]) -> str | None:
     """The chart's SVG from its marks drawn alone, put into its axes; None if either drawing is
     not one this understands (the caller draws the chart whole)."""
     import vl_convert as vlc
 
-    labelled = _label_plan(_vega_for_shape(shape))
-    assert labelled is not None  # _split_specs checked
-    plan = labelled[0]
-    svg = vlc.vega_to_svg(_with_values(parts[0], values), allowed_base_urls=[])
+    svg = vlc.vega_to_svg(_with_values(split.marks, values), allowed_base_urls=[])
     root, probe = chartlabels.ROOT.match(svg), _PROBED.search(svg)
     frame = _FRAME.search(svg) if root is not None else None
     if root is None or probe is None or frame is None:
@@ -391,23 +399,21 @@ def _spliced(shape: str, parts: tuple[str, str], values: list[dict[str, Any]]) -
     if key not in _AXES:
         if len(_AXES) >= MAX_AXES:
             del _AXES[next(iter(_AXES))]
-        _AXES[key] = _axes_from(_draw_labelled(parts[1], values), svg[probe.end():])
+        _AXES[key] = _axes_from(_draw_labelled(split.axes, values), svg[probe.end():], split.sides)
     axes = _AXES[key]
     if axes is None:
         return None
-    sides = (plan.padding, plan.width, plan.height)
-    mine, theirs = chartlabels.margins(root, *sides), chartlabels.margins(axes.root, *sides)
-    wider = tuple(max(one, other) for one, other in zip(mine, theirs))
-    return chartlabels.root_markup(axes.root, wider, *sides) + axes.body + svg[frame.end():probe.start()] + axes.tail
+    wider = tuple(max(one, other) for one, other in zip(chartlabels.margins(root, *split.sides), axes.margins))
+    return chartlabels.root_markup(axes.root, wider, *split.sides) + axes.body + svg[frame.end():probe.start()] + axes.tail
 
 
-def _axes_from(svg: str, tail: str) -> _Axes | None:
+def _axes_from(svg: str, tail: str, sides: tuple[float, float, float]) -> _Axes | None:
     """The axes' drawing split where the marks go (before ``tail``, which closes the frame in
     the marks' drawing too); None if it does not end so."""
     root = chartlabels.ROOT.match(svg)
     if root is None or not svg.endswith(tail):
         return None
-    return _Axes(root, svg[root.end():len(svg) - len(tail)], tail)
+    return _Axes(root, chartlabels.margins(root, *sides), svg[root.end():len(svg) - len(tail)], tail)
 
 
 def _render_batch(requests: list[ChartRequest]) -> list[tuple[str, str]]:
