@@ -505,6 +505,10 @@ def test_the_cache_key_is_the_content_the_same_in_every_process():
                charts.ChartRequest("a/k", "percent", (points[0], ("2024-02-29", 0.25, "Digital")), "Line chart"),
                charts.ChartRequest("a/k", "percent", points, "Bar chart")]
     assert len({charts._cache_key(request) for request in [base, *changed]}) == 6
+    # Equal texts that are one object or several (as a build and an unpickled request have them).
+    copies = tuple(("".join(list(end)), value, "".join(list(name))) for end, value, name in points)
+    assert copies[0][2] is not copies[1][2] and points[0][2] is points[1][2]
+    assert charts._cache_key(charts.ChartRequest("c", "percent", copies, "Line chart")) == charts._cache_key(base)
     elsewhere = subprocess.run([sys.executable, "-c", ("from perfgen import charts; from perfgen.charts import ChartRequest; "
                                 f"print(charts._cache_key(ChartRequest('x', 'percent', {points!r}, 'Line chart')))")],
                                capture_output=True, text=True, check=True).stdout.strip()
