@@ -369,3 +369,25 @@ def test_change_is_frozen():
 )
 def test_difference(unit, amount, expected):
     assert difference(unit, amount) == expected
+
+
+def test_with_exact_is_the_text_and_exact_value_each_formatter_gives():
+    """``with_exact`` reads the value as a decimal once for both texts: the same text as
+    ``for_unit`` and the same title as ``money_exact`` / ``percent_exact`` (None for a count or
+    a missing value), at every boundary the formatters treat apart."""
+    import random
+
+    import numpy as np
+
+    from perfgen import formatters
+
+    generator = random.Random(7)
+    values: list[object] = [0, 0.0, -0.0, 1, 1.0, 0.00004, 0.00005, -0.00004, 0.99995, 0.999951, 1.00001, 2.675, 99.995, 99.994, 100,
+                            -99.995, 1234567.891, 999950, 1e12, -2.5e9, 0.1 + 0.2, Decimal("2.675"), np.float64(0.903), np.int64(12)]
+    values += [generator.uniform(-2, 2) for _ in range(300)] + [generator.uniform(-1e7, 1e7) for _ in range(300)]
+    for unit in ("percent", "money", "count"):
+        for value in values:
+            exact = {"percent": formatters.percent_exact, "money": formatters.money_exact}.get(unit)
+            assert formatters.with_exact(unit, value) == (formatters.for_unit(unit, value), exact(value) if exact else None), (unit, value)
+        for value in (None, float("nan")):
+            assert formatters.with_exact(unit, value) == (formatters.NOT_PROVIDED, None)

@@ -66,26 +66,20 @@ def exact_value(unit: str, value: Any) -> str | None:
     """The unrounded figure for a title, where rounding hides digits (money and percentages)."""
     if is_missing(value):
         return None
-    if unit == "money":
-        return formatters.money_exact(value)
-    if unit == "percent":
-        return formatters.percent_exact(value)
-    return None
+    return formatters.with_exact(unit, value)[1]
 
 
 def value_cell(unit: str, value: Any, status: str = "value") -> Any:
     """A table cell for one KPI value: formatted, exact value in a title, or the missing state."""
     if status not in ("value", "stale") or is_missing(value):
         return missing_cell(STATUS_WORDS.get(status, "Not provided"))
-    text = formatters.for_unit(unit, value)
-    title = exact_value(unit, value)
+    text, title = formatters.with_exact(unit, value)
     return {"text": text, "title": title} if title and title != text else text
 
 
 def value_html(unit: str, value: Any) -> Markup:
     """A figure as markup, with its exact value in an ``<abbr>`` title where rounding hides it."""
-    text = formatters.for_unit(unit, value)
-    title = exact_value(unit, value)
+    text, title = formatters.with_exact(unit, value) if not is_missing(value) else (formatters.for_unit(unit, value), None)
     if title and title != text:
         return Markup(f'<abbr title="{escape(title)}">{escape(text)}</abbr>')  # as Markup.format would, without its Formatter
     return Markup(escape(text))

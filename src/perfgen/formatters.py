@@ -179,6 +179,10 @@ def _percent(fraction: object, places: int, trim: bool) -> str:
     number = _to_decimal(fraction)
     if number is None:
         return NOT_PROVIDED
+    return _percent_of(number, places, trim)
+
+
+def _percent_of(number: Decimal, places: int, trim: bool) -> str:
     if number == 0:
         return "0%"
     if number == 1:
@@ -352,6 +356,24 @@ def for_unit(unit: str, value: object) -> str:
     if unit == "percent":
         return percent(value)
     return count(value)
+
+
+@_remembered
+def with_exact(unit: str, value: object) -> tuple[str, str | None]:
+    """``for_unit`` and the unrounded figure for a title: ``money_exact`` or ``percent_exact``
+    (None for a count, or a missing value), the value read as a decimal once for both (a site
+    formats hundreds of thousands of figures so, nearly all different)."""
+    if unit not in ("money", "percent"):
+        return for_unit(unit, value), None
+    number = _to_decimal(value)
+    if number is None:
+        return NOT_PROVIDED, None
+    if unit == "percent":
+        return _percent_of(number, 1, False), _percent_of(number, 4, True)
+    magnitude = abs(number)
+    pence = _round(magnitude, 2)
+    exact = f"{_sign(number < 0, pence)}£{_grouped(pence)}"
+    return (exact if pence < _PENCE_BELOW else f"{_sign(number < 0, pence)}£{_abbreviated(magnitude)}"), exact
 
 
 def difference(unit: str, amount: object) -> str:
