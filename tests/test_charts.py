@@ -375,6 +375,37 @@ def test_labels_placed_by_perfgen_give_the_chart_vl_convert_draws():
     assert all(charts._light_plan(vega) is not None and charts._LEARNED[vega] is not None for vega in shapes)
 
 
+def test_a_worker_takes_axes_another_drew_from_the_chart_store(tmp_path, monkeypatch):
+    """Axes a worker drew are kept in the build's chart store with its charts: another worker
+    (here, this process with its own axes forgotten) reads them instead of drawing them, and
+    the chart is byte for byte vl-convert's. The build's end removes them with the charts it
+    does not want."""
+    store = charts.ChartStore(tmp_path / charts.ChartStore.FILE)
+    monkeypatch.setattr(charts, "_AXES_STORE", store)
+    monkeypatch.setattr(charts, "_AXES", {})
+    monkeypatch.setattr(charts, "_NEW_AXES", [])
+    request = next(r for r in VARIED if r.unit == "percent" and len({name for _, _, name in r.points}) == 1)
+    twin = charts.ChartRequest("twin", request.unit, tuple((end, None if value is None else value * 0.9, name) for end, value, name in request.points),
+                               request.label, request.target, request.notes)
+    assert charts._draw(request) == vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[])
+    assert len(charts._NEW_AXES) == 1
+    address = charts._NEW_AXES[0][0]
+    store.put([], charts._NEW_AXES)
+    charts._NEW_AXES.clear()
+    charts._AXES.clear()  # another process: nothing drawn yet
+
+    def not_drawn(*args):
+        raise AssertionError("axes drawn again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(charts, "_draw_labelled", not_drawn)
+        assert charts._draw(twin) == vlc.vega_to_svg(charts.vega_spec(twin), allowed_base_urls=[])
+    assert charts._NEW_AXES == [] and store.axes(address) is not None
+    store.keep_only([])
+    assert store.axes(address) is None
+    store.close()
+
+
 def test_marks_drawn_alone_and_put_into_shared_axes_give_the_chart_vl_convert_draws():
     """A chart of one series is drawn as its marks alone, put into axes drawn once for its shape
     and its scales' domains: byte for byte the chart vl-convert draws whole, for every kind."""

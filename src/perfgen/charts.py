@@ -382,8 +382,14 @@ class _Axes:
 
 #: Axes drawn in this process: (shape, domains) -> their drawing (None: not one to splice into).
 _AXES: dict[tuple[str, str], _Axes | None] = {}
-#: At most this many kept (a few kilobytes each); the oldest go first.
+#: At most this many kept (a few kilobytes each), here and in a chart store; the oldest go first.
 MAX_AXES = 4096
+#: Where a worker shares its axes with the build's other workers (``_work``): the build's
+#: chart store, read before drawing axes not yet in ``_AXES``; None in the build itself.
+_AXES_STORE: ChartStore | None = None
+#: Axes this process drew since its store was last written: (address, drawing, tail), kept with
+#: the charts of the batch they were drawn for (``_work``).
+_NEW_AXES: list[tuple[str, str, str]] = []
 
 
 def _spliced(shape: str, split: _Split, values: list[dict[str, Any]]) -> str | None:
@@ -400,7 +406,15 @@ def _spliced(shape: str, split: _Split, values: list[dict[str, Any]]) -> str | N
     if key not in _AXES:
         if len(_AXES) >= MAX_AXES:
             del _AXES[next(iter(_AXES))]
-        _AXES[key] = _axes_from(_draw_labelled(split.axes, values), svg[probe.end():], split.sides)
+        address = hashlib.sha256(_content_bytes((*key, _drawing_version()))).hexdigest() if _AXES_STORE is not None else ""
+        kept = _AXES_STORE.axes(address) if _AXES_STORE is not None else None
+        if kept is not None and kept[1] == svg[probe.end():]:
+            _AXES[key] = _axes_from(*kept, split.sides)
+        else:
+            drawing = _draw_labelled(split.axes, values)
+            _AXES[key] = _axes_from(drawing, svg[probe.end():], split.sides)
+            if _AXES_STORE is not None:
+                _NEW_AXES.append((address, drawing, svg[probe.end():]))
     axes = _AXES[key]
     if axes is None:
         return None
@@ -516,6 +530,10 @@ class ChartStore:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=OFF")  # a cache: losing it to a power cut costs time only
             connection.execute("CREATE TABLE IF NOT EXISTS charts (address TEXT PRIMARY KEY, svg TEXT NOT NULL) WITHOUT ROWID")
+            # Axes by (shape, domains, drawing version) (``_spliced``), in the order drawn: shared
+            # by the workers of a build (each drew the axes of most domains; the site has a few
+            # hundred) and removed at its end (``keep_only``).
+            connection.execute("CREATE TABLE IF NOT EXISTS axes (address TEXT UNIQUE NOT NULL, svg TEXT NOT NULL, tail TEXT NOT NULL)")
         except BaseException:
             connection.close()
             raise
@@ -536,18 +554,32 @@ class ChartStore:
             return None
         return row[0] if row is not None else None
 
-    def put(self, drawn: Iterable[tuple[str, str]]) -> None:
-        """Keep charts (address, SVG), all or none; ``OSError`` if the file cannot be written."""
+    def put(self, drawn: Iterable[tuple[str, str]], axes: Iterable[tuple[str, str, str]] = ()) -> None:
+        """Keep charts (address, SVG) and axes (address, drawing, tail: ``_spliced``), all or
+        none (at most ``MAX_AXES`` axes: the oldest go); ``OSError`` if the file cannot be written."""
         connection = self._connect()
+        axes = list(axes)
         try:
             with connection:  # one transaction
                 connection.execute("BEGIN IMMEDIATE")
                 connection.executemany("INSERT OR REPLACE INTO charts (address, svg) VALUES (?, ?)", drawn)
+                if axes:
+                    connection.executemany("INSERT OR IGNORE INTO axes (address, svg, tail) VALUES (?, ?, ?)", axes)
+                    connection.execute("DELETE FROM axes WHERE rowid <= (SELECT max(rowid) FROM axes) - ?", (MAX_AXES,))
         except sqlite3.Error as error:
             raise _as_os_error(error, self.path) from None
 
+    def axes(self, address: str) -> tuple[str, str] | None:
+        """Axes another process drew (drawing, tail), or None."""
+        try:
+            row = self._connect().execute("SELECT svg, tail FROM axes WHERE address = ?", (address,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return (row[0], row[1]) if row is not None else None
+
     def keep_only(self, wanted: Iterable[str]) -> None:
-        """Remove every chart but ``wanted``; the file is compacted once most of it is free."""
+        """Remove every chart but ``wanted``, and every axes drawing; the file is compacted
+        once most of it is free."""
         connection = self._connect()
         try:
             with connection:
@@ -557,6 +589,7 @@ class ChartStore:
                 connection.executemany("INSERT OR IGNORE INTO temp.wanted (address) VALUES (?)", ((address,) for address in wanted))
                 connection.execute("DELETE FROM charts WHERE address NOT IN (SELECT address FROM temp.wanted)")
                 connection.execute("DELETE FROM temp.wanted")
+                connection.execute("DELETE FROM axes")  # shared by one build's workers: the next draws its own
             free, pages = (connection.execute(f"PRAGMA {name}").fetchone()[0] for name in ("freelist_count", "page_count"))
             if free * 2 > pages:
                 connection.execute("VACUUM")
@@ -655,6 +688,8 @@ def _work(connection: Any, counter: Any, warm_up: bool = False) -> None:
     tasks, store_path = job
     batches = pickle.loads(Path(tasks).read_bytes())
     store = ChartStore(Path(store_path))
+    global _AXES_STORE
+    _AXES_STORE = store  # axes drawn by the other worker or an earlier build are read, not drawn again
     while True:
         with counter.get_lock():
             number = counter.value
@@ -664,7 +699,9 @@ def _work(connection: Any, counter: Any, warm_up: bool = False) -> None:
             counter.value = number + 1
         try:
             addresses = {request.key: address for address, request in batches[number]}
-            store.put([(addresses[key], svg) for key, svg in _render_batch([request for _, request in batches[number]])])
+            drawn = [(addresses[key], svg) for key, svg in _render_batch([request for _, request in batches[number]])]
+            store.put(drawn, _NEW_AXES)
+            _NEW_AXES.clear()
             report: tuple[Any, ...] = ("done", number)
         except OSError as error:  # the machine's (a full disk): raised by the build as the same error
             report = ("failed", number, traceback.format_exc(), (error.errno, error.strerror, error.filename))
