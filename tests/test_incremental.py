@@ -286,3 +286,27 @@ def test_page_keys_are_the_same_in_every_process(tmp_path):
     keys = (tmp_path / "one/_build/pages.json").read_text(encoding="utf-8")
     assert keys == (tmp_path / "two/_build/pages.json").read_text(encoding="utf-8")
     assert '"services/renew-driving-licence/index.html"' in keys
+
+
+def test_compiled_templates_are_kept_in_the_cache_and_follow_their_source(tmp_path):
+    """Jinja's compiled templates are kept in the cache (``templates``), by their source's
+    checksum: a project template edited between two builds shows its new text, and compiled
+    files that are damaged cost a compilation, never the output."""
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    (root / "templates").mkdir(exist_ok=True)
+    page = (Path(__file__).parents[1] / "src/perfgen/templates/definitions.html").read_text(encoding="utf-8")
+    (root / "templates" / "definitions.html").write_text(page.replace("{% block content %}", "{% block content %}<p>First words</p>", 1), encoding="utf-8")
+    build(project(root, tmp_path / "site", tmp_path / "cache"), workers=1)
+    compiled = sorted((tmp_path / "cache" / "templates").iterdir())
+    assert compiled
+    assert "First words" in (tmp_path / "site" / "definitions" / "index.html").read_text(encoding="utf-8")
+    (root / "templates" / "definitions.html").write_text(page.replace("{% block content %}", "{% block content %}<p>Second words</p>", 1), encoding="utf-8")
+    build(project(root, tmp_path / "site", tmp_path / "cache"), workers=1)
+    text = (tmp_path / "site" / "definitions" / "index.html").read_text(encoding="utf-8")
+    assert "Second words" in text and "First words" not in text
+    for path in (tmp_path / "cache" / "templates").iterdir():
+        path.write_bytes(path.read_bytes()[:40] + b"damaged")
+    build(project(root, tmp_path / "again", tmp_path / "cache"), workers=1)
+    build(project(root, tmp_path / "fresh", None), workers=1)
+    assert tree_hashes(tmp_path / "again") == tree_hashes(tmp_path / "fresh")

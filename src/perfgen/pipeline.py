@@ -145,7 +145,7 @@ def _build(project: Project, strict: bool, progress: Progress, warnings: Warning
                     files = feeds_stage.files(config, results, page_paths, history, base_url)
                     writer.add_all(files)
                 _freeze_survivors()
-                env = render_stage.make_environment(project.templates)
+                env = render_stage.make_environment(project.templates, project.cache / "templates" if project.cache is not None else None)
                 site_context = {"site": config.site, "built_on": _latest_words(results), "feeds": base_url is not None}
                 # Pages rendered from the same inputs by the previous build are taken from it (not
                 # with caching turned off, cache None: the keys are still written, so that the
