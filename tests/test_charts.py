@@ -534,8 +534,11 @@ def test_the_cache_key_is_the_content_the_same_in_every_process():
     changed = [charts.ChartRequest("a/k", "count", points, "Line chart"), charts.ChartRequest("a/k", "percent", points[:1], "Line chart"),
                charts.ChartRequest("a/k", "percent", (points[0], ("2024-02-29", 0.26, "All")), "Line chart"),
                charts.ChartRequest("a/k", "percent", (points[0], ("2024-02-29", 0.25, "Digital")), "Line chart"),
-               charts.ChartRequest("a/k", "percent", points, "Bar chart")]
-    assert len({charts._cache_key(request) for request in [base, *changed]}) == 6
+               charts.ChartRequest("a/k", "percent", points, "Bar chart"),
+               charts.ChartRequest("a/k", "percent", points, "Line chart", target=(0.5, "Target 50%")),
+               charts.ChartRequest("a/k", "percent", points, "Line chart", target=(0.6, "Target 50%")),
+               charts.ChartRequest("a/k", "percent", points, "Line chart", notes=(("2024-02-01", "1"),))]
+    assert len({charts._cache_key(request) for request in [base, *changed]}) == 9
     # Equal texts that are one object or several (as a build and an unpickled request have them).
     copies = tuple(("".join(list(end)), value, "".join(list(name))) for end, value, name in points)
     assert copies[0][2] is not copies[1][2] and points[0][2] is points[1][2]

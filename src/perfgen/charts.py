@@ -448,14 +448,14 @@ def _drawing_version() -> tuple[str, ...]:
 
 
 def _cache_key(request: ChartRequest) -> str:
-    """Content address of a chart: its shape (the arguments of :func:`base_spec`), the
-    request's points, target and notes (its data), its label and :func:`_drawing_version`.
-    The request's own fields are hashed as pickle writes them (:func:`_content_bytes`) rather
-    than as the spec's JSON or as ``repr`` writes them (writing each float's shortest decimal
-    took eight times as long: 0.5 s for the 5,000 charts of every 1,000-service build). The
-    shape is keyed by its arguments, not its spec, so that the build never imports Altair (a
-    third of a second): the code that turns them into a spec is in the key instead."""
-    payload = (_shape_of(request), request.points, request.target, request.notes, request.label, _drawing_version())
+    """Content address of a chart: everything but its key that the request holds (unit,
+    points, target and notes: its shape, the arguments of :func:`base_spec`, is made from them
+    by this module's code), its label and :func:`_drawing_version` (which holds that code's
+    digest: the build never imports Altair, a third of a second, to make the spec). The fields
+    are hashed as pickle writes them (:func:`_content_bytes`) rather than as the spec's JSON or
+    as ``repr`` writes them (writing each float's shortest decimal took eight times as long:
+    0.5 s for the 5,000 charts of every 1,000-service build)."""
+    payload = (request.unit, request.points, request.target, request.notes, request.label, _drawing_version())
     return hashlib.sha256(_content_bytes(payload)).hexdigest()
 
 
