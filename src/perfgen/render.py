@@ -73,12 +73,15 @@ QUALITY_LABELS = {
 
 def _column_array(column: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
     """A column as numpy: its values, or a category's code per row and the categories (the last
-    one missing, for code -1) so that rows taken from it are the Python values ``tolist`` gives."""
+    one missing, for code -1) so that rows taken from it are the Python values ``tolist`` gives.
+    The codes are the column's own (read-only): ``Series.cat.codes`` is a copy of them in
+    pandas 3, which SiteModel's columns and a large site's channel rows held beside the frames
+    (tens of megabytes at 10,000 services)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         categories = np.empty(len(column.cat.categories) + 1, dtype=object)
         categories[:-1] = column.cat.categories.tolist()
         categories[-1] = np.nan
-        return column.cat.codes.to_numpy(), categories
+        return column.array.codes, categories
     return column.to_numpy(dtype=object) if column.dtype == object or str(column.dtype) == "str" else column.to_numpy(), None
 
 
