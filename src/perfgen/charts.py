@@ -689,7 +689,7 @@ def _work(connection: Any, counter: Any, warm_up: bool = False) -> None:
     batches = pickle.loads(Path(tasks).read_bytes())
     store = ChartStore(Path(store_path))
     global _AXES_STORE
-    _AXES_STORE = store  # axes drawn by the other worker or an earlier build are read, not drawn again
+    _AXES_STORE = store  # axes the other worker drew are read, not drawn again
     while True:
         with counter.get_lock():
             number = counter.value
