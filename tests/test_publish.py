@@ -83,6 +83,29 @@ def test_text_in_pieces_is_written_as_one_file_and_linked_when_unchanged(tmp_pat
 
 
 
+def test_a_file_of_several_megabytes_is_compared_block_by_block_across_its_pieces(tmp_path):
+    """``_same_file`` reads the published file a megabyte at a time against pieces of any size:
+    the same bytes are the same file however they are cut; one byte changed anywhere (the
+    first, one on a block's edge, the last), one missing or one more are not."""
+    from itertools import pairwise
+
+    from perfgen.publish import _same_file
+
+    data = bytes(range(256)) * (3 * 4096 + 17)  # 3 MB and a bit: blocks end inside pieces
+    path = tmp_path / "big.csv"
+    path.write_bytes(data)
+    cuts = [0, 5, (1 << 20) - 3, (1 << 20) + 9, 2 * (1 << 20), len(data)]
+    assert _same_file(path, data)
+    assert _same_file(path, TextParts([data[a:b] for a, b in pairwise(cuts)]))
+    for position in (0, (1 << 20) - 1, 1 << 20, len(data) - 1):
+        changed = bytearray(data)
+        changed[position] ^= 1
+        assert not _same_file(path, bytes(changed)), position
+        assert not _same_file(path, TextParts([bytes(changed[a:b]) for a, b in pairwise(cuts)])), position
+    assert not _same_file(path, data[:-1]) and not _same_file(path, data + b"x")
+    assert not _same_file(tmp_path / "missing.csv", data)
+
+
 def test_text_in_pieces_may_be_bytes_or_slices_of_a_file_read_when_written(tmp_path):
     """A piece of TextParts is text, UTF-8 bytes or a FileSlice (the open data's rows waiting in
     a temporary file): sized without reading it, read only as it is written, the same file."""
