@@ -364,15 +364,23 @@ def test_labels_placed_by_perfgen_give_the_chart_vl_convert_draws():
     byte the one vl-convert draws measuring each label, for every kind of chart."""
     hidden = 0
     for request in VARIED:
-        vega = charts._vega_for_shape(charts._shape_and_values(request)[0])
+        shape, values = charts._shape_and_values(request)
+        vega = charts._vega_for_shape(shape)
         assert charts._label_plan(vega) is not None, request.key  # the fast way, not the fallback
-        drawn = charts._draw_labelled(vega, charts._shape_and_values(request)[1])
+        drawn = charts._draw_labelled(vega, values)
         assert drawn == vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[]), (request.key, request.target, request.notes)
         hidden += len(re.findall(r'<text [^>]*opacity="0"', drawn))
     assert hidden > 0  # some of these charts hide overlapping labels, as Vega does
     # After the first chart of each shape, the grid axis and the domains were left out and put back.
     shapes = {charts._vega_for_shape(charts._shape_and_values(request)[0]) for request in VARIED}
     assert all(charts._light_plan(vega) is not None and charts._LEARNED[vega] is not None for vega in shapes)
+
+
+def _twin(request: charts.ChartRequest, key: str) -> charts.ChartRequest:
+    """A chart like ``request`` with other figures (nine tenths of each): for a percent chart,
+    the same scales' domains (0 to 100%), so the same axes."""
+    points = tuple((end, None if value is None else value * 0.9, name) for end, value, name in request.points)
+    return charts.ChartRequest(key, request.unit, points, request.label, request.target, request.notes)
 
 
 def test_a_worker_takes_axes_another_drew_from_the_chart_store(tmp_path, monkeypatch):
@@ -385,8 +393,7 @@ def test_a_worker_takes_axes_another_drew_from_the_chart_store(tmp_path, monkeyp
     monkeypatch.setattr(charts, "_AXES", {})
     monkeypatch.setattr(charts, "_NEW_AXES", [])
     request = next(r for r in VARIED if r.unit == "percent" and len({name for _, _, name in r.points}) == 1)
-    twin = charts.ChartRequest("twin", request.unit, tuple((end, None if value is None else value * 0.9, name) for end, value, name in request.points),
-                               request.label, request.target, request.notes)
+    twin = _twin(request, "twin")
     assert charts._draw(request) == vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[])
     assert len(charts._NEW_AXES) == 1
     address = charts._NEW_AXES[0][0]
@@ -412,8 +419,7 @@ def test_marks_drawn_alone_and_put_into_shared_axes_give_the_chart_vl_convert_dr
     charts._AXES.clear()
     single = [request for request in VARIED if len({name for _, _, name in request.points}) == 1]
     # The same domains as another chart, other figures: the axes are drawn once for both.
-    twins = [charts.ChartRequest(f"{request.key}-twin", request.unit, tuple((end, None if value is None else value * 0.9, name) for end, value, name in request.points),
-                                 request.label, request.target, request.notes) for request in single if request.unit == "percent"]
+    twins = [_twin(request, f"{request.key}-twin") for request in single if request.unit == "percent"]
     spliced = []
     splice = charts._spliced
     axes_after_single = 0

@@ -259,7 +259,7 @@ def test_one_row_is_the_same_dict_as_rows_at_gives(example):
 
 def test_channel_rows_by_position_are_the_rows_pandas_gives():
     """A service page's channel rows are picked by position from the channel frame's columns
-    (``render._rows_at``): the same keys, values and Python types as ``records`` of the rows
+    (``render._Columns``): the same keys, values and Python types as ``records`` of the rows
     pandas picks (``iloc``), missing values and categories included."""
     import numpy as np
     import pandas as pd
@@ -267,18 +267,17 @@ def test_channel_rows_by_position_are_the_rows_pandas_gives():
     from perfgen.config import load_config
     from perfgen.kpis import compute_kpis, records
     from perfgen.load import load_data
-    from perfgen.render import _column_array, _rows_at
+    from perfgen.render import _Columns
 
     config = load_config(EXAMPLE / "config/services.yml")
     loaded = load_data(EXAMPLE / "data", config)
     channels = compute_kpis(loaded, config, Warnings(), channels=True).channels
     loaded.db.close()
     assert len(channels) and any(isinstance(dtype, pd.CategoricalDtype) for dtype in channels.dtypes)
-    columns = list(channels.columns)
-    arrays = [_column_array(channels[column]) for column in columns]
+    table = _Columns(channels)
     for positions in channels.groupby("service", sort=False, observed=True).indices.values():
-        expected, got = records(channels.iloc[positions]), _rows_at(columns, arrays, positions)
+        expected, got = records(channels.iloc[positions]), table.rows_at(positions)
         assert [list(row) for row in got] == [list(row) for row in expected]
         assert all(type(row[key]) is type(want[key]) and (row[key] == want[key] or repr(row[key]) == repr(want[key]))
                    for row, want in zip(got, expected) for key in row)
-    assert _rows_at(columns, arrays, np.array([], dtype=np.int64)) == []
+    assert table.rows_at(np.array([], dtype=np.int64)) == []

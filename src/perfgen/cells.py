@@ -79,7 +79,7 @@ def value_cell(unit: str, value: Any, status: str = "value") -> Any:
 
 def value_html(unit: str, value: Any) -> Markup:
     """A figure as markup, with its exact value in an ``<abbr>`` title where rounding hides it."""
-    text, title = formatters.with_exact(unit, value) if not is_missing(value) else (formatters.for_unit(unit, value), None)
+    text, title = formatters.with_exact(unit, value)
     if title and title != text:
         return Markup(f'<abbr title="{escape(title)}">{escape(text)}</abbr>')  # as Markup.format would, without its Formatter
     return Markup(escape(text))

@@ -406,20 +406,26 @@ def _spliced(shape: str, split: _Split, values: list[dict[str, Any]]) -> str | N
     if key not in _AXES:
         if len(_AXES) >= MAX_AXES:
             del _AXES[next(iter(_AXES))]
-        address = hashlib.sha256(_content_bytes((*key, _drawing_version()))).hexdigest() if _AXES_STORE is not None else ""
-        kept = _AXES_STORE.axes(address) if _AXES_STORE is not None else None
-        if kept is not None and kept[1] == svg[probe.end():]:
-            _AXES[key] = _axes_from(*kept, split.sides)
-        else:
-            drawing = _draw_labelled(split.axes, values)
-            _AXES[key] = _axes_from(drawing, svg[probe.end():], split.sides)
-            if _AXES_STORE is not None:
-                _NEW_AXES.append((address, drawing, svg[probe.end():]))
+        _AXES[key] = _shared_axes(key, split, values, svg[probe.end():])
     axes = _AXES[key]
     if axes is None:
         return None
     wider = tuple(max(one, other) for one, other in zip(chartlabels.margins(root, *split.sides), axes.margins))
     return chartlabels.root_markup(axes.root, wider, *split.sides) + axes.body + svg[frame.end():probe.start()] + axes.tail
+
+
+def _shared_axes(key: tuple[str, str], split: _Split, values: list[dict[str, Any]], tail: str) -> _Axes | None:
+    """The axes for a shape and its domains (``key``): read from the build's chart store if
+    another worker drew them, else drawn here (and kept for the store: ``_NEW_AXES``)."""
+    if _AXES_STORE is None:
+        return _axes_from(_draw_labelled(split.axes, values), tail, split.sides)
+    address = hashlib.sha256(_content_bytes((*key, _drawing_version()))).hexdigest()
+    kept = _AXES_STORE.axes(address)
+    if kept is not None and kept[1] == tail:
+        return _axes_from(kept[0], tail, split.sides)
+    drawing = _draw_labelled(split.axes, values)
+    _NEW_AXES.append((address, drawing, tail))
+    return _axes_from(drawing, tail, split.sides)
 
 
 def _axes_from(svg: str, tail: str, sides: tuple[float, float, float]) -> _Axes | None:

@@ -156,23 +156,22 @@ def money(value: object) -> str:
     a k, m or bn suffix; pair them with :func:`money_exact` for the exact value.
     """
     number = _to_decimal(value)
-    if number is None:
-        return NOT_PROVIDED
-    magnitude = abs(number)
-    pence = _round(magnitude, 2)
-    if pence < _PENCE_BELOW:
-        return f"{_sign(number < 0, pence)}£{_grouped(pence)}"
-    return f"{_sign(number < 0, pence)}£{_abbreviated(magnitude)}"
+    return NOT_PROVIDED if number is None else _money_of(number)[0]
 
 
 @_remembered
 def money_exact(value: object) -> str:
     """Money to the penny, grouped: ``£1,234,567.89``; whole pounds keep ``.00``."""
     number = _to_decimal(value)
-    if number is None:
-        return NOT_PROVIDED
-    pence = _round(abs(number), 2)
-    return f"{_sign(number < 0, pence)}£{_grouped(pence)}"
+    return NOT_PROVIDED if number is None else _money_of(number)[1]
+
+
+def _money_of(number: Decimal) -> tuple[str, str]:
+    """:func:`money` and :func:`money_exact` of a number (the pence rounded once for both)."""
+    magnitude = abs(number)
+    pence = _round(magnitude, 2)
+    exact = f"{_sign(number < 0, pence)}£{_grouped(pence)}"
+    return (exact if pence < _PENCE_BELOW else f"{_sign(number < 0, pence)}£{_abbreviated(magnitude)}"), exact
 
 
 def _percent(fraction: object, places: int, trim: bool) -> str:
@@ -370,10 +369,7 @@ def with_exact(unit: str, value: object) -> tuple[str, str | None]:
         return NOT_PROVIDED, None
     if unit == "percent":
         return _percent_of(number, 1, False), _percent_of(number, 4, True)
-    magnitude = abs(number)
-    pence = _round(magnitude, 2)
-    exact = f"{_sign(number < 0, pence)}£{_grouped(pence)}"
-    return (exact if pence < _PENCE_BELOW else f"{_sign(number < 0, pence)}£{_abbreviated(magnitude)}"), exact
+    return _money_of(number)
 
 
 def difference(unit: str, amount: object) -> str:

@@ -85,12 +85,19 @@ def _column_array(column: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
     return column.to_numpy(dtype=object) if column.dtype == object or str(column.dtype) == "str" else column.to_numpy(), None
 
 
-def _rows_at(columns: list[str], arrays: list[tuple[np.ndarray, np.ndarray | None]], positions: np.ndarray) -> list[dict[str, Any]]:
-    """The rows at ``positions`` of columns made by :func:`_column_array`, as dicts (column name
-    to value): ``kpis.records(frame.iloc[positions])`` without pandas' indexing and its
-    categories' conversion per call (the channel rows of 1,000 service pages took 2.5 s so)."""
-    lists = [array[positions].tolist() if categories is None else categories[array[positions]].tolist() for array, categories in arrays]
-    return [dict(zip(columns, row)) for row in zip(*lists)]
+class _Columns:
+    """A frame's columns as numpy (:func:`_column_array`), its rows made as dicts only for the
+    positions asked for: ``kpis.records(frame.iloc[positions])`` without pandas' indexing and
+    its categories' conversion per call (the channel rows of 1,000 service pages took 2.5 s so)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.names = list(frame.columns)
+        self.arrays = [_column_array(frame[column]) for column in self.names]
+
+    def rows_at(self, positions: np.ndarray) -> list[dict[str, Any]]:
+        """The rows at these positions as dicts (column name to value)."""
+        lists = [array[positions].tolist() if categories is None else categories[array[positions]].tolist() for array, categories in self.arrays]
+        return [dict(zip(self.names, row)) for row in zip(*lists)]
 
 
 class PageUndefined(ChainableUndefined):
@@ -248,9 +255,8 @@ class SiteModel:
         # them: a tenth of the build's memory while pages are made); a position is a row of
         # ``results.values``.
         self.period_rows = _positions_of((values["basis"] == "period").to_numpy())
-        self._columns = list(values.columns)
-        self._arrays = [_column_array(values[column]) for column in self._columns]
-        self._array_of = dict(zip(self._columns, self._arrays))
+        self._table = _Columns(values)
+        self._array_of = dict(zip(self._table.names, self._table.arrays))
         # Each series' row positions, in frame order. Split once: filtering the whole frame per
         # service is quadratic on large sites.
         self._positions = self._grouped(self.period_rows, ("service", "department", "kpi", "method"))
@@ -346,13 +352,13 @@ class SiteModel:
 
     def rows_at(self, positions: np.ndarray) -> list[dict[str, Any]]:
         """The rows at these positions as dicts (column name to value)."""
-        return _rows_at(self._columns, self._arrays, positions)
+        return self._table.rows_at(positions)
 
     def row_at(self, position: int) -> dict[str, Any]:
         """One row as a dict: ``rows_at`` for one position, by slicing rather than picking (a
         row picked from each column costs as much as a whole series' rows)."""
         return {column: array[position:position + 1].tolist()[0] if categories is None else categories[array[position]]
-                for column, (array, categories) in zip(self._columns, self._arrays)}
+                for column, (array, categories) in zip(self._table.names, self._table.arrays)}
 
     def forget_series(self) -> None:
         """Drop the rows built so far (they are built again if asked for): the pages of a large
@@ -794,8 +800,7 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
     # Each service's channel rows by position, split once (filtering the whole frame inside the
     # service loop is quadratic); a page makes dicts of its own rows only if it is rendered.
     channel_rows = channels.groupby("service", sort=False, observed=True).indices if not channels.empty else {}
-    channel_columns = list(channels.columns)
-    channel_arrays = [_column_array(channels[column]) for column in channel_columns]
+    channel_table = _Columns(channels)
     page_inputs = ServiceInputs(model, channels)
     parts_index = parts_stage.PartsIndex(model.results.part_values)
     quality_by_service: dict[str, list[dict[str, Any]]] = {}
@@ -887,7 +892,7 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
             "latest": latest.service_table(model, service, METHOD_WORDS),
             "figures": figures,
             "not_charted": missing,
-            "channel_tables": parts_stage.channel_tables(model, _rows_at(channel_columns, channel_arrays, positions) if positions is not None else None, service),
+            "channel_tables": parts_stage.channel_tables(model, channel_table.rows_at(positions) if positions is not None else None, service),
             "parts": parts_stage.parts_section(model, parts_index, service),
         }
         model.forget_series()
