@@ -1,17 +1,22 @@
-"""The load stage's memory bound: DuckDB spills beyond it, and a statement that needs more runs
-again without it."""
+"""The load stage's memory bound (DuckDB spills beyond it, and a statement that needs more runs
+again without it) and its row cache (each file's rows kept by content: the same rows whether
+parsed or read back, problems named as when parsed)."""
 
 from __future__ import annotations
 
 import gc
+import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from perfgen import load
 from perfgen.config import load_config
+from perfgen.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "tests" / "fixtures" / "example"
 
 
 def test_a_statement_over_the_bound_runs_again_without_it():
@@ -47,3 +52,89 @@ def test_the_bounded_load_gives_the_same_rows_and_leaves_no_folder(monkeypatch, 
     del bounded
     gc.collect()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("perfgen-duckdb-")]
+
+
+def _loaded_rows(project: Path, cache: load.RowCache | None) -> tuple[list[tuple], list[tuple], int]:
+    """Every table the KPI stage reads, row by row, and how many files came from the cache."""
+    config = load_config(project / "config/services.yml", "config/services.yml")
+    loaded = load.load_data(project / "data", config, project, cache)
+    try:
+        observations = loaded.db.execute("SELECT * FROM clean_observations").fetchall()
+        others = loaded.db.execute("SELECT * FROM periods ORDER BY label").fetchall() + loaded.db.execute("SELECT * FROM input_files").fetchall()
+        return observations, others, loaded.from_cache
+    finally:
+        loaded.db.close()
+
+
+def test_rows_read_from_the_cache_are_the_rows_parsed(tmp_path):
+    project = tmp_path / "example"
+    shutil.copytree(EXAMPLE, project)
+    # Quotes, a note with a comma, a blank line and padded cells: lines placed by Python's reader.
+    extra = project / "data" / "notes.csv"
+    extra.write_text('service,period,channel,metric,value,status,note\n\nrenew-driving-licence , 2019-01,online,transactions, 12 ,,"a note, quoted"\n'
+                     'renew-driving-licence,2019-01,online,cost,,not_provided,\n', encoding="utf-8")
+    cache = load.RowCache(tmp_path / "rows", "code")
+    parsed = _loaded_rows(project, None)
+    assert parsed[2] == 0
+    first = _loaded_rows(project, cache)  # parses every file and keeps its rows
+    assert first == parsed
+    assert len(list(cache.folder.glob("*.parquet"))) == 5
+    again = _loaded_rows(project, cache)
+    assert again[:2] == parsed[:2] and again[2] == 5
+    assert [(row[1], row[9], row[10], row[11]) for row in again[0] if row[0] == "data/notes.csv"] == [
+        (3, 12.0, "value", "a note, quoted"), (4, None, "not_provided", None)]  # the file's own lines, trimmed
+    # One file changed: parsed again, the others read back; its old rows are removed.
+    changed = project / "data" / "hmpo-passports.csv"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("357000", "357001"), encoding="utf-8")
+    assert _loaded_rows(project, cache) == (*_loaded_rows(project, None)[:2], 4)
+    assert len(list(cache.folder.glob("*.parquet"))) == 5
+    # Other code: nothing is read from the cache.
+    assert _loaded_rows(project, load.RowCache(cache.folder, "other code"))[2] == 0
+
+
+def test_a_damaged_cached_file_is_parsed_again(tmp_path):
+    project = tmp_path / "example"
+    shutil.copytree(EXAMPLE, project)
+    cache = load.RowCache(tmp_path / "rows", "code")
+    expected = _loaded_rows(project, cache)
+    for index, entry in enumerate(sorted(cache.folder.glob("*.parquet"))):
+        data = entry.read_bytes()
+        entry.write_bytes(data[: len(data) // 2] if index % 2 else b"not parquet")
+    assert _loaded_rows(project, cache) == (*expected[:2], 0)  # every one parsed again and kept
+    assert _loaded_rows(project, cache) == (*expected[:2], 4)
+    # Damage past the footer shows only when the rows are read: every file is parsed again.
+    entry = max(cache.folder.glob("*.parquet"), key=lambda path: path.stat().st_size)
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 4: len(data) // 2] = bytes(len(data) // 2 - len(data) // 4)
+    entry.write_bytes(bytes(data))
+    assert _loaded_rows(project, cache) == (*expected[:2], 0)
+    assert _loaded_rows(project, cache) == (*expected[:2], 4)
+
+
+def test_cached_rows_are_checked_against_the_config_of_the_build(tmp_path):
+    project = tmp_path / "example"
+    shutil.copytree(EXAMPLE, project)
+    cache = load.RowCache(tmp_path / "rows", "code")
+    _loaded_rows(project, cache)
+    config = project / "config/services.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace("apply-passport", "apply-for-a-passport"), encoding="utf-8")
+    with pytest.raises(DataError) as raised:
+        _loaded_rows(project, cache)
+    problem = raised.value.problems[0]
+    assert (problem.file, problem.line) == ("data/hmpo-passports.csv", 2)
+    assert "unknown service 'apply-passport'" in problem.message
+
+
+def test_a_file_with_problems_is_not_kept_and_is_named_again(tmp_path):
+    project = tmp_path / "example"
+    shutil.copytree(EXAMPLE, project)
+    broken = project / "data" / "hmpo-passports.csv"
+    lines = broken.read_text(encoding="utf-8").splitlines()
+    lines[4] += ",extra"
+    broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cache = load.RowCache(tmp_path / "rows", "code")
+    for _ in range(2):
+        with pytest.raises(DataError) as raised:
+            _loaded_rows(project, cache)
+        assert [(p.file, p.line, p.message) for p in raised.value.problems] == [("data/hmpo-passports.csv", 5, "too many fields (expected 5)")]
+    assert not cache.folder.exists()  # a load with problems keeps nothing

@@ -10,16 +10,23 @@ own slug is then an error (it would be counted twice).
 
 Output tables: ``observations`` (one row per input row, with file and line), ``periods`` (each
 distinct period label with its dates), ``input_files`` (path, hash, rows).
+
+With a :class:`RowCache`, each file's rows as loaded are kept by the file's content, and a
+rebuild reads the files that did not change from there instead of parsing them again (the
+checks still run on every row: they depend on the config too).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
+import os
 import re
 import shutil
 import tempfile
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -66,6 +73,92 @@ class InputFile:
 class LoadedData:
     db: duckdb.DuckDBPyConnection
     files: list[InputFile]
+    from_cache: int = 0  # how many files' rows were read from the row cache
+
+
+#: The columns of ``observations`` but ``file``, as a file's rows are kept in the row cache.
+CACHED_COLUMNS = {"line": "BIGINT", "service": "VARCHAR", "period": "VARCHAR", "channel": "VARCHAR", "metric": "VARCHAR",
+                  "value": "VARCHAR", "number": "DOUBLE", "status": "VARCHAR", "note": "VARCHAR"}
+#: Changed whenever what a cached file holds changes (its columns, or what they mean).
+ROWS_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RowCache:
+    """Each data file's rows as the load makes them (trimmed, values read as numbers; the
+    columns of ``observations`` but ``file``), kept in ``folder`` as a Parquet file named by
+    what made them: the file's SHA-256, its suffix and loader, and ``code`` (perfgen's code, the
+    plugins and the libraries' versions). A rebuild reads a file that did not change from there:
+    25 CSV files of 1,000 services (932,783 rows) took 1.0-1.3 s to parse and 0.35 s to read
+    back. Only a load without problems is kept (a file with one is parsed again to name it), and
+    only files whose loader has no ``locate`` (a spreadsheet's problems are placed by it). A
+    cached file that cannot be read is parsed again (every file, if the damage shows only once
+    its rows are read: ``reading`` off). After a load the folder keeps only that
+    load's files, as the chart cache keeps one site's charts."""
+
+    folder: Path
+    code: str
+    reading: bool = True  # False: parse every file (a cached file could not be read), keep them all
+
+    def entry(self, path: Path, sha256: str, loader: Loader) -> Path:
+        key = f"{ROWS_FORMAT}|{self.code}|{loader.plugin}|{loader.name}|{path.suffix.lower()}|{sha256}"
+        return self.folder / f"{hashlib.sha256(key.encode()).hexdigest()}.parquet"
+
+    def rows(self, db: duckdb.DuckDBPyConnection, entry: Path) -> int | None:
+        """How many rows ``entry`` holds, read from its footer; None if it cannot be read or
+        does not hold this cache's columns (it is then parsed again and replaced)."""
+        if not self.reading or not entry.is_file():
+            return None
+        try:
+            db.execute(f"DESCRIBE {self._select(entry)}")  # the footer's columns, cast as they will be
+            return int(db.execute(f"SELECT num_rows FROM parquet_file_metadata({sql_text(str(entry))})").fetchone()[0])
+        except duckdb.Error:
+            return None
+
+    def read(self, db: duckdb.DuckDBPyConnection, entries: dict[str, Path], table: str) -> None:
+        """Table ``table``: the rows kept in ``entries`` (display name -> entry), ``file`` first
+        (``_data_file``), read in one statement (on both cores: one read per file took twice
+        as long). Raises ``duckdb.Error`` if one cannot be read after all (a damaged page)."""
+        # In any order (``observations`` sorts them): kept in order, the read took 0.6 s, not 0.36.
+        db.execute("SET preserve_insertion_order = false")
+        try:
+            db.execute(f"CREATE TEMP TABLE {table} AS " + " UNION ALL ".join(
+                f"SELECT {sql_text(display)}::_data_file AS file, * FROM ({self._select(entry)})" for display, entry in entries.items()))
+        finally:
+            db.execute("SET preserve_insertion_order = true")
+
+    @staticmethod
+    def _select(entry: Path) -> str:
+        columns = ", ".join(f"CAST({column} AS {kind}) AS {column}" for column, kind in CACHED_COLUMNS.items())
+        return f"SELECT {columns} FROM read_parquet({sql_text(str(entry))})"
+
+    def write(self, db: duckdb.DuckDBPyConnection, entry: Path, display: str) -> None:
+        """Keep the rows of ``observations`` from the file shown as ``display``: written under
+        a temporary name and renamed, so that a reader never sees half a file."""
+        temporary = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            db.execute(f"COPY (SELECT * EXCLUDE (file) FROM observations WHERE file = {sql_text(display)}::_data_file) "
+                       f"TO {sql_text(str(temporary))} (FORMAT parquet)")
+            os.replace(temporary, entry)
+        except duckdb.IOException as error:
+            raise OSError(f"{temporary}: cannot be written ({str(error).splitlines()[0]})") from error
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def keep_only(self, entries: Iterable[Path]) -> None:
+        """Remove the cached files this load did not use, and any temporary file an hour old
+        (left by a build that was stopped while writing)."""
+        keep = set(entries)
+        if not self.folder.is_dir():
+            return
+        stale = time.time() - 3600
+        for path in self.folder.iterdir():
+            try:
+                if (path.suffix == ".parquet" and path not in keep) or (path.suffix == ".tmp" and path.stat().st_mtime < stale):
+                    path.unlink()
+            except FileNotFoundError:  # another build removed it meanwhile
+                pass
 
 
 def _sha256(path: Path) -> str:
@@ -414,8 +507,9 @@ def _load_periods(db: duckdb.DuckDBPyConnection, problems: list[Problem]) -> lis
     return rows
 
 
-def load_data(data_dir: Path, config: Config, display_root: Path | None = None) -> LoadedData:
-    """Load and check every data file; raise :class:`DataError` with all problems found."""
+def load_data(data_dir: Path, config: Config, display_root: Path | None = None, cache: RowCache | None = None) -> LoadedData:
+    """Load and check every data file; raise :class:`DataError` with all problems found.
+    ``cache``: where each file's rows are kept from one load to the next (:class:`RowCache`)."""
     problems: list[Problem] = []
     if not data_dir.is_dir():
         raise DataError([Problem(str(data_dir), None, "", "data folder not found", hint="create it or point perfgen at your data with --data")])
@@ -426,6 +520,9 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
     db.execute("SET preserve_insertion_order = true")
     files: list[InputFile] = []
     loaded_tables: dict[str, str] = {}  # table -> the file's display name
+    cached: dict[str, Path] = {}  # display name of a file whose rows are read from the cache -> its entry
+    to_cache: dict[str, Path] = {}  # display name of a file parsed -> where its rows are to be kept
+    used: list[Path] = []  # the cache's files this load reads or writes
     available = plugins.loaders()
     locators = {}  # file -> how a loader places later problems in it (sheet, row, column)
     for index, path in enumerate(data_files(data_dir)):
@@ -439,45 +536,74 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
             problems.append(Problem(display, None, "", f"unsupported file type '{path.suffix}'", hint=f"data files must be one of {suffixes}; move other files out of the data folder"))
             continue
         table = f"input_{index}"
+        sha256 = _sha256(path)
+        entry = cache.entry(path, sha256, loader) if cache is not None else None
+        kept_rows = cache.rows(db, entry) if entry is not None else None
+        if kept_rows is not None:
+            cached[display] = entry
+            used.append(entry)
+            files.append(InputFile(display, sha256, kept_rows))
+            continue
+        before = len(problems)
         loaded = loader.load(db, path, display, table, problems)
         if loaded:
             if getattr(loaded, "locate", None):
                 locators[display] = loaded.locate
+            elif entry is not None and len(problems) == before:
+                to_cache[display] = entry
+                used.append(entry)
             loaded_tables[table] = display
             rows = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            files.append(InputFile(display, _sha256(path), rows))
+            files.append(InputFile(display, sha256, rows))
         else:
-            files.append(InputFile(display, _sha256(path), 0))
+            files.append(InputFile(display, sha256, 0))
     # Each row's file is an ENUM of the files' names (sorted, so that rows sort by name): one or
     # two bytes a row, not the name again on every row (a third of the rows' memory). A value's
     # text is kept only where the problems below quote it (not a number, or negative).
-    if loaded_tables:
-        create_enum(db, "_data_file", loaded_tables.values())
-    union = " UNION ALL ".join(f"SELECT * REPLACE ({sql_text(display)}::_data_file AS file) FROM {t}" for t, display in loaded_tables.items())
-    if not union:
-        union = "SELECT NULL::VARCHAR AS file, NULL::BIGINT AS line, " + ", ".join(f"NULL::VARCHAR AS {c}" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS) + " WHERE false"
+    file_type = "VARCHAR"
+    if loaded_tables or cached:
+        create_enum(db, "_data_file", [*loaded_tables.values(), *cached])
+        file_type = "_data_file"
+    if cached:
+        try:
+            cache.read(db, cached, "_cached_rows")
+        except duckdb.Error:  # a damaged page past the footer: every file parsed again
+            db.close()
+            return load_data(data_dir, config, display_root, dataclasses.replace(cache, reading=False))
+    parsed = " UNION ALL ".join(f"SELECT * REPLACE ({sql_text(display)}::_data_file AS file) FROM {t}" for t, display in loaded_tables.items())
+    if not parsed:
+        parsed = f"SELECT NULL::{file_type} AS file, NULL::BIGINT AS line, " + ", ".join(f"NULL::VARCHAR AS {c}" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS) + " WHERE false"
+    # Rows read from the cache were made by the same SELECT when their file was parsed.
+    kept = " UNION ALL SELECT * FROM _cached_rows" if cached else ""
     _bound_memory(db)
     _execute_bounded(
         db,
         f"""CREATE TABLE observations AS
+        SELECT * FROM (
         SELECT file, line, service, period, channel, metric, CASE WHEN number IS NULL OR NOT isfinite(number) OR number < 0 THEN value END AS value,
                number, status, note
         FROM (SELECT file, line::BIGINT AS line, nullif(trim(service), '') AS service, nullif(trim(period), '') AS period,
                      nullif(trim(channel), '') AS channel, nullif(trim(metric), '') AS metric,
                      nullif(trim(value), '') AS value, TRY_CAST(nullif(trim(value), '') AS DOUBLE) AS number,
                      nullif(trim(status), '') AS status, nullif(trim(note), '') AS note
-              FROM ({union}))
+              FROM ({parsed})){kept})
         ORDER BY file, line"""
     )
     views = {name for (name,) in db.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     for table in loaded_tables:  # a loader's table or view (the built-in ones: a view of the file's rows)
         db.execute(f"DROP {'VIEW' if table in views else 'TABLE'} {table}; DROP TABLE IF EXISTS {table}_raw; DROP TABLE IF EXISTS {table}_lines")
+    if cached:
+        db.execute("DROP TABLE _cached_rows")
     _check_rows(db, config, problems)
     periods = _load_periods(db, problems)
     _check_duplicates(db, problems)
     if problems:
         db.close()
         raise DataError([locators[p.file](p) if p.file in locators else p for p in problems])
+    if cache is not None:
+        for display, entry in to_cache.items():
+            cache.write(db, entry, display)
+        cache.keep_only(used)
     # Each row's period is looked up by its label's code in constant lists of every period's
     # fields: one scan of observations, which keeps their order (file, line). Joined with
     # periods, every row had to be sorted again (a subquery for the lists would be joined too).
@@ -516,7 +642,7 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None) 
     db.execute("CREATE TABLE input_files (path VARCHAR, sha256 VARCHAR, rows BIGINT)")
     if files:
         db.executemany("INSERT INTO input_files VALUES (?, ?, ?)", [(f.path, f.sha256, f.rows) for f in files])
-    return LoadedData(db, files)
+    return LoadedData(db, files, from_cache=len(cached))
 
 
-__all__ = ["ALL_CHANNELS", "DIGITAL", "METRICS", "LoadedData", "load_data", "months_spanned"]
+__all__ = ["ALL_CHANNELS", "DIGITAL", "METRICS", "LoadedData", "RowCache", "load_data", "months_spanned"]

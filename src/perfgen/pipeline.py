@@ -23,7 +23,7 @@ from perfgen.diff import is_url, services_csv, warnings_csv
 from perfgen.errors import StrictModeError, Warnings
 from perfgen.freshness import Freshness
 from perfgen.kpis import KpiResults, compute_kpis
-from perfgen.load import LoadedData, load_data
+from perfgen.load import LoadedData, RowCache, load_data
 from perfgen.progress import Progress
 from perfgen.publish import BackgroundFiles, SiteWriter, manifest_json, package_versions
 
@@ -68,7 +68,7 @@ def _display(path: Path, root: Path) -> str:
 def check(project: Project, warnings: Warnings) -> tuple[Config, LoadedData, KpiResults]:
     """Config, data and KPIs: everything a build needs, all checked. Writes nothing."""
     config = load_config(project.config, _display(project.config, project.root))
-    loaded = load_data(project.data, config, project.root.resolve())
+    loaded = load_data(project.data, config, project.root.resolve())  # no row cache: validating writes nothing
     results = compute_kpis(loaded, config, warnings, today=project.today)
     return config, loaded, results
 
@@ -77,14 +77,15 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
     progress = progress or Progress(enabled=False)
     warnings = Warnings()
     with progress.step("Checking for changes", "key"):
-        code = code_fingerprint(project)
+        package = package_fingerprint()
+        code = code_fingerprint(project, package)
         key = build_key(project, strict, code)
     if key == _published_key(project.output):
         return BuildResult(project.output, 0, 0, 0, warnings, timings=dict(progress.timings), up_to_date=True)
     with progress.step("Reading config", "config"):
         config = load_config(project.config, _display(project.config, project.root))
     with progress.step("Loading data", "load"):
-        loaded = load_data(project.data, config, project.root.resolve())
+        loaded = load_data(project.data, config, project.root.resolve(), _row_cache(project, package))
     # The chart workers start now and load their engine while this process computes the KPIs
     # on one core (not before: the load runs on both); the charts are known once the KPIs are.
     # When every chart will be drawn, one of them warms up meanwhile. A rebuild, which draws
@@ -203,14 +204,25 @@ def _tree_digest(digest: hashlib._Hash, folder: Path) -> None:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
 
 
-def code_fingerprint(project: Project) -> str:
-    """Hash of everything but the inputs that shapes the output: perfgen's own code, templates
-    and assets, the project's templates, the plugins and the versions of the libraries."""
+def package_fingerprint() -> str:
+    """Hash of perfgen's own code, templates and assets, the plugins and the versions of the
+    libraries: what reads the data and computes the figures (the row cache's key)."""
     digest = hashlib.sha256()
     digest.update(f"{__version__}|{plugins.fingerprint()}|{sorted(package_versions().items())}".encode())
     _tree_digest(digest, Path(__file__).parent)
+    return digest.hexdigest()
+
+
+def code_fingerprint(project: Project, package: str | None = None) -> str:
+    """Hash of everything but the inputs that shapes the output: ``package`` (by default
+    :func:`package_fingerprint`) and the project's templates."""
+    digest = hashlib.sha256((package or package_fingerprint()).encode())
     _tree_digest(digest, project.templates)
     return digest.hexdigest()
+
+
+def _row_cache(project: Project, package: str) -> RowCache | None:
+    return RowCache(project.cache / "rows", package) if project.cache is not None else None
 
 
 def build_key(project: Project, strict: bool, code: str) -> str:
