@@ -289,6 +289,33 @@ def test_chart_workers_run_at_a_lower_priority_than_the_build():
         workers.close()
 
 
+def test_workers_do_not_run_the_main_script_of_the_build(tmp_path):
+    """The ``perfgen`` command is a script that imports every stage; a worker started by a
+    build run from a script does not run it (``spawn`` would, as ``__mp_main__``), and draws.
+    The script counts its runs in a file."""
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs.txt"
+    script = tmp_path / "build_script.py"
+    script.write_text(f"""
+import sys
+with open({str(runs)!r}, "a") as out:
+    out.write(__name__ + "\\n")
+from perfgen import charts
+
+if __name__ == "__main__":
+    request = charts.ChartRequest("one", "count", (("2024-01-31", 5.0, "Transactions"), ("2024-02-29", 7.0, "Transactions")), "Line chart")
+    job = charts.ChartJob([request], workers=charts.ChartWorkers(2))
+    drawn = job.wait()
+    job.close()
+    assert drawn["one"].startswith("<svg"), drawn
+    assert sys.modules["__main__"].__file__ == {str(script)!r}  # put back once the workers started
+""", encoding="utf-8")
+    subprocess.run([sys.executable, str(script)], check=True, timeout=300)
+    assert runs.read_text(encoding="utf-8").splitlines() == ["__main__"]
+
+
 def test_ctrl_c_is_left_to_the_build_not_the_workers():
     """Ctrl-C reaches every process of the terminal's group: the workers ignore it (no traceback
     of each), the build stops them."""

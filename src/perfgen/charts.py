@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import sys
 import tempfile
 import time
 import traceback
@@ -728,6 +729,25 @@ def worker_count(workers: int | None) -> int:
     return workers if workers is not None else min(2, os.cpu_count() or 1)
 
 
+def _start_without_main(process: Any) -> None:
+    """Start a ``spawn`` process that does not run this process's main script first.
+
+    ``spawn`` runs the parent's main script in the child (as ``__mp_main__``), for a target
+    defined there. perfgen's is the ``perfgen`` command's script, which imports the CLI and with
+    it every stage (pandas, DuckDB, pydantic, Jinja: 1.7 s of CPU), though a worker needs only
+    this module (0.2 s). Started while the main module names no file, the child runs none; a
+    main module run with ``-m`` (``python -m perfgen``, pytest) is named by its spec, and
+    multiprocessing already skips a ``__main__`` module run that way."""
+    main = sys.modules.get("__main__")
+    hidden = main is not None and getattr(main, "__spec__", None) is None and "__file__" in vars(main)
+    path = vars(main).pop("__file__") if hidden else None
+    try:
+        process.start()
+    finally:
+        if hidden:
+            main.__file__ = path
+
+
 class ChartWorkers:
     """Processes that draw charts, started before the charts are known so that they are ready
     when asked (Python, Altair and vl-convert's engine loaded: over a second each): a build
@@ -755,7 +775,7 @@ class ChartWorkers:
     def _start(self, warm_up: bool) -> None:
         mine, theirs = self._context.Pipe()
         process = self._context.Process(target=_work, args=(theirs, self._counter, warm_up), daemon=True)
-        process.start()
+        _start_without_main(process)
         theirs.close()
         self._connections.append(mine)
         self._processes.append(process)
