@@ -103,6 +103,26 @@ def test_stale_other_period_small_and_unknown_volume_are_not_ranked_and_say_why(
     assert result.cohorts["completion_rate"].period == "January to December 2024"
 
 
+def test_standings_hold_python_values_as_to_dict_makes_them():
+    """A standing is its table row with Python values: a missing rank is None (pandas' NA
+    would raise when a page tests it), as ``DataFrame.to_dict("records")`` gives."""
+    services = [("a", "x"), ("b", "x"), ("c", None)]
+    rows = [row("a", "completion_rate", 0.9), volume("a", 5000), row("b", "completion_rate", 0.8), volume("b", 5000),
+            row("c", "completion_rate", None, status="not_provided")]
+    result = compare(rows, services, peer_groups=[{"slug": "g", "name": "G", "services": ["a", "c"]}])
+    for table, found in ((result.table, lambda r: result.standing(r["service"], r["kpi"])),
+                         (result.group_table, lambda r: result._group_rows[(r["group"], r["service"], r["kpi"])]),
+                         (result.category_table, lambda r: result._category_rows[(r["group"], r["service"], r["kpi"])])):
+        expected = table.to_dict("records")
+        assert expected
+        for want in expected:
+            got = found(want)
+            assert list(got) == list(want)
+            assert [type(value) for value in got.values()] == [type(value) for value in want.values()]
+            assert all(g == w or (pd.isna(g) and pd.isna(w)) for g, w in zip(got.values(), want.values()))
+    assert result.standing("c", "completion_rate")["rank"] is None and result.standing("a", "completion_rate")["rank"] == 1
+
+
 def test_minimum_volume_is_a_setting_and_cost_uses_its_denominator_when_transactions_are_missing():
     rows = [row("a", "cost_per_transaction", 2.0, denominator=500), row("b", "cost_per_transaction", 3.0, denominator=50)]
     strict = compare(rows, [("a", None), ("b", None)], min_transactions=100)

@@ -281,3 +281,32 @@ def test_channel_rows_by_position_are_the_rows_pandas_gives():
         assert all(type(row[key]) is type(want[key]) and (row[key] == want[key] or repr(row[key]) == repr(want[key]))
                    for row, want in zip(got, expected) for key in row)
     assert table.rows_at(np.array([], dtype=np.int64)) == []
+
+
+def test_value_at_is_the_last_row_with_a_value_for_the_period(example):
+    """``SiteModel.value_at`` against the values frame filtered here: every period of every
+    series of the example (services by their own rows, departments and the site by their
+    totals), and periods no row has."""
+    from datetime import date
+
+    _, model = example
+    values = model.results.values
+    periods = values[(values["basis"] == "period") & (values["status"] == "value")]
+    checked = 0
+    for (service, department, kpi, method), rows in periods.groupby(["service", "department", "kpi", "method"], observed=True, sort=False):
+        for (start, end), same in rows.groupby(["period_start", "period_end"], observed=True, sort=False):
+            expected = same.iloc[-1].to_dict()
+            found = model.value_at(service, "" if service else department, kpi, method, start, end)
+            assert found is not None and found["value"] == expected["value"] and found["numerator"] == expected["numerator"]
+            assert (found["period_start"], found["period_end"], found["status"]) == (start, end, "value")
+            checked += 1
+        assert model.value_at(service, "" if service else department, kpi, method, date(1999, 1, 1), date(1999, 12, 31)) is None
+    assert checked > 1000
+    # A period whose rows have no value (not provided, invalid): no row.
+    keys = ["service", "department", "kpi", "method", "period_start", "period_end"]
+    valued = set(map(tuple, periods[keys].astype(object).to_numpy().tolist()))
+    without = [row for row in values[(values["basis"] == "period") & (values["status"] != "value")][keys].astype(object).to_numpy().tolist()
+               if tuple(row) not in valued]
+    assert without
+    for service, department, kpi, method, start, end in without:
+        assert model.value_at(service, "" if service else department, kpi, method, start, end) is None

@@ -125,6 +125,18 @@ def _competition_ranks(frame: pd.DataFrame, better: str, by: list[str]) -> tuple
     return rank.astype("Int64"), size.astype("Int64"), percentile
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts, as ``to_dict("records")`` makes them (Python values; a missing whole
+    number None, not ``pd.NA``) in a third of the time (a column at a time)."""
+    lists = []
+    for column in frame.columns:
+        values = frame[column].tolist()
+        if isinstance(frame[column].dtype, pd.Int64Dtype):
+            values = [None if value is pd.NA else value for value in values]
+        lists.append(values)
+    return [dict(zip(frame.columns, row)) for row in zip(*lists)]
+
+
 class Comparison:
     """Every service's standing on every KPI; built once per site, vectorised."""
 
@@ -136,10 +148,10 @@ class Comparison:
         self.method = config.site.satisfaction_method
         self.table, self.cohorts = self._build(values)
         self._rows: dict[tuple[str, str], dict[str, Any]] = {
-            (row["service"], row["kpi"]): row for row in self.table.to_dict("records")}
+            (row["service"], row["kpi"]): row for row in _records(self.table)}
         self.group_table = self._ranks_within([(group.slug, set(group.services)) for group in config.peer_groups])
         self._group_rows: dict[tuple[str, str, str], dict[str, Any]] = {
-            (row["group"], row["service"], row["kpi"]): row for row in self.group_table.to_dict("records")}
+            (row["group"], row["service"], row["kpi"]): row for row in _records(self.group_table)}
         #: Each category of at least two services: its services' slugs, in config order.
         members: dict[str, list[str]] = {}
         for service in config.services:
@@ -148,7 +160,7 @@ class Comparison:
         self.categories = {category: slugs for category, slugs in sorted(members.items()) if len(slugs) >= 2}
         self.category_table = self._ranks_within([(category, set(slugs)) for category, slugs in self.categories.items()])
         self._category_rows: dict[tuple[str, str, str], dict[str, Any]] = {
-            (row["group"], row["service"], row["kpi"]): row for row in self.category_table.to_dict("records")}
+            (row["group"], row["service"], row["kpi"]): row for row in _records(self.category_table)}
 
     # --- building ---------------------------------------------------------------------------
 

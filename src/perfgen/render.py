@@ -265,7 +265,8 @@ class SiteModel:
             if department not in self._departments.setdefault(service, []):
                 self._departments[service].append(department)
         self._series_rows: dict[tuple, list[dict[str, Any]]] = {}
-        self._valued: dict[tuple, dict[tuple, int | dict[str, Any]]] = {}
+        self._valued: dict[tuple, dict[str, Any] | None] = {}  # value_at's rows
+        self._codes: dict[str, dict[Any, int]] = {}  # a categorical column's code of each category
         self._series_cache: dict[tuple, list[dict[str, Any]]] = {}
         self._headline: dict[tuple, dict[str, Any]] = {}
         # Departments and agencies by slug (unique: checked by config): ``Config.department``
@@ -340,8 +341,20 @@ class SiteModel:
         if positions is None:
             return np.array([], dtype=np.int64)
         if valued:
-            positions = positions[np.asarray(self.values("status", positions), dtype=object) == "value"]
+            positions = positions[self._equal("status", positions, "value")]
         return positions
+
+    def _equal(self, column: str, positions: np.ndarray, value: Any) -> np.ndarray:
+        """Whether each row at ``positions`` holds ``value`` in ``column`` (a categorical
+        column: compared by its code, not its values made into a list)."""
+        array, categories = self._array_of[column]
+        if categories is None:
+            return np.asarray(array[positions].tolist(), dtype=object) == value
+        codes = self._codes.get(column)
+        if codes is None:
+            codes = self._codes[column] = {category: code for code, category in enumerate(categories[:-1].tolist())}
+        code = codes.get(value)
+        return array[positions] == code if code is not None else np.zeros(len(positions), dtype=bool)
 
     def values(self, column: str, positions: np.ndarray) -> list[Any]:
         """One column's values at these positions, as the rows' dicts would have them."""
@@ -369,22 +382,21 @@ class SiteModel:
 
     def value_at(self, service: str, department: str, kpi: str, method: str, start: date, end: date) -> dict[str, Any] | None:
         """The row with a value for one period of a series (a department's totals: service "";
-        a service's: department "")."""
-        key = (service, department, kpi, method)
-        index = self._valued.get(key)
-        if index is None:
-            index = {}  # period -> position, then its row once asked for
-            series = [(service, d) for d in self._departments.get(service, [])] if service else [("", department)]
-            for unit_service, unit_department in series:
-                positions = self.positions(unit_service, unit_department, kpi, method, valued=True)
-                starts, ends = self.values("period_start", positions), self.values("period_end", positions)
-                for position, period in zip(positions.tolist(), zip(starts, ends)):
-                    index[period] = position  # the last row of a period wins, as in frame order
-            self._valued[key] = index
-        found = index.get((start, end))
-        if isinstance(found, int):  # a position: its row is made once, when first asked for
-            found = index[(start, end)] = self.row_at(found)
-        return found
+        a service's: department ""): the last in frame order if there are several. Its row is
+        made once (found by the codes of its dates: an index of the whole series per call was
+        half the time of a service's summary)."""
+        key = (service, department, kpi, method, start, end)
+        if key in self._valued:
+            return self._valued[key]
+        found = None
+        units = [(service, d) for d in self._departments.get(service, [])] if service else [("", department)]
+        for unit_service, unit_department in units:
+            positions = self.positions(unit_service, unit_department, kpi, method, valued=True)
+            hits = positions[self._equal("period_start", positions, start) & self._equal("period_end", positions, end)]
+            if len(hits):
+                found = int(hits[-1])
+        row = self._valued[key] = self.row_at(found) if found is not None else None
+        return row
 
     def tile(self, service: Service | None, department: str, kpi: str) -> Tile:
         definition = self.definitions[kpi]
