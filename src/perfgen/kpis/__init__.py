@@ -164,7 +164,10 @@ def _register_config(db: Any, config: Config) -> None:
     insert_table(db, "services", {"service": "VARCHAR", "department": "VARCHAR", "agency": "VARCHAR", "satisfaction_method": "VARCHAR"},
            [(s.slug, s.department, s.agency, config.satisfaction_method_for(s)) for s in config.services])
     # A part counts the same channels as digital, and has the same not-applicable KPIs, as its service.
-    insert_table(db, "service_digital_channels", {"service": "VARCHAR", "channel": "VARCHAR"},
+    # Typed as the loaded rows' service and channel (load.py's ENUMs), which every row is joined
+    # with: text columns made DuckDB cast both columns of every row to text (0.13 s of the 0.56 s
+    # that summed the rows by metric at 1,000 services).
+    insert_table(db, "service_digital_channels", {"service": "_service_slug", "channel": "_channel_name"},
            [(slug, c) for s in config.services for slug in _units(s) for c in config.digital_channels_for(s)])
     insert_table(db, "service_not_applicable", {"service": "VARCHAR", "kpi": "VARCHAR"},
            [(slug, k) for s in config.services for slug in _units(s) for k in s.not_applicable])
