@@ -138,3 +138,13 @@ def test_a_file_with_problems_is_not_kept_and_is_named_again(tmp_path):
             _loaded_rows(project, cache)
         assert [(p.file, p.line, p.message) for p in raised.value.problems] == [("data/hmpo-passports.csv", 5, "too many fields (expected 5)")]
     assert not cache.folder.exists()  # a load with problems keeps nothing
+
+
+def test_a_row_cache_that_cannot_be_written_is_an_os_error_naming_it(tmp_path):
+    project = tmp_path / "example"
+    shutil.copytree(EXAMPLE, project)
+    blocked = tmp_path / "rows"
+    blocked.write_text("a file where the cache's folder would be", encoding="utf-8")
+    with pytest.raises(OSError) as raised:
+        _loaded_rows(project, load.RowCache(blocked, "code"))
+    assert str(blocked) in str(raised.value)

@@ -29,6 +29,7 @@ import tempfile
 import time
 import weakref
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,30 @@ class RowCache:
             raise OSError(f"{temporary}: cannot be written ({str(error).splitlines()[0]})") from error
         finally:
             temporary.unlink(missing_ok=True)
+
+    def write_all(self, db: duckdb.DuckDBPyConnection, entries: dict[str, Path]) -> None:
+        """:meth:`write` each file's rows (display name -> entry), two at a time: each is
+        encoded on one thread (a file's rows are one Parquet row group), and nothing else runs
+        meanwhile (25 files of 1,000 services: 0.6-0.7 s one at a time)."""
+        if len(entries) < 2:
+            for display, entry in entries.items():
+                self.write(db, entry, display)
+            return
+        items = list(entries.items())
+
+        def write_share(cursor: duckdb.DuckDBPyConnection, share: list[tuple[str, Path]]) -> None:
+            for display, entry in share:
+                self.write(cursor, entry, display)
+
+        cursors = [db.cursor() for _ in range(2)]  # connections to the same database, one per thread
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                jobs = [pool.submit(write_share, cursor, items[index::2]) for index, cursor in enumerate(cursors)]
+                for job in jobs:
+                    job.result()  # the first error, if any
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
     def keep_only(self, entries: Iterable[Path]) -> None:
         """Remove the cached files this load did not use, and any temporary file an hour old
@@ -601,8 +626,7 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None, 
         db.close()
         raise DataError([locators[p.file](p) if p.file in locators else p for p in problems])
     if cache is not None:
-        for display, entry in to_cache.items():
-            cache.write(db, entry, display)
+        cache.write_all(db, to_cache)
         cache.keep_only(used)
     # Each row's period is looked up by its label's code in constant lists of every period's
     # fields: one scan of observations, which keeps their order (file, line). Joined with
