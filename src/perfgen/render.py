@@ -85,6 +85,11 @@ def _column_array(column: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
     return column.to_numpy(dtype=object) if column.dtype == object or str(column.dtype) == "str" else column.to_numpy(), None
 
 
+def _day(value: Any) -> float:
+    """A date's day number (``date.toordinal``), NaN for a missing one."""
+    return float(value.toordinal()) if isinstance(value, date) and not pd.isna(value) else np.nan
+
+
 class _Columns:
     """A frame's columns as numpy (:func:`_column_array`), its rows made as dicts only for the
     positions asked for: ``kpis.records(frame.iloc[positions])`` without pandas' indexing and
@@ -267,6 +272,8 @@ class SiteModel:
         self._series_rows: dict[tuple, list[dict[str, Any]]] = {}
         self._valued: dict[tuple, dict[str, Any] | None] = {}  # value_at's rows
         self._codes: dict[str, dict[Any, int]] = {}  # a categorical column's code of each category
+        self._days: dict[str, np.ndarray] = {}  # a date column's day number of each category (``days``)
+        self._period_columns: dict[tuple, tuple[np.ndarray, ...]] = {}
         self._series_cache: dict[tuple, list[dict[str, Any]]] = {}
         self._headline: dict[tuple, dict[str, Any]] = {}
         # Departments and agencies by slug (unique: checked by config): ``Config.department``
@@ -363,6 +370,29 @@ class SiteModel:
         array, categories = self._array_of[column]
         return (array[positions] if categories is None else categories[array[positions]]).tolist()
 
+    def days(self, column: str, positions: np.ndarray) -> np.ndarray:
+        """A date column's values at these positions as day numbers (``date.toordinal``; NaN
+        where there is none), to compare a series' dates at once."""
+        array, categories = self._array_of[column]
+        if categories is None:
+            return np.array([_day(value) for value in array[positions].tolist()], dtype=float)
+        ordinals = self._days.get(column)
+        if ordinals is None:
+            ordinals = self._days[column] = np.array([_day(value) for value in categories.tolist()], dtype=float)
+        return ordinals[array[positions]]
+
+    def period_columns(self, service: str, department: str, kpi: str, method: str) -> tuple[np.ndarray, ...]:
+        """One series' start and end days (:meth:`days`), months and statuses (object arrays),
+        in frame order, made once per series (a chart's gaps each look for the rows inside them)."""
+        key = (service, department, kpi, method)
+        found = self._period_columns.get(key)
+        if found is None:
+            positions = self.positions(*key)
+            found = self._period_columns[key] = (self.days("period_start", positions), self.days("period_end", positions),
+                                                 np.asarray(self.values("months", positions), dtype=object),
+                                                 np.asarray(self.values("status", positions), dtype=object))
+        return found
+
     def rows_at(self, positions: np.ndarray) -> list[dict[str, Any]]:
         """The rows at these positions as dicts (column name to value)."""
         return self._table.rows_at(positions)
@@ -378,6 +408,7 @@ class SiteModel:
         site then hold one service's rows at a time, not the whole site's."""
         self._series_rows.clear()
         self._valued.clear()
+        self._period_columns.clear()
         self._series_cache.clear()
 
     def value_at(self, service: str, department: str, kpi: str, method: str, start: date, end: date) -> dict[str, Any] | None:
@@ -745,11 +776,8 @@ def _gap_words(model: SiteModel, service: Service, kpi: str, months: Any, gap: G
     it: "Not applicable" if every one says so; "Not every part reported" if some parts have
     figures there (a service made of parts is charted over its most parts); else "Not provided"."""
     method = model.method_for(service) if kpi == "user_satisfaction" else ""
-    positions = model.positions(service.slug, service.department, kpi, method)
-    inside = [index for index, (start, end, length) in enumerate(zip(model.values("period_start", positions), model.values("period_end", positions),
-                                                                     model.values("months", positions)))
-              if start >= gap.first and end <= gap.last and length == months]
-    statuses = set(model.values("status", positions[np.array(inside, dtype=np.int64)]))
+    starts, ends, lengths, status = model.period_columns(service.slug, service.department, kpi, method)
+    statuses = set(status[(starts >= gap.first.toordinal()) & (ends <= gap.last.toordinal()) & (lengths == months)].tolist())
     if statuses == {"not_applicable"}:
         return STATUS_WORDS["not_applicable"]
     return "Not every part reported" if "value" in statuses else STATUS_WORDS["not_provided"]
