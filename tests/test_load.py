@@ -148,3 +148,20 @@ def test_a_row_cache_that_cannot_be_written_is_an_os_error_naming_it(tmp_path):
     with pytest.raises(OSError) as raised:
         _loaded_rows(project, load.RowCache(blocked, "code"))
     assert str(blocked) in str(raised.value)
+
+
+def test_rows_read_from_the_cache_count_in_the_memory_bound_as_if_parsed(tmp_path, monkeypatch):
+    """The files read from the cache are not in memory when the bound is set (they are read
+    where they are sorted): the bound counts each of their rows as its text row would be, so
+    that the load's peak is the same whether a file was parsed or not."""
+    project = tmp_path / "example"
+    shutil.copytree(EXAMPLE, project)
+    cache = load.RowCache(tmp_path / "rows", "code")
+    bounds: list[int] = []
+    real = load._bound_memory
+    monkeypatch.setattr(load, "_bound_memory", lambda db, unread=0: (bounds.append(unread), real(db, unread))[1])
+    parsed = _loaded_rows(project, cache)
+    again = _loaded_rows(project, cache)
+    assert again == (*parsed[:2], 4)
+    rows = sum(row[2] for row in parsed[1] if len(row) == 3)  # input_files: path, sha256, rows
+    assert rows == len(parsed[0]) and bounds == [0, load.CACHED_ROW_BYTES * rows]
