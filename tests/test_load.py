@@ -165,3 +165,27 @@ def test_rows_read_from_the_cache_count_in_the_memory_bound_as_if_parsed(tmp_pat
     assert again == (*parsed[:2], 4)
     rows = sum(row[2] for row in parsed[1] if len(row) == 3)  # input_files: path, sha256, rows
     assert rows == len(parsed[0]) and bounds == [0, load.CACHED_ROW_BYTES * rows]
+
+
+def test_a_load_removes_the_spill_folders_of_builds_that_were_killed(monkeypatch, tmp_path):
+    """A killed build leaves its spill folder behind: the next load removes those whose
+    process is gone, and keeps a running one's."""
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = tmp_path / f"{load.SPILL_PREFIX}{gone.stdout.strip()}-abc123"
+    alive = tmp_path / f"{load.SPILL_PREFIX}{os.getppid()}-def456"
+    other = tmp_path / f"{load.SPILL_PREFIX}notapid"
+    for folder in (dead, alive, other):
+        folder.mkdir()
+        (folder / "spilled.block").write_bytes(b"x" * 10)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(load.tempfile, "tempdir", None)
+    config = load_config(EXAMPLE / "config/services.yml", "config/services.yml")
+    loaded = load.load_data(EXAMPLE / "data", config, EXAMPLE)
+    assert not dead.exists() and alive.is_dir() and other.is_dir()
+    own = [p.name for p in tmp_path.iterdir() if p.name.startswith(f"{load.SPILL_PREFIX}{os.getpid()}-")]
+    assert len(own) == 1  # this load's, until its connection is closed
+    loaded.db.close()

@@ -468,10 +468,30 @@ def _bound_memory(db: duckdb.DuckDBPyConnection, unread: int = 0) -> None:
     same time. Lifted when the load ends (``_unbound_memory``); a statement that needs more runs
     again without it (``_execute_bounded``)."""
     in_use = db.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()[0]
-    folder = tempfile.mkdtemp(prefix="perfgen-duckdb-")
+    folder = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
+    _remove_stale_spills(Path(folder).parent)
     weakref.finalize(db, shutil.rmtree, folder, ignore_errors=True)  # DuckDB removes the files it spilled, on closing
     db.execute(f"SET temp_directory = {sql_text(folder)}")
     db.execute(f"SET memory_limit = '{2 * (int(in_use) + unread) + SPILL_HEADROOM}B'")
+
+
+#: A load's spill folder: this, its process's id, a dash and tempfile's random part.
+SPILL_PREFIX = "perfgen-duckdb-"
+
+
+def _remove_stale_spills(parent: Path) -> None:
+    """Remove the spill folders of loads whose process is gone (a build killed before its
+    connection was closed leaves its folder, and what DuckDB spilled into it, behind)."""
+    for folder in parent.glob(f"{SPILL_PREFIX}*-*"):
+        pid = folder.name[len(SPILL_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)  # signal 0: only whether the process exists
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError):  # another user's process (alive), or not a pid
+            pass
 
 
 def _unbound_memory(db: duckdb.DuckDBPyConnection) -> None:
