@@ -189,3 +189,15 @@ def test_a_load_removes_the_spill_folders_of_builds_that_were_killed(monkeypatch
     own = [p.name for p in tmp_path.iterdir() if p.name.startswith(f"{load.SPILL_PREFIX}{os.getpid()}-")]
     assert len(own) == 1  # this load's, until its connection is closed
     loaded.db.close()
+
+
+def test_a_renamed_file_is_read_from_the_cache_under_its_new_name(tmp_path):
+    project = tmp_path / "example"
+    shutil.copytree(EXAMPLE, project)
+    cache = load.RowCache(tmp_path / "rows", "code")
+    _loaded_rows(project, cache)
+    (project / "data" / "hmpo-passports.csv").rename(project / "data" / "passports.csv")
+    renamed = _loaded_rows(project, cache)
+    assert renamed == (*_loaded_rows(project, None)[:2], 4)
+    assert {row[0] for row in renamed[0]} == {"data/dvla-renew-driving-licence.csv", "data/dvsa-theory-test.csv",
+                                              "data/dwp-carers-allowance.csv", "data/passports.csv"}

@@ -207,3 +207,31 @@ def test_a_single_sheet_with_another_name_is_read(example_project):
     values = values_of(example_project)
     row = values[(values["service"] == "apply-passport") & (values["kpi"] == "transactions") & (values["period"] == "January 2025")]
     assert row["value"].tolist() == [7]
+
+
+def test_a_workbook_is_never_kept_in_the_row_cache_so_its_problems_keep_their_cells(example_project, tmp_path):
+    """The row cache keeps files whose problems are placed by line only: a workbook's are
+    placed by its loader (sheet, row, column), so it is read from the workbook every time."""
+    from perfgen.config import load_config
+    from perfgen.errors import DataError
+    from perfgen.load import RowCache, load_data
+
+    filled_template(ROWS, example_project / "data/extra.xlsx")
+    cache = RowCache(tmp_path / "rows", "code")
+
+    def load():
+        config = load_config(example_project / "config/services.yml", "config/services.yml")
+        loaded = load_data(example_project / "data", config, example_project, cache)
+        loaded.db.close()
+        return loaded.from_cache
+
+    assert load() == 0
+    assert load() == 4  # the four CSV files
+    assert len(list(cache.folder.glob("*.parquet"))) == 4
+    services = example_project / "config/services.yml"
+    services.write_text(services.read_text(encoding="utf-8").replace("apply-passport", "apply-for-a-passport"), encoding="utf-8")
+    with pytest.raises(DataError) as raised:
+        load()
+    texts = [str(problem) for problem in raised.value.problems]
+    assert any(text.startswith("data/extra.xlsx: sheet 'Data', row 2, column A ('service'): unknown service 'apply-passport'") for text in texts)
+    assert any(text.startswith("data/hmpo-passports.csv:2: column 'service': unknown service 'apply-passport'") for text in texts)
