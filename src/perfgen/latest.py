@@ -69,9 +69,13 @@ class _Series:
         months = model.values("months", positions)
         self.model = model
         self.positions = positions[[i for i, length in enumerate(months) if length in PERIOD_NOUNS]]
-        self.months, self.status, self.value, self.start, self.end, coverage = (
+        self.months, self.status, self.value, self.start, self.end, self._coverage = (
             model.values(column, self.positions) for column in ("months", "status", "value", "period_start", "period_end", unit.coverage))
-        self.coverage = [int(value) if _known(value) else None for value in coverage]
+
+    def coverage(self, index: int) -> int | None:
+        """How many parts (services) the row adds up; read for the latest period's rows only."""
+        value = self._coverage[index]
+        return int(value) if _known(value) else None
 
     def valued(self, months: int) -> list[int]:
         """The rows of periods of ``months`` with a value (status "value")."""
@@ -95,7 +99,7 @@ def _choose_period(series: dict[str, _Series]) -> tuple[int, date, date] | None:
         if not valued:
             continue
         start, end = max(((one.start[i], one.end[i]) for one, i in valued), key=lambda period: (period[1], period[0]))
-        covered = max(one.coverage[i] or 1 for one, i in valued if (one.start[i], one.end[i]) == (start, end))
+        covered = max(one.coverage(i) or 1 for one, i in valued if (one.start[i], one.end[i]) == (start, end))
         rank = (covered, -months)
         if best is None or rank > best[0]:
             best = (rank, (months, start, end))
