@@ -91,11 +91,12 @@ class RowCache:
     what made them: the file's SHA-256, its suffix and loader, and ``code`` (perfgen's code, the
     plugins and the libraries' versions). A rebuild reads a file that did not change from there:
     25 CSV files of 1,000 services (932,783 rows) took 1.0-1.3 s to parse; read back where they
-    are sorted into ``observations``, the statement takes 0.3 s as it did with them parsed. Only a load without problems is kept (a file with one is parsed again to name it), and
-    only files whose loader has no ``locate`` (a spreadsheet's problems are placed by it). A
-    cached file that cannot be read is parsed again (every file, if the damage shows only once
-    its rows are read: ``reading`` off). After a load the folder keeps only that
-    load's files, as the chart cache keeps one site's charts."""
+    are sorted into ``observations``, that statement takes 0.3 s as it did with them parsed.
+    Only a load without problems is kept (a file with one is parsed again to name it), and only
+    files whose loader has no ``locate`` (a spreadsheet's problems are placed by it). A cached
+    file that cannot be read is parsed again (every file, if the damage shows only once its
+    rows are read: ``reading`` off). After a load the folder keeps only that load's files, as
+    the chart cache keeps one site's charts."""
 
     folder: Path
     code: str
@@ -148,20 +149,13 @@ class RowCache:
         """:meth:`write` each file's rows (display name -> entry), two at a time: each is
         encoded on one thread (a file's rows are one Parquet row group), and nothing else runs
         meanwhile (25 files of 1,000 services: 0.6-0.7 s one at a time)."""
-        if len(entries) < 2:
-            for display, entry in entries.items():
-                self.write(db, entry, display)
-            return
         items = list(entries.items())
-
-        def write_share(cursor: duckdb.DuckDBPyConnection, share: list[tuple[str, Path]]) -> None:
-            for display, entry in share:
-                self.write(cursor, entry, display)
-
-        cursors = [db.cursor() for _ in range(2)]  # connections to the same database, one per thread
+        shares = [share for share in (items[0::2], items[1::2]) if share]
+        cursors = [db.cursor() for _ in shares]  # connections to the same database, one per thread
         try:
             with ThreadPoolExecutor(max_workers=2) as pool:
-                jobs = [pool.submit(write_share, cursor, items[index::2]) for index, cursor in enumerate(cursors)]
+                jobs = [pool.submit(lambda cursor, share: [self.write(cursor, entry, display) for display, entry in share], cursor, share)
+                        for cursor, share in zip(cursors, shares)]
                 for job in jobs:
                     job.result()  # the first error, if any
         finally:
@@ -571,7 +565,6 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None, 
     loaded_tables: dict[str, str] = {}  # table -> the file's display name
     cached: dict[str, Path] = {}  # display name of a file whose rows are read from the cache -> its entry
     to_cache: dict[str, Path] = {}  # display name of a file parsed -> where its rows are to be kept
-    used: list[Path] = []  # the cache's files this load reads or writes
     available = plugins.loaders()
     locators = {}  # file -> how a loader places later problems in it (sheet, row, column)
     for index, path in enumerate(data_files(data_dir)):
@@ -590,7 +583,6 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None, 
         kept_rows = cache.rows(db, entry) if entry is not None else None
         if kept_rows is not None:
             cached[display] = entry
-            used.append(entry)
             files.append(InputFile(display, sha256, kept_rows))
             continue
         before = len(problems)
@@ -600,7 +592,6 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None, 
                 locators[display] = loaded.locate
             elif entry is not None and len(problems) == before:
                 to_cache[display] = entry
-                used.append(entry)
             loaded_tables[table] = display
             rows = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             files.append(InputFile(display, sha256, rows))
@@ -653,7 +644,7 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None, 
         raise DataError([locators[p.file](p) if p.file in locators else p for p in problems])
     if cache is not None:
         cache.write_all(db, to_cache)
-        cache.keep_only(used)
+        cache.keep_only([*cached.values(), *to_cache.values()])
     # Each row's period is looked up by its label's code in constant lists of every period's
     # fields: one scan of observations, which keeps their order (file, line). Joined with
     # periods, every row had to be sorted again (a subquery for the lists would be joined too).

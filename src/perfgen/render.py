@@ -104,6 +104,12 @@ class _Columns:
         lists = [array[positions].tolist() if categories is None else categories[array[positions]].tolist() for array, categories in self.arrays]
         return [dict(zip(self.names, row)) for row in zip(*lists)]
 
+    def row_at(self, position: int) -> dict[str, Any]:
+        """One row as a dict: ``rows_at`` for one position, by slicing rather than picking (a
+        row picked from each column costs as much as a whole series' rows)."""
+        return {column: array[position:position + 1].tolist()[0] if categories is None else categories[array[position]]
+                for column, (array, categories) in zip(self.names, self.arrays)}
+
 
 class PageUndefined(ChainableUndefined):
     """Strict for perfgen's own context, forgiving inside GOV.UK macro parameters.
@@ -398,10 +404,8 @@ class SiteModel:
         return self._table.rows_at(positions)
 
     def row_at(self, position: int) -> dict[str, Any]:
-        """One row as a dict: ``rows_at`` for one position, by slicing rather than picking (a
-        row picked from each column costs as much as a whole series' rows)."""
-        return {column: array[position:position + 1].tolist()[0] if categories is None else categories[array[position]]
-                for column, (array, categories) in zip(self._table.names, self._table.arrays)}
+        """One row as a dict (:meth:`_Columns.row_at`)."""
+        return self._table.row_at(position)
 
     def forget_series(self) -> None:
         """Drop the rows built so far (they are built again if asked for): the pages of a large

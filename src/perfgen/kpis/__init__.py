@@ -582,10 +582,10 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
                                                       "value", "numerator", "denominator", "status", "derived", "note",
                                                       "parts_contributing", "parts_expected"],
                                  categories=True)
-    rows = len(service_values)
-    service_values.insert(10, "basis", pd.Categorical.from_codes(np.zeros(rows, dtype=np.int8), categories=pd.Index(["period"], dtype="str")))
-    for index, column in ((11, "services_contributing"), (12, "services_expected")):  # every one missing
-        service_values.insert(index, column, pd.arrays.IntegerArray(np.zeros(rows, dtype=np.int64), np.ones(rows, dtype=bool)))
+    rows, after = len(service_values), service_values.columns.get_loc("status") + 1  # SCHEMA_COLUMNS' order
+    service_values.insert(after, "basis", pd.Categorical.from_codes(np.zeros(rows, dtype=np.int8), categories=pd.Index(["period"], dtype="str")))
+    for offset, column in enumerate(("services_contributing", "services_expected"), start=1):  # every one missing
+        service_values.insert(after + offset, column, pd.arrays.IntegerArray(np.zeros(rows, dtype=np.int64), np.ones(rows, dtype=bool)))
     service_values.insert(1, "department", _departments(service_values["service"], config))
     part_values = fetch_frame(db,
         """SELECT r.service, s.department, r.period_start, r.period_end, r.period_kind, r.kpi, r.method,
