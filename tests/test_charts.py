@@ -3,6 +3,7 @@ chart its own Vega-Lite spec gives, and it keeps its accessible name."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -674,3 +675,81 @@ def test_a_job_that_cannot_hand_out_its_charts_leaves_nothing_behind(tmp_path, m
         charts.ChartJob(requests, workers=charts.ChartWorkers(2))
     assert raised.value.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == [] and multiprocessing.active_children() == []
+
+
+def _edge(key: str, unit: str, values: list[float | None]) -> charts.ChartRequest:
+    points = tuple((f"{2020 + month // 12}-{month % 12 + 1:02d}-28", value, "Digital") for month, value in enumerate(values))
+    return charts.ChartRequest(key, unit, points, f"Line chart of {key}")
+
+
+#: Charts whose marks touch or pass the frame's edges: a figure at 100% (the top, exactly), one
+#: a rounding above it, a dot at 100%, one figure only, the last figure missing, a figure of 0.
+EDGES = [
+    _edge("top", "percent", [0.5 + 0.01 * (month % 7) for month in range(40)] + [1.0] + [0.6] * 19),
+    _edge("above-top", "percent", [0.7] * 30 + [0.1 + 0.2 + 0.7000000000000001] + [0.4] * 29),
+    _edge("dot-at-top", "percent", [0.9, 1.0, 0.95, 0.97]),
+    _edge("one-figure", "count", [1234.0]),
+    _edge("last-missing", "money", [3.0 + month % 5 for month in range(59)] + [None]),
+    _edge("zero", "count", [0.0] + [100.0 + month for month in range(35)]),
+]
+
+
+def test_charts_drawn_together_are_the_charts_vl_convert_draws_one_by_one(monkeypatch):
+    """The marks of many charts drawn in one call (a facet of each shape's charts), each chart's
+    margins worked out from its own markup, give byte for byte the charts vl-convert draws
+    whole, one at a time: every kind, and marks at the frame's edges. Charts whose marks are
+    not lines and circles (a target's label, notes) or that have a legend are drawn alone."""
+    charts._AXES.clear()
+    requests = [charts.ChartRequest(f"{number}", request.unit, request.points, request.label, request.target, request.notes)
+                for number, request in enumerate(VARIED + EDGES)]
+    alone = []
+    draw = charts._draw
+    monkeypatch.setattr(charts, "_draw", lambda request: alone.append(request.key) or draw(request))
+    drawn = charts._render_batch(requests)
+    monkeypatch.undo()
+    assert [key for key, _ in drawn] == [request.key for request in requests]
+    for (key, svg), request in zip(drawn, requests):
+        assert svg == charts._finish_svg(vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[]), request.label), key
+    others = {request.key for request in requests if request.target or request.notes or len({name for _, _, name in request.points}) > 1}
+    assert set(alone) == others
+    assert len(requests) - len(others) == 42  # drawn together: a series alone, no target, no notes
+
+
+def test_marks_margins_are_what_vega_pads_for_lines_and_circles():
+    """Each side's whole pixels as Vega bounds the items (a line's points widened by its
+    stroke's width, a circle's radius): the least and the most, as a path's numbers are
+    rounded to 3 decimals (a point written at 0 or the frame's width is exact: the ends of the
+    time scale); None for anything else."""
+    line = '<g class="mark-line role-mark marks" aria-hidden="true"><path d="M0,100L280,0.4L560,219M300,10Z" stroke="#1d70b8" stroke-width="2"/></g>'
+    assert charts._marks_margins(line, 560, 220) == ((2.0, 2.0), (2.0, 2.0), (2.0, 2.0), (1.0, 2.0))
+    inside = '<g class="mark-line role-mark marks" aria-hidden="true"><path d="M9.5,100L550.5,17" stroke="#1d70b8" stroke-width="2"/></g>'
+    assert charts._marks_margins(inside, 560, 220) == ((0.0, 0.0),) * 4
+    dot = ('<g class="mark-symbol role-mark layer_1_marks" aria-hidden="true"><path transform="translate(560,219.5)" '
+           'd="M2.739,0A2.739,2.739,0,1,1,-2.739,0A2.739,2.739,0,1,1,2.739,0" fill="#1d70b8" stroke-width="2" opacity="1"/></g>')
+    assert charts._marks_margins(dot, 560, 220) == ((0.0, 0.0), (0.0, 0.0), (3.0, 3.0), (3.0, 3.0))
+    assert charts._marks_margins(line + dot, 560, 220) == ((2.0, 2.0), (2.0, 2.0), (3.0, 3.0), (3.0, 3.0))
+    stroked = dot.replace('fill="#1d70b8"', 'fill="#1d70b8" stroke="#0b0c0c"')
+    assert charts._marks_margins(stroked, 560, 220)[2] == (5.0, 5.0)  # the radius and the stroke's width
+    for other in (line.replace("L280", "C1,2,3,4,280"), dot.replace('opacity="1"', 'opacity="0"'), '<g class="mark-text role-mark t" aria-hidden="true"></g>',
+                  line.replace('stroke-width="2"', 'stroke-width="2" stroke-dasharray="3,3"'), line + "<g>"):
+        assert charts._marks_margins(other, 560, 220) is None
+
+
+def test_marks_not_known_closely_enough_are_drawn_alone():
+    """A side whose margin could be either of two whole pixels, where the larger would show
+    (the axes' margin there is smaller), is not guessed: the chart is drawn alone."""
+    charts._AXES.clear()
+    request = next(request for request in VARIED if request.unit == "count" and not request.target and not request.notes)
+    shape, values = charts._shape_and_values(request)
+    split = charts._split_specs(shape)
+    marks = charts._marks_alone(split, values)
+    whole = vlc.vega_to_svg(charts.vega_spec(request), allowed_base_urls=[])
+    assert charts._into_axes(shape, split, values, marks) == whole
+    axes = charts._AXES[(shape, marks.domains)].margins
+    side = min(range(4), key=lambda side: marks.margins[side][0] - axes[side])
+    assert marks.margins[side][1] < axes[side]  # the axes' margin decides this side
+    below, past = list(marks.margins), list(marks.margins)
+    below[side] = (axes[side] - 1, axes[side])
+    past[side] = (axes[side], axes[side] + 1)
+    assert charts._into_axes(shape, split, values, dataclasses.replace(marks, margins=tuple(below))) == whole
+    assert charts._into_axes(shape, split, values, dataclasses.replace(marks, margins=tuple(past))) is None
