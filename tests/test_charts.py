@@ -719,7 +719,7 @@ def test_marks_margins_are_what_vega_pads_for_lines_and_circles():
     """Each side's whole pixels as Vega bounds the items (a line's points widened by its
     stroke's width, a circle's radius): the least and the most, as a path's numbers are
     rounded to 3 decimals (a point written at 0 or the frame's width is exact: the ends of the
-    time scale); None for anything else."""
+    time scale); None for anything else, and for a path with more decimals."""
     line = '<g class="mark-line role-mark marks" aria-hidden="true"><path d="M0,100L280,0.4L560,219M300,10Z" stroke="#1d70b8" stroke-width="2"/></g>'
     assert charts._marks_margins(line, 560, 220) == ((2.0, 2.0), (2.0, 2.0), (2.0, 2.0), (1.0, 2.0))
     inside = '<g class="mark-line role-mark marks" aria-hidden="true"><path d="M9.5,100L550.5,17" stroke="#1d70b8" stroke-width="2"/></g>'
@@ -730,7 +730,7 @@ def test_marks_margins_are_what_vega_pads_for_lines_and_circles():
     assert charts._marks_margins(line + dot, 560, 220) == ((2.0, 2.0), (2.0, 2.0), (3.0, 3.0), (3.0, 3.0))
     stroked = dot.replace('fill="#1d70b8"', 'fill="#1d70b8" stroke="#0b0c0c"')
     assert charts._marks_margins(stroked, 560, 220)[2] == (5.0, 5.0)  # the radius and the stroke's width
-    for other in (line.replace("L280", "C1,2,3,4,280"), dot.replace('opacity="1"', 'opacity="0"'), '<g class="mark-text role-mark t" aria-hidden="true"></g>',
+    for other in (line.replace("L280", "C1,2,3,4,280"), line.replace("L280,0.4", "L280,0.4001"), dot.replace('opacity="1"', 'opacity="0"'), '<g class="mark-text role-mark t" aria-hidden="true"></g>',
                   line.replace('stroke-width="2"', 'stroke-width="2" stroke-dasharray="3,3"'), line + "<g>"):
         assert charts._marks_margins(other, 560, 220) is None
 

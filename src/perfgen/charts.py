@@ -585,8 +585,8 @@ def _facet_of(marks_json: str, shape: int) -> dict[str, Any]:
 _MARK = re.compile(r'<g class="mark-(line|symbol) role-mark [^"]*" aria-hidden="true">')
 _ITEM = re.compile(r'<path ((?:[a-z-]+="[^"]*" ?)*)/>')
 _ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
-_LINE_PATH = re.compile(r'(?:M[-\d.e+]+,[-\d.e+]+(?:L[-\d.e+]+,[-\d.e+]+)*Z?)+')  # a point alone: M x,y Z
-_COORDINATES = re.compile(r'([-\d.e+]+),([-\d.e+]+)')
+_NUMBER = re.compile(r"-?\d+(?:\.\d{1,3})?")
+_LINE_PATH = re.compile(rf"(?:M{_NUMBER.pattern},{_NUMBER.pattern}(?:L{_NUMBER.pattern},{_NUMBER.pattern})*Z?)+")  # a point alone: M x,y Z
 _CIRCLE = re.compile(r'M([\d.]+),0A\1,\1,0,1,1,-\1,0A\1,\1,0,1,1,\1,0')
 _TRANSLATE = re.compile(r'translate\(([-\d.e+]+),([-\d.e+]+)\)')
 #: How far a number of a path may be from the one Vega computed: paths are written to 3 decimals.
@@ -636,17 +636,17 @@ def _stroke(attributes: dict[str, str]) -> float:
 def _line_box(attributes: dict[str, str], width: float) -> tuple[tuple[float, float], ...] | None:
     """A line's bounds (left, top, right, bottom; each its least and most). Its x is a time
     scale over the data's own dates, so a point written at either end of the frame is exactly
-    there (the ends of the domain map to the ends of the range)."""
+    there (the ends of the domain map to the ends of the range). Its numbers have at most 3
+    decimals (else None), so two that differ are 0.001 apart: the extremes are those of the
+    numbers as written."""
     if not set(attributes) <= {"d", "stroke", "stroke-width"} or not _LINE_PATH.fullmatch(attributes.get("d", "")):
         return None
-    points = [(float(x), float(y)) for x, y in _COORDINATES.findall(attributes["d"])]
-    stroke = _stroke(attributes)
-    xs = [(x, 0.0 if x in (0.0, width) else _ROUNDED) for x, _ in points]
-    ys = [y for _, y in points]
-    return ((min(x - error for x, error in xs) - stroke, min(x + error for x, error in xs) - stroke),
-            (min(ys) - _ROUNDED - stroke, min(ys) + _ROUNDED - stroke),
-            (max(x - error for x, error in xs) + stroke, max(x + error for x, error in xs) + stroke),
-            (max(ys) - _ROUNDED + stroke, max(ys) + _ROUNDED + stroke))
+    numbers = [float(number) for number in _NUMBER.findall(attributes["d"])]
+    xs, ys, stroke = numbers[0::2], numbers[1::2], _stroke(attributes)
+    left, right, top, bottom = min(xs), max(xs), min(ys), max(ys)
+    left_error, right_error = (0.0 if x in (0.0, width) else _ROUNDED for x in (left, right))
+    return ((left - left_error - stroke, left + left_error - stroke), (top - _ROUNDED - stroke, top + _ROUNDED - stroke),
+            (right - right_error + stroke, right + right_error + stroke), (bottom - _ROUNDED + stroke, bottom + _ROUNDED + stroke))
 
 
 def _circle_box(attributes: dict[str, str]) -> tuple[tuple[float, float], ...] | None:
