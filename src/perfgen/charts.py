@@ -4,9 +4,9 @@ One Vega-Lite spec per unit (money, percent, count) is built once with Altair; e
 swaps in its data. Charts are rendered in worker processes (``spawn``: vl-convert hangs in
 forked children) because each conversion costs milliseconds of CPU, five per service; axis
 labels are placed by :mod:`perfgen.chartlabels` rather than measured one by one, and a chart's
-marks are drawn alone and put into axes drawn once for every chart with its domains
-(:func:`_spliced`). The SVG gets an accessible name; the page puts a caption, a sentence and a
-data table beside it.
+marks are drawn without axes (a batch's charts in one call: :func:`_marks_together`) and put
+into axes drawn once for every chart with its domains (:func:`_spliced`). The SVG gets an
+accessible name; the page puts a caption, a sentence and a data table beside it.
 """
 
 from __future__ import annotations
@@ -857,7 +857,7 @@ def _as_os_error(error: sqlite3.Error, path: Path) -> OSError:
 
 
 #: Charts to draw from which a job starts every worker it was given (``ChartWorkers.start_all``):
-#: a worker costs over a second of CPU to start, and draws a chart in about 3 ms.
+#: a worker costs over a second of CPU to start, and draws a chart in about 2-3 ms.
 MANY_CHARTS = 300
 
 #: Charts a worker draws while it waits for its job (``_warm_up``), at most.
