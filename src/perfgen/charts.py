@@ -531,7 +531,7 @@ def _marks_together(scope: str, charts: list[tuple[_Split, list[dict[str, Any]]]
         if split.marks not in shapes:
             shapes[split.marks] = len(shapes)
             spec["data"].append({"name": f"{_ROWS_NAME}{shapes[split.marks]}", "values": []})
-            spec["marks"].append(_facet_of(split.marks, shapes[split.marks]))
+            spec["marks"].append(json.loads(_facet_json(split.marks, shapes[split.marks])))
         spec["data"][shapes[split.marks]]["values"] += [{**row, _CHART_FIELD: number} for row in values]
     svg = vlc.vega_to_svg(spec, allowed_base_urls=[])
     frame = _FRAME.search(svg) if chartlabels.ROOT.match(svg) is not None else None
@@ -554,11 +554,11 @@ def _marks_together(scope: str, charts: list[tuple[_Split, list[dict[str, Any]]]
         if not svg.startswith("</g>", at):
             return [None] * len(charts)
         at += len("</g>")
-    marks: list[_Marks | None] = []
-    for number, (split, _) in enumerate(charts):
-        markup, domains = found.get(number, ("", ""))
-        margins = _marks_margins(markup, split.sides[1], split.sides[2]) if number in found else None
-        marks.append(_Marks(markup, domains, margins, svg[at:]) if margins is not None else None)
+    marks: list[_Marks | None] = [None] * len(charts)
+    for number, (markup, domains) in found.items():
+        margins = _marks_margins(markup, *charts[number][0].sides[1:])
+        if margins is not None:
+            marks[number] = _Marks(markup, domains, margins, svg[at:])
     return marks
 
 
@@ -578,10 +578,6 @@ def _facet_json(marks_json: str, shape: int) -> str:
                        "encode": {"enter": {"width": {"signal": "width"}, "height": {"signal": "height"}}}})
 
 
-def _facet_of(marks_json: str, shape: int) -> dict[str, Any]:
-    return json.loads(_facet_json(marks_json, shape))
-
-
 _MARK = re.compile(r'<g class="mark-(line|symbol) role-mark [^"]*" aria-hidden="true">')
 _ITEM = re.compile(r'<path ((?:[a-z-]+="[^"]*" ?)*)/>')
 _ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
@@ -599,8 +595,7 @@ def _marks_margins(markup: str, width: float, height: float) -> tuple[tuple[floa
     bounds overflow (a line's points, a circle's centre and radius, widened by the stroke's
     width): the least and the most each can be, as a path's numbers are rounded. None for markup
     other than lines and circles."""
-    # each bound's least and most: left, top, right, bottom; the frame's own to start with
-    bounds = [[0.0, 0.0], [0.0, 0.0], [float(width), float(width)], [float(height), float(height)]]
+    beyond = [[0.0, 0.0] for _ in range(4)]  # how far the items go past each side: the least and the most
     at = 0
     while at < len(markup):
         mark = _MARK.match(markup, at)
@@ -613,19 +608,13 @@ def _marks_margins(markup: str, width: float, height: float) -> tuple[tuple[floa
                 return None
             at = item.end()
             attributes = dict(_ATTRIBUTE.findall(item.group(1)))
-            box = _line_box(attributes, width) if mark.group(1) == "line" else _circle_box(attributes)
-            if box is None:
+            past = _line_past(attributes, width, height) if mark.group(1) == "line" else _circle_past(attributes, width, height)
+            if past is None:
                 return None
-            for bound, (least, most), lower in zip(bounds, box, (True, True, False, False)):
-                bound[0], bound[1] = (min(bound[0], least), min(bound[1], most)) if lower else (max(bound[0], least), max(bound[1], most))
+            for side, (least, most) in zip(beyond, past):
+                side[0], side[1] = max(side[0], least), max(side[1], most)
         at += len("</g>")
-    (left_least, left_most), (top_least, top_most), (right_least, right_most), (bottom_least, bottom_most) = bounds
-    return ((_overflow(-left_most), _overflow(-left_least)), (_overflow(-top_most), _overflow(-top_least)),
-            (_overflow(right_least - width), _overflow(right_most - width)), (_overflow(bottom_least - height), _overflow(bottom_most - height)))
-
-
-def _overflow(beyond: float) -> float:
-    return float(max(0, math.ceil(beyond)))
+    return tuple((float(math.ceil(least)), float(math.ceil(most))) for least, most in beyond)
 
 
 def _stroke(attributes: dict[str, str]) -> float:
@@ -633,25 +622,26 @@ def _stroke(attributes: dict[str, str]) -> float:
     return float(attributes.get("stroke-width", "1")) if "stroke" in attributes else 0.0
 
 
-def _line_box(attributes: dict[str, str], width: float) -> tuple[tuple[float, float], ...] | None:
-    """A line's bounds (left, top, right, bottom; each its least and most). Its x is a time
-    scale over the data's own dates, so a point written at either end of the frame is exactly
-    there (the ends of the domain map to the ends of the range). Its numbers have at most 3
-    decimals (else None), so two that differ are 0.001 apart: the extremes are those of the
-    numbers as written."""
+def _line_past(attributes: dict[str, str], width: float, height: float) -> tuple[tuple[float, float], ...] | None:
+    """How far a line's bounds go past each side of the frame (left, top, right, bottom; each
+    the least and the most). Its x is a time scale over the data's own dates, so a point written
+    at either end of the frame is exactly there (the ends of the domain map to the ends of the
+    range). Its numbers have at most 3 decimals (else None), so two that differ are 0.001
+    apart: the extremes are those of the numbers as written."""
     if not set(attributes) <= {"d", "stroke", "stroke-width"} or not _LINE_PATH.fullmatch(attributes.get("d", "")):
         return None
     numbers = [float(number) for number in _NUMBER.findall(attributes["d"])]
     xs, ys, stroke = numbers[0::2], numbers[1::2], _stroke(attributes)
     left, right, top, bottom = min(xs), max(xs), min(ys), max(ys)
     left_error, right_error = (0.0 if x in (0.0, width) else _ROUNDED for x in (left, right))
-    return ((left - left_error - stroke, left + left_error - stroke), (top - _ROUNDED - stroke, top + _ROUNDED - stroke),
-            (right - right_error + stroke, right + right_error + stroke), (bottom - _ROUNDED + stroke, bottom + _ROUNDED + stroke))
+    return ((stroke - left - left_error, stroke - left + left_error), (stroke - top - _ROUNDED, stroke - top + _ROUNDED),
+            (right - width + stroke - right_error, right - width + stroke + right_error),
+            (bottom - height + stroke - _ROUNDED, bottom - height + stroke + _ROUNDED))
 
 
-def _circle_box(attributes: dict[str, str]) -> tuple[tuple[float, float], ...] | None:
-    """A circle symbol's bounds: its centre (written exactly) plus and minus its radius
-    (rounded), widened by its stroke."""
+def _circle_past(attributes: dict[str, str], width: float, height: float) -> tuple[tuple[float, float], ...] | None:
+    """How far a circle symbol's bounds go past each side of the frame: its centre (written
+    exactly) plus and minus its radius (rounded), widened by its stroke."""
     if not set(attributes) <= {"transform", "d", "fill", "stroke", "stroke-width", "opacity"} or attributes.get("opacity", "1") != "1":
         return None
     centre, circle = _TRANSLATE.fullmatch(attributes.get("transform", "")), _CIRCLE.fullmatch(attributes.get("d", ""))
@@ -659,7 +649,7 @@ def _circle_box(attributes: dict[str, str]) -> tuple[tuple[float, float], ...] |
         return None
     x, y = float(centre.group(1)), float(centre.group(2))
     least, most = float(circle.group(1)) - _ROUNDED + _stroke(attributes), float(circle.group(1)) + _ROUNDED + _stroke(attributes)
-    return (x - most, x - least), (y - most, y - least), (x + least, x + most), (y + least, y + most)
+    return (least - x, most - x), (least - y, most - y), (x - width + least, x - width + most), (y - height + least, y - height + most)
 
 
 @lru_cache(maxsize=1)
