@@ -66,3 +66,20 @@ def test_deferred_markup_is_made_once_when_a_page_is_keyed_or_rendered():
     html = template.render(rows=[body, Markup("<tr></tr>")], row=body)
     assert html == '<tbody><tr class="govuk-table__row"><td>A &amp; B</td></tr>\n<tr></tr></tbody><p><tr class="govuk-table__row"><td>A &amp; B</td></tr></p>'
     assert made == [1, 1]  # once for this body (and once for the other one keyed above)
+
+
+def test_keyed_deferred_markup_is_pickled_as_its_key_without_being_made():
+    """A league body with a key (its rows' digests and its depth) is keyed by that: a page
+    taken from the previous build never joins its body; other keys give other bytes."""
+    made = []
+
+    def make() -> str:
+        made.append(1)
+        return "<tr></tr>"
+
+    keyed = pickle.dumps([DeferredMarkup(make, key=b"rows+../")], protocol=5)
+    assert made == []
+    assert keyed == pickle.dumps([DeferredMarkup(make, key=b"rows+../")], protocol=5)
+    assert keyed != pickle.dumps([DeferredMarkup(make, key=b"rows+../../")], protocol=5)
+    assert keyed != pickle.dumps([b"rows+../"], protocol=5)  # marked as markup's key, not plain bytes
+    assert str(DeferredMarkup(make, key=b"k")) == "<tr></tr>" and made == [1]

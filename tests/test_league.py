@@ -313,7 +313,7 @@ def test_league_tables_are_laid_out_without_their_bodies():
     from perfgen.errors import Warnings
     from perfgen.kpis import compute_kpis
     from perfgen.load import load_data
-    from perfgen.render import SiteModel, build_pages
+    from perfgen.render import PageReuse, SiteModel, build_pages
 
     config = load_config(EXAMPLE / "config" / "services.yml")
     results = compute_kpis(load_data(EXAMPLE / "data", config, EXAMPLE), config, Warnings(), channels=True)
@@ -321,4 +321,6 @@ def test_league_tables_are_laid_out_without_their_bodies():
     pages = [page for page in build_pages(model, {}, results.channels) if page.template in ("league.html", "league_kpi.html")]
     bodies = [page.context["table"]["rows"][0] for page in pages]
     assert len(pages) > 20 and all(isinstance(body, DeferredMarkup) and body._html is None for body in bodies)
+    keys = {PageReuse(None, "code").key(page, page.context) for page in pages}  # keyed without being made
+    assert len(keys) == len(pages) and all(body._html is None for body in bodies)
     assert all('<tr class="govuk-table__row">' in str(body) for body in bodies)

@@ -34,16 +34,21 @@ def missing(words: str) -> Markup:
 
 
 class DeferredMarkup:
-    """Markup made when a page is keyed or rendered rather than when it is laid out: a league
-    table's body, tens of megabytes on a large site's league pages, all laid out before the first
-    is rendered. Kept once made until the page's context goes (its key and its rendering both
-    read it); pickled (for the page's key) as the markup it makes."""
+    """Markup made when a page is rendered rather than when it is laid out: a league table's
+    body, tens of megabytes on a large site's league pages, all laid out before the first is
+    rendered. Kept once made until the page's context goes.
 
-    __slots__ = ("_html", "_make")
+    Pickled (for the page's key) as ``key`` when it has one, bytes that stand for everything
+    the markup is made from (a league body: its rows' digests in order and the path to the
+    root), so that a page taken from the previous build never makes it; else as the markup it
+    makes."""
 
-    def __init__(self, make: Callable[[], str]):
+    __slots__ = ("_html", "_key", "_make")
+
+    def __init__(self, make: Callable[[], str], key: bytes | None = None):
         self._make: Callable[[], str] | None = make
         self._html: Markup | None = None
+        self._key = key
 
     def __html__(self) -> Markup:
         if self._html is None:
@@ -55,7 +60,15 @@ class DeferredMarkup:
         return str(self.__html__())
 
     def __reduce__(self) -> tuple[Any, ...]:
+        if self._key is not None:
+            return _MarkupKey, (self._key,)
         return Markup, (str(self.__html__()),)
+
+
+class _MarkupKey(bytes):
+    """What a keyed :class:`DeferredMarkup` pickles as: its key, marked as standing for markup."""
+
+    __slots__ = ()
 
 
 def missing_cell(words: str) -> dict[str, Any]:
