@@ -194,6 +194,26 @@ def test_pages_taken_from_the_previous_build_are_the_pages_a_fresh_build_renders
     assert published(site) == published(tmp_path / "beside") == published(tmp_path / "uncached")
 
 
+def test_a_page_whose_ranks_another_service_moves_is_rendered_again(tmp_path):
+    """A service page says where the service stands among others: one service's figures
+    moving it past others changes their pages too, though their own rows are as they were.
+    Those pages are rendered again, as a fresh build renders them."""
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    site = tmp_path / "site"
+    build(project(root, site, tmp_path / "cache"), workers=1)
+    shutil.copytree(site, tmp_path / "published")
+    before = tree_hashes(site)
+    _change_carers_allowance(root, extra=500_000)  # its digital take-up now leads
+    again = build(project(root, site, tmp_path / "cache"), workers=1)
+    build(replace(project(root, tmp_path / "fresh", None), previous=tmp_path / "published"), workers=1)
+    after, fresh = tree_hashes(site), tree_hashes(tmp_path / "fresh")
+    others = {"services/apply-passport/index.html", "services/book-theory-test/index.html", "services/renew-driving-licence/index.html"}
+    assert all(after[page] != before[page] for page in others)  # their data unchanged, their ranks not
+    assert all(after[page] == fresh[page] for page in others)
+    assert 0 < again.pages_reused < again.pages
+
+
 def test_a_changed_template_renders_every_page_that_uses_it_again(tmp_path):
     root = tmp_path / "project"
     shutil.copytree(EXAMPLE, root)

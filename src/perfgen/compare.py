@@ -158,6 +158,7 @@ class Comparison:
             if service.category:
                 members.setdefault(service.category, []).append(service.slug)
         self.categories = {category: slugs for category, slugs in sorted(members.items()) if len(slugs) >= 2}
+        self._within_of: dict[str, list[dict[str, Any]]] | None = None  # service -> its group and category rows (service_rows)
         self.category_table = self._ranks_within([(category, set(slugs)) for category, slugs in self.categories.items()])
         self._category_rows: dict[tuple[str, str, str], dict[str, Any]] = {
             (row["group"], row["service"], row["kpi"]): row for row in _records(self.category_table)}
@@ -319,6 +320,16 @@ class Comparison:
 
     def standing(self, service: str, kpi: str) -> dict[str, Any]:
         return self._rows[(service, kpi)]
+
+    def service_rows(self, service: str) -> list[Any]:
+        """Every row of this service in the tables (among all services, within each peer group
+        and each category): what its page's comparisons are made from, for the page's key."""
+        if self._within_of is None:
+            self._within_of = {}
+            for rows in (self._group_rows, self._category_rows):
+                for (group, slug, kpi), row in rows.items():
+                    self._within_of.setdefault(slug, []).append(row)
+        return [[self._rows[(service, kpi)] for kpi in self.definitions], self._within_of.get(service, [])]
 
     def ranked_kpis(self) -> list[str]:
         return [k for k, d in self.definitions.items() if is_ranked_kpi(d)]

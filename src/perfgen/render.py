@@ -539,10 +539,12 @@ class ServiceInputs:
                 digest.update(f"{name}|{columns}|{len(positions)}|".encode())
                 digest.update(hashes[positions].tobytes())
 
-    def of(self, service: str, path: str, charts: list[Any]) -> str | None:
+    def of(self, service: str, path: str, charts: list[Any], more: Any = None) -> str | None:
         """The digest for one service's page at ``path`` with these charts (each pickled as its
-        content address); None if something cannot be hashed (the page is then always rendered)."""
-        own = _key_bytes((service, path, charts))
+        content address) and ``more`` (what else its deferred part reads: its comparisons with
+        other services, findings and freshness); None if something cannot be hashed (the page
+        is then always rendered)."""
+        own = _key_bytes((service, path, charts, more))
         if self._shared is None or own is None:
             return None
         digest = hashlib.sha256(self._shared)
@@ -944,13 +946,11 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
 
     def service_context(service: Service, page: Page) -> dict[str, Any]:
         """The rest of a service page's context: what it says about the service compared with
-        others (its summary, ranks and standings), its config and its findings."""
+        others (its summary, ranks and standings), its config and its findings. Deferred too:
+        its key holds what this reads of other services (``compared``)."""
         department = model.department(service.department)
         return {
             "summary": summaries.for_service(service),
-            "home": page.path == "index.html",
-            "service": service,
-            "department": department,
             "agency": model.agency(service.agency) if service.agency else None,
             "notes": [{"number": formatters.count(note.number), "date": note.day.isoformat(), "when": note.when, "text": note.text,
                        "about": lower_first(model.definitions[note.kpi].label) if note.kpi else "all figures"}
@@ -970,11 +970,23 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
             ) if value],
         }
 
+    def compared(service: Service) -> Any:
+        """What a service page reads beyond its own rows and the config: its rows in the
+        comparisons (ranks, medians, standings in its groups), how many share its ranks, its
+        findings and its freshness."""
+        return ((leagues.comparison.service_rows(service.slug), summaries.ties_of(service.slug)) if comparable else None,
+                quality_by_service.get(service.slug, []), model.results.freshness_of(service.slug))
+
     def service_page(service: Service, page: Page) -> None:
-        page.context = service_context(service, page)
-        page.deferred = functools.partial(service_figures, service, page)
-        page.inputs = page_inputs.of(service.slug, page.path, [charts[f"{service.slug}/{kpi}"] for kpi in CHARTED_KPIS if f"{service.slug}/{kpi}" in charts])
-        model.forget_series()
+        # Laid out: what the page sections' hook is promised (its service and department);
+        # the rest is made only if the page is rendered, and keyed by what it is made from.
+        page.context = {"service": service, "department": model.department(service.department), "home": page.path == "index.html"}
+        page.deferred = functools.partial(service_details, service, page)
+        page.inputs = page_inputs.of(service.slug, page.path, [charts[f"{service.slug}/{kpi}"] for kpi in CHARTED_KPIS if f"{service.slug}/{kpi}" in charts],
+                                     compared(service))
+
+    def service_details(service: Service, page: Page) -> dict[str, Any]:
+        return {**service_context(service, page), **service_figures(service, page)}
 
     for service in config.services:
         department = model.department(service.department)

@@ -174,6 +174,14 @@ class Summaries:
             for (kpi, rank), size in ranked.groupby(["kpi", "rank"]).size().items():
                 self._ties[(kpi, int(rank))] = int(size)
 
+    def ties_of(self, service: str) -> list[tuple[str, int, int]]:
+        """How many services share each rank of this service (its sentences say "joint"):
+        with :meth:`Comparison.service_rows`, what its summary reads of other services."""
+        if self.comparison is None:
+            return []
+        standings = [(kpi, self.comparison.standing(service, kpi)) for kpi in self.comparison.definitions]
+        return [(kpi, int(row["rank"]), self._ties.get((kpi, int(row["rank"])), 1)) for kpi, row in standings if row["ranked"]]
+
     def figure(self, service: str, department: str, kpi: str, method: str, aggregate: bool) -> Figure:
         definition = self.model.definitions[kpi]
         row = self.model.headline(service, department, kpi, method)
