@@ -196,8 +196,8 @@ def test_pages_taken_from_the_previous_build_are_the_pages_a_fresh_build_renders
 
 def test_a_page_whose_ranks_another_service_moves_is_rendered_again(tmp_path):
     """A service page says where the service stands among others: one service's figures
-    moving it past others changes their pages too, though their own rows are as they were.
-    Those pages are rendered again, as a fresh build renders them."""
+    moving it past others changes their pages too, though their own rows are as they were,
+    and the league tables. Those pages are rendered again, as a fresh build renders them."""
     root = tmp_path / "project"
     shutil.copytree(EXAMPLE, root)
     site = tmp_path / "site"
@@ -212,6 +212,10 @@ def test_a_page_whose_ranks_another_service_moves_is_rendered_again(tmp_path):
     assert all(after[page] != before[page] for page in others)  # their data unchanged, their ranks not
     assert all(after[page] == fresh[page] for page in others)
     assert 0 < again.pages_reused < again.pages
+    # The leagues it moves up are made again, the others taken as they were: all as fresh.
+    leagues = [name for name in after if name.startswith("league/")]
+    assert {name for name in leagues if after[name] != before[name]} >= {"league/digital-take-up/index.html"}
+    assert [after[name] for name in leagues] == [fresh[name] for name in leagues]
 
 
 def test_a_changed_template_renders_every_page_that_uses_it_again(tmp_path):

@@ -37,7 +37,7 @@ from perfgen.compare import (
     rank_change_words,
 )
 from perfgen.config import PeerGroup, Service, slugify
-from perfgen.render import LEAGUE_KPIS, Page, SiteModel, href
+from perfgen.render import LEAGUE_KPIS, Page, SiteModel, _key_bytes, href
 
 DIRECTIONS = ("ascending", "descending")
 OVERVIEW_DEFAULT = ("service", "ascending")
@@ -226,6 +226,21 @@ def _body(rows: list[str], root: str) -> str:
     return "\n".join(rows).replace(ROOT, root)
 
 
+def _defer_table(page: Page, inputs: str | None, rows: Callable[[], list[Row]], columns: list[Column], current: tuple[str, str] | None,
+                 link: Callable[[str, str], str] | None, defaults: dict[str, str], department: str | None = None,
+                 order: tuple[str, str] | None = None) -> None:
+    """The page's table made only if it is rendered: its league's rows (``rows``, made once for
+    all its pages), those of one ``department`` if given, in the page's ``order`` (default: the
+    column it is sorted by). Keyed by the league's ``inputs`` and what picks and orders them."""
+    def table() -> dict[str, Any]:
+        chosen = rows() if department is None else [row for row in rows() if row.service.department == department]
+        key, direction = order or current or ("value", "ascending")
+        return {"table": _table_html(page.path, columns, _sorted_rows(chosen, key, direction), current, link, defaults)}
+
+    page.deferred = table
+    page.inputs = (inputs, department, order or current) if inputs is not None else None
+
+
 class Leagues:
     """Builds every league page from rows rendered once."""
 
@@ -246,6 +261,26 @@ class Leagues:
                             for name, members in comparison.categories.items() if len(members) < len(self.services)]
         on_site = {s.slug for s in self.services}
         self._peer_groups = [g for g in self.config.peer_groups if len(set(g.services) & on_site) >= 2]
+        # A KPI's league tables (the whole league, each department's, each peer group's and
+        # category's) are made only when a page showing them is rendered, once for all their
+        # sort orders (``_rows``); each page's key holds what they are made from instead
+        # (``_inputs``): a rebuild renders only the leagues a change reaches.
+        self._made: dict[Any, list[Row]] = {}
+        self._shared = _key_bytes((self.config, model.results.definitions))
+
+    def _rows(self, name: Any, make: Callable[[], list[Row]]) -> list[Row]:
+        """A league's rows, made by ``make`` the first time a page of it is rendered."""
+        if name not in self._made:
+            self._made[name] = make()
+        return self._made[name]
+
+    def _inputs(self, standings: list[dict[str, Any]]) -> str | None:
+        """What a league's rows are made from, hashed: its services' standings (as
+        ``_kpi_rows`` reads them) with the config and the KPI definitions."""
+        standing_bytes = _key_bytes(standings)
+        if self._shared is None or standing_bytes is None:
+            return None
+        return hashlib.sha256(self._shared + standing_bytes).hexdigest()
 
     # --- one KPI --------------------------------------------------------------------------
 
@@ -332,13 +367,13 @@ class Leagues:
         cohort = self.comparison.cohorts[kpi]
         columns, best, defaults, keys = self._sorting(kpi)
         pages = []
-        all_rows = self._kpi_rows(kpi)  # rendered once, ordered per page
+        all_rows = partial(self._rows, kpi, partial(self._kpi_rows, kpi))  # made once, ordered per page
+        inputs = self._inputs([self.comparison.standing(s.slug, kpi) for s in self.services])
         for key in keys:
             for direction in DIRECTIONS:
                 is_default = key == "value" and direction == best
                 path = league_path(kpi) if is_default else league_path(kpi, key, direction)
                 page_path = path + "index.html"
-                ordered = _sorted_rows(all_rows, key, direction)
                 heading = f"{definition.label} league table"
                 title = heading if is_default else f"{heading}, by {self._key_words(key, definition.label)}, {self._direction_words(key, direction)}"
                 page = Page(page_path, "league_kpi.html", title, section="league",
@@ -354,7 +389,6 @@ class Leagues:
                     "heading": heading,
                     "sorted_by": None if is_default else f"Sorted by {self._key_words(key, definition.label)}, {self._direction_words(key, direction)}.",
                     "best_first_href": None if is_default else href(page_path, league_path(kpi)),
-                    "table": _table_html(page_path, columns, ordered, (key, direction), link, defaults),
                     "caption": f"{definition.label}: all {len(self.services)} services" + (f", ranked for {cohort.period}" if cohort.ranked else ""),
                     "numeric": [c.numeric for c in columns],
                     "filters": [{"text": d.name, "href": href(page_path, f"{league_path(kpi)}departments/{d.slug}/")} for d in sorted(self.config.departments, key=lambda d: d.name)] if self._filterable() else [],
@@ -365,13 +399,11 @@ class Leagues:
                     "categories_href": href(page_path, CATEGORIES_PATH) if self.categories() else None,
                     "group": None,
                 }
+                _defer_table(page, inputs, all_rows, columns, (key, direction), link, defaults)
                 pages.append(page)
-        rows_of: dict[str, list[Any]] = {}  # each department's rows, in the league's order
-        for row in all_rows:
-            rows_of.setdefault(row.service.department, []).append(row)
         for department in self.config.departments if self._filterable() else []:
             page_path = f"{league_path(kpi)}departments/{department.slug}/index.html"
-            mine = _sorted_rows(rows_of.get(department.slug, []), "value", best)
+            mine = [s for s in self.services if s.department == department.slug]
             heading = f"{definition.label} league table: {department.name}"
             page = Page(page_path, "league_kpi.html", heading, section="league",
                         breadcrumbs=[{"text": "Home", "href": href(page_path, "")}, {"text": "League table", "href": href(page_path, "league/")},
@@ -381,7 +413,6 @@ class Leagues:
                 "heading": heading,
                 "sorted_by": None,
                 "best_first_href": None,
-                "table": _table_html(page_path, columns, mine, None, None, defaults),
                 "caption": f"{definition.label}: the {len(mine)} services of {department.name}, best first; ranks are among all services",
                 "numeric": [c.numeric for c in columns],
                 "filters": [],
@@ -392,6 +423,7 @@ class Leagues:
                 "categories_href": None,
                 "group": None,
             }
+            _defer_table(page, inputs, all_rows, columns, None, None, defaults, department=department.slug, order=("value", best))
             pages.append(page)
         return pages
 
@@ -424,7 +456,8 @@ class Leagues:
             definition = self.model.definitions[kpi]
             cohort = self.comparison.cohorts[kpi]
             columns, best, defaults, keys = self._sorting(kpi)
-            rows = self._kpi_rows(kpi, members, partial(standing, peers.key))
+            rows = partial(self._rows, (peers.kind, peers.key, kpi), partial(self._kpi_rows, kpi, members, partial(standing, peers.key)))
+            inputs = self._inputs([standing(peers.key, s.slug, kpi) for s in members])
             ranked = sum(bool(self.comparison.standing(s.slug, kpi)["ranked"]) for s in members) if is_ranked_kpi(definition) else 0
             base = peers.league_path(kpi)
             heading = f"{definition.label} league table within {peers.within}"
@@ -446,7 +479,6 @@ class Leagues:
                         "heading": heading,
                         "sorted_by": None if is_default else f"Sorted by {self._key_words(key, definition.label)}, {self._direction_words(key, direction)}.",
                         "best_first_href": None if is_default else href(page_path, base),
-                        "table": _table_html(page_path, columns, _sorted_rows(rows, key, direction), (key, direction), link, defaults),
                         "caption": f"{definition.label}: the {len(members)} services of {peers.within}" + (f", ranked within {within} for {cohort.period}" if ranked else ""),
                         "numeric": [c.numeric for c in columns],
                         "filters": [],
@@ -459,6 +491,7 @@ class Leagues:
                                   "groups_href": href(page_path, GROUPS_PATH if peers.kind == "group" else CATEGORIES_PATH), "size": len(members),
                                   "kind": kind, "within": within, "index_words": "all peer groups" if peers.kind == "group" else "all categories"},
                     }
+                    _defer_table(page, inputs, rows, columns, (key, direction), link, defaults)
                     pages.append(page)
         return pages
 

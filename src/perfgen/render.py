@@ -226,9 +226,11 @@ class Page:
     section: str = ""  # which nav item is current
     sections: list[plugins.PageSection] = field(default_factory=list)  # from the render_page_sections hook
     # The costly part of the context, made only if the page is rendered (not taken from the
-    # previous build), and the digest of everything it is made from (``ServiceInputs``).
+    # previous build), and what stands for everything it is made from in the page's key (a
+    # service page's ``ServiceInputs`` digest; a league page's league digest, with how its rows
+    # are chosen and ordered: ``league._defer_table``).
     deferred: Callable[[], dict[str, Any]] | None = None
-    inputs: str | None = None
+    inputs: Any = None
 
     @property
     def root(self) -> str:
