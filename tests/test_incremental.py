@@ -218,6 +218,49 @@ def test_a_page_whose_ranks_another_service_moves_is_rendered_again(tmp_path):
     assert [after[name] for name in leagues] == [fresh[name] for name in leagues]
 
 
+def test_a_rebuild_makes_chart_requests_only_for_the_services_whose_rows_changed(tmp_path, monkeypatch):
+    """The last build's record of each service's charts (AddressMemo) stands in for the
+    requests of the services whose rows are as they were; the site is as a fresh build's."""
+    from perfgen import charts, render
+
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    site = tmp_path / "site"
+    build(project(root, site, tmp_path / "cache"), workers=1)
+    assert (tmp_path / "cache" / charts.AddressMemo.FILE).exists()
+    shutil.copytree(site, tmp_path / "published")
+    asked: list[object] = []
+    chart_requests = render.chart_requests
+    monkeypatch.setattr(render, "chart_requests", lambda model, only=None: asked.append(only) or chart_requests(model, only))
+    _change_carers_allowance(root)
+    build(project(root, site, tmp_path / "cache"), workers=1)
+    assert asked == [{"claim-carers-allowance"}]
+    build(replace(project(root, tmp_path / "fresh", None), previous=tmp_path / "published"), workers=1)
+    assert tree_hashes(site) == tree_hashes(tmp_path / "fresh") | {"_build/manifest.json": tree_hashes(site)["_build/manifest.json"]}
+
+
+def test_charts_the_record_names_but_the_cache_lost_are_drawn_again(tmp_path):
+    """The record of charts kept, their drawings gone (charts.sqlite deleted) or the record
+    damaged: the charts are drawn from their requests, and the site is as before."""
+    from perfgen import charts
+
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    build(project(root, site, cache), workers=1)
+    shutil.copytree(site, tmp_path / "published")
+    (cache / charts.ChartStore.FILE).unlink()
+    _change_carers_allowance(root)
+    build(project(root, site, cache), workers=1)
+    build(replace(project(root, tmp_path / "fresh", None), previous=tmp_path / "published"), workers=1)
+    published = {name: digest for name, digest in tree_hashes(site).items() if name != "_build/manifest.json"}
+    assert published == {name: digest for name, digest in tree_hashes(tmp_path / "fresh").items() if name != "_build/manifest.json"}
+    (cache / charts.AddressMemo.FILE).write_text("{not json", encoding="utf-8")
+    _change_carers_allowance(root)
+    build(project(root, site, cache), workers=1)
+    assert (cache / charts.AddressMemo.FILE).read_text(encoding="utf-8").startswith('{"')  # written anew
+
+
 def test_a_changed_template_renders_every_page_that_uses_it_again(tmp_path):
     root = tmp_path / "project"
     shutil.copytree(EXAMPLE, root)

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cache, lru_cache
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from perfgen import chartlabels
+from perfgen.files import write_whole
 from perfgen.processes import lower_priority
 
 
@@ -1051,18 +1052,31 @@ class ChartJob:
     :class:`ChartStore` (a temporary one without a cache). Call :meth:`close` when done (or on an error) so that no
     worker outlives the build."""
 
-    def __init__(self, requests: Iterable[ChartRequest], workers: int | ChartWorkers | None = None, cache_dir: Path | None = None):
+    def __init__(self, requests: Iterable[ChartRequest], workers: int | ChartWorkers | None = None, cache_dir: Path | None = None,
+                 known: dict[str, str] | None = None, request_for: Callable[[set[str]], list[ChartRequest]] | None = None):
+        """``known``: charts whose requests were not made, by key, with their content address
+        (a rebuild's services whose charts are as the last build's: :class:`AddressMemo`);
+        ``request_for`` makes the requests of the services with these slugs, for a known chart
+        that is not in the cache (the cache deleted meanwhile) or leaves it during the build."""
         self.requests: list[ChartRequest] | None = list(requests)  # None once they wait in a file (see below)
-        self.keys = [request.key for request in self.requests]
         self._svgs: dict[str, str] = {}  # drawn in this process
         self._cache_dir = cache_dir
         self._store = _cache_store(cache_dir)
         self._addresses: dict[str, str] = {}
         self._scratch: Path | None = None  # the workers' job file, and their charts without a cache
+        self.request_for = request_for  # None once no page will ask for a chart
         missing: list[ChartRequest] = []
         # A cached chart is read when a page asks for it: a rebuild takes most of its pages from
         # the previous build.
         kept = self._store.addresses() if self._store is not None else set()
+        known = dict(known or {}) if self._store is not None and request_for is not None else {}
+        absent = {key.rsplit("/", 1)[0] for key, address in known.items() if address not in kept}
+        if absent:  # known charts the cache no longer holds: drawn again from their requests
+            assert request_for is not None
+            self.requests += request_for(absent)
+            known = {key: address for key, address in known.items() if key.rsplit("/", 1)[0] not in absent}
+        self._addresses.update(known)
+        self.keys = [request.key for request in self.requests] + list(known)
         for request in self.requests:
             if self._store is None:
                 missing.append(request)
@@ -1135,7 +1149,11 @@ class ChartJob:
         svg = self._store.get(self._addresses[key])
         if svg is None:  # removed from the cache during the build (by another build): draw the chart here
             started = time.monotonic()
-            self._svgs.update(_render_batch([next(r for r in self._all_requests() if r.key == key)]))
+            request = next((r for r in self._all_requests() if r.key == key), None)
+            if request is None:  # a known chart: its request made now
+                assert self.request_for is not None
+                request = next(r for r in self.request_for({key.rsplit("/", 1)[0]}) if r.key == key)
+            self._svgs.update(_render_batch([request]))
             self.waited += time.monotonic() - started
             return self._svgs[key]
         return svg
@@ -1174,6 +1192,13 @@ class ChartJob:
                 self._collected.add(report[1])
         self.waited += time.monotonic() - started
 
+    def addresses_by_service(self) -> dict[str, list[tuple[str, str]]]:
+        """Each service's charts (key and content address), for :class:`AddressMemo`."""
+        by_service: dict[str, list[tuple[str, str]]] = {}
+        for key in self.keys:
+            by_service.setdefault(key.rsplit("/", 1)[0], []).append((key, self.address(key)))
+        return by_service
+
     def forget_others(self) -> None:
         """Remove from the cache the charts this job did not ask for (a changed chart's earlier
         drawing, charts of services no longer on the site), so that the cache holds one site's
@@ -1197,6 +1222,42 @@ class ChartJob:
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+
+
+class AddressMemo:
+    """Each service's charts (key and content address) by the digest of what its chart
+    requests are made from (``render.ServiceInputs.charts_digest``), as the last build made
+    them: a rebuild makes the requests only of the services whose digest is new (making every
+    service's, a second of a 1,000-service rebuild, only to find most charts cached).
+    ``chart-addresses.json`` in the cache folder; a memo that cannot be read is none (it costs
+    time, never output), and each build keeps only its own services' entries."""
+
+    FILE = "chart-addresses.json"
+
+    def __init__(self, cache_dir: Path | None):
+        self.path = cache_dir / self.FILE if cache_dir is not None else None
+        self._entries: dict[str, list[list[str]]] = {}
+        if self.path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                entries = json.loads(self.path.read_text(encoding="utf-8"))
+                if isinstance(entries, dict):
+                    self._entries = entries
+
+    def get(self, digest: str | None) -> list[tuple[str, str]] | None:
+        """The charts of a service whose requests are made from ``digest``; None if not seen."""
+        entry = self._entries.get(digest) if digest is not None else None
+        if not isinstance(entry, list) or not all(isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair) for pair in entry):
+            return None
+        return [(key, address) for key, address in entry]
+
+    def save(self, entries: dict[str, list[tuple[str, str]]]) -> None:
+        """Keep these entries (this build's services) instead of the last build's."""
+        if self.path is None:
+            return
+        text = json.dumps({digest: [list(pair) for pair in pairs] for digest, pairs in sorted(entries.items())}, separators=(",", ":"))
+        if entries == {digest: [tuple(pair) for pair in pairs] for digest, pairs in self._entries.items()}:
+            return  # as it was: not written again
+        write_whole(self.path, [text.encode("utf-8")])
 
 
 class ChartSvg:

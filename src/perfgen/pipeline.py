@@ -5,6 +5,7 @@ Everything is gathered and checked before anything is written; see ARCHITECTURE.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import itertools
@@ -131,15 +132,23 @@ def _build(project: Project, strict: bool, progress: Progress, warnings: Warning
                     changelog_names = writer.add_all(changelog_stage.files(history) + [(changelog_stage.FIGURES_FILE, changelog_stage.figures_json(digests, code))])
                 with progress.step("Preparing pages", "model"):
                     model = render_stage.SiteModel(config, results)
-                    requests = render_stage.chart_requests(model)
+                    page_inputs = render_stage.ServiceInputs(model, channels)
+                    # A service whose charts are made from what the last build's were: its
+                    # charts' addresses taken from that build's record, its requests not made.
+                    memo = charts_stage.AddressMemo(project.cache)
+                    chart_digests = {service.slug: page_inputs.charts_digest(service.slug, code) for service in config.services}
+                    known = {slug: charts for slug, digest in chart_digests.items() if (charts := memo.get(digest)) is not None}
+                    requests = render_stage.chart_requests(model, only=None if not known else {slug for slug in chart_digests if slug not in known})
                 # The charts are drawn by worker processes while this process lays out the pages;
                 # a page is rendered once its own charts are drawn.
-                drawing = charts_stage.ChartJob(requests, workers=chart_workers or 1, cache_dir=project.cache)
-                del requests  # the job's: it lets them go once the workers have them
+                drawing = charts_stage.ChartJob(requests, workers=chart_workers or 1, cache_dir=project.cache,
+                                                known={key: address for charts in known.values() for key, address in charts},
+                                                request_for=functools.partial(render_stage.chart_requests, model))
+                del requests, known  # the job's: it lets them go once the workers have them
                 _freeze_survivors()
                 with progress.step("Laying out pages", "pages"):
-                    pages = render_stage.build_pages(model, drawing.slots(), channels)
-                    del channels
+                    pages = render_stage.build_pages(model, drawing.slots(), channels, page_inputs)
+                    del channels, page_inputs
                     changelog_stage.add_pages(pages, history, config, results.definitions)
                     render_stage.add_page_sections(pages, model)  # plugins' and built-in sections, on every page
                     page_paths = [page.path for page in pages]
@@ -164,9 +173,12 @@ def _build(project: Project, strict: bool, progress: Progress, warnings: Warning
                 with progress.counter("Drawing charts", len(drawing.keys), "charts") as tick:
                     drawing.finish(progress=tick)  # any chart left (every one is cached by now)
                 drawing.forget_others()  # the cache keeps this build's charts only
+                charts_of = drawing.addresses_by_service()
+                memo.save({digest: charts_of.get(slug, []) for slug, digest in chart_digests.items() if digest is not None})
                 # Time spent waiting for charts is reported as the charts stage, not as rendering.
                 progress.timings["render"] -= waited_while_rendering
                 progress.timings["charts"] = drawing.waited
+                drawing.request_for = None  # no page asks for a chart now: the model can go
                 del model, pages
                 with progress.step("Publishing", "write"):
                     data_names = open_data.join()

@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import pickle
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -541,6 +541,19 @@ class ServiceInputs:
                 digest.update(f"{name}|{columns}|{len(positions)}|".encode())
                 digest.update(hashes[positions].tobytes())
 
+    def charts_digest(self, service: str, code: str) -> str | None:
+        """What the service's chart requests (:func:`chart_requests`) are made from, hashed with
+        perfgen's code (``code``): its rows and what every page shares. A rebuild takes the
+        charts of a service whose digest it has seen from the last build's record
+        (:class:`perfgen.charts.AddressMemo`) instead of making its requests again."""
+        if self._shared is None:
+            return None
+        digest = hashlib.sha256(f"charts|{code}|{service}|".encode())
+        digest.update(self._shared)
+        rows = self._rows.get(service)
+        digest.update(rows.digest() if rows is not None else b"no rows")
+        return digest.hexdigest()
+
     def of(self, service: str, path: str, charts: list[Any], more: Any = None) -> str | None:
         """The digest for one service's page at ``path`` with these charts (each pickled as its
         content address) and ``more`` (what else its deferred part reads: its comparisons with
@@ -647,10 +660,13 @@ def _chart_label(definition: KpiDefinition, service: Service, target: str | None
     return label + (f", with {' and '.join(extras)}" if extras else "")
 
 
-def chart_requests(model: SiteModel) -> list[ChartRequest]:
+def chart_requests(model: SiteModel, only: Container[str] | None = None) -> list[ChartRequest]:
+    """Every service's charts (``only``: those of the services with these slugs)."""
     requests = []
     iso: dict[date, str] = {}  # each distinct date written once (a site has a few hundred, and 270,000 points at 1,000 services)
     for service in model.config.services:
+        if only is not None and service.slug not in only:
+            continue
         for kpi in CHARTED_KPIS:
             method = model.method_for(service) if kpi == "user_satisfaction" else ""
             # The series' columns only: a page made later makes the series' rows (dicts) if it is rendered.
@@ -834,9 +850,10 @@ def _chart_marks_summary(definition: KpiDefinition, service: Service, series: li
     return text
 
 
-def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFrame) -> list[Page]:
+def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFrame, page_inputs: ServiceInputs | None = None) -> list[Page]:
     """Every page with its context. ``charts`` maps each chart's key to its SVG, or to a
-    :class:`perfgen.charts.ChartSvg` still being drawn (read only when the page is rendered)."""
+    :class:`perfgen.charts.ChartSvg` still being drawn (read only when the page is rendered).
+    ``page_inputs``: the service pages' digests, if the build made them already."""
     from perfgen import compare  # league builds on this module's Page
     from perfgen import league as league_stage
     config = model.config
@@ -849,7 +866,7 @@ def build_pages(model: SiteModel, charts: Mapping[str, Any], channels: pd.DataFr
     # service loop is quadratic); a page makes dicts of its own rows only if it is rendered.
     channel_rows = channels.groupby("service", sort=False, observed=True).indices if not channels.empty else {}
     channel_table = _Columns(channels)
-    page_inputs = ServiceInputs(model, channels)
+    page_inputs = page_inputs or ServiceInputs(model, channels)
     parts_index = parts_stage.PartsIndex(model.results.part_values)
     quality_by_service: dict[str, list[dict[str, Any]]] = {}
     for finding in model.results.quality.to_dict("records"):
