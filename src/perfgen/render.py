@@ -511,12 +511,13 @@ class SiteModel:
 
 
 class ServiceInputs:
-    """Everything the costly part of a service page (``service_figures`` in :func:`build_pages`:
-    its charts' figures and tables, tiles, latest figures, channels and parts) is made from,
-    hashed per service: the service's period, headline, part and channel rows (each row hashed
-    by pandas from its values) and what every page shares (the config, the KPI definitions, the
-    latest period, the build date). With the rest of the page's context it makes the page's key
-    (:meth:`PageReuse.key`), so that a rebuild lays out those parts only for the pages it renders."""
+    """Everything the deferred part of a service page (``service_details`` in :func:`build_pages`:
+    its summary, ranks and standings, its charts' figures and tables, tiles, latest figures,
+    channels and parts) is made from, hashed per service: the service's period, headline, part
+    and channel rows (each row hashed by pandas from its values), what every page shares (the
+    config, the KPI definitions, the latest period, the build date), and (:meth:`of`) its charts
+    and what it reads of other services. With the rest of the page's context it makes the page's
+    key (:meth:`PageReuse.key`), so that a rebuild lays out only the pages it renders."""
 
     def __init__(self, model: SiteModel, channels: pd.DataFrame):
         results = model.results
