@@ -104,6 +104,32 @@ def test_cached_charts_are_read_when_a_page_asks_and_drawn_again_if_the_cache_we
     job.close()
 
 
+def test_known_charts_are_read_from_the_cache_and_drawn_from_requests_made_when_it_lost_them(tmp_path):
+    """A rebuild hands the job the charts of unchanged services as known (key and address,
+    no request): read from the cache; one the cache lost before the job (or during it) is drawn
+    from its service's requests, made then by ``request_for``."""
+    requests = [_request(f"{service}/transactions", "count", ("Transactions",), 400.0 + n) for n, service in enumerate("abc")]
+    drawn = charts.render_charts(requests, workers=1, cache_dir=tmp_path)
+    known = {request.key: charts._cache_key(request) for request in requests}
+    asked: list[set[str]] = []
+
+    def request_for(services: set[str]) -> list[charts.ChartRequest]:
+        asked.append(services)
+        return [request for request in requests if request.key.split("/")[0] in services]
+
+    _forget(tmp_path, requests[0])  # lost before the job: its request made at once, drawn by the job
+    job = charts.ChartJob([], workers=1, cache_dir=tmp_path, known=known, request_for=request_for)
+    try:
+        assert asked == [{"a"}] and sorted(job.keys) == sorted(known)
+        assert job.svg("b/transactions") == drawn["b/transactions"]  # from the cache
+        _forget(tmp_path, requests[2])  # lost during the job: drawn here from a request made now
+        assert job.svg("c/transactions") == drawn["c/transactions"] and asked == [{"a"}, {"c"}]
+        assert job.wait() == drawn
+        assert job.addresses_by_service() == {request.key.split("/")[0]: [(request.key, known[request.key])] for request in requests}
+    finally:
+        job.close()
+
+
 def test_requests_handed_to_workers_wait_in_a_file_until_a_chart_must_be_drawn_here(tmp_path):
     """Once the workers have their batches the job holds the charts' keys, not their requests
     (memory while pages are laid out); a cached chart deleted meanwhile is drawn from the
