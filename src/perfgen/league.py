@@ -369,6 +369,8 @@ class Leagues:
         pages = []
         all_rows = partial(self._rows, kpi, partial(self._kpi_rows, kpi))  # made once, ordered per page
         inputs = self._inputs([self.comparison.standing(s.slug, kpi) for s in self.services])
+        filterable = self._filterable()
+        by_name = sorted(self.config.departments, key=lambda d: d.name)
         for key in keys:
             for direction in DIRECTIONS:
                 is_default = key == "value" and direction == best
@@ -391,7 +393,7 @@ class Leagues:
                     "best_first_href": None if is_default else href(page_path, league_path(kpi)),
                     "caption": f"{definition.label}: all {len(self.services)} services" + (f", ranked for {cohort.period}" if cohort.ranked else ""),
                     "numeric": [c.numeric for c in columns],
-                    "filters": [{"text": d.name, "href": href(page_path, f"{league_path(kpi)}departments/{d.slug}/")} for d in sorted(self.config.departments, key=lambda d: d.name)] if self._filterable() else [],
+                    "filters": [{"text": d.name, "href": href(page_path, f"{league_path(kpi)}departments/{d.slug}/")} for d in by_name] if filterable else [],
                     "department": None,
                     "group_filters": [{"text": g.name, "href": href(page_path, group_league_path(g.slug, kpi))} for g in self.peer_groups()],
                     "groups_href": href(page_path, GROUPS_PATH) if self.peer_groups() else None,
@@ -401,7 +403,7 @@ class Leagues:
                 }
                 _defer_table(page, inputs, all_rows, columns, (key, direction), link, defaults)
                 pages.append(page)
-        for department in self.config.departments if self._filterable() else []:
+        for department in self.config.departments if filterable else []:
             page_path = f"{league_path(kpi)}departments/{department.slug}/index.html"
             mine = [s for s in self.services if s.department == department.slug]
             heading = f"{definition.label} league table: {department.name}"
