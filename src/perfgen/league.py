@@ -213,6 +213,7 @@ def _table_html(page_path: str, columns: list[Column], rows: list[Row], current:
         if not row.html:
             row.html = '<tr class="govuk-table__row">' + "".join(row.cells[c.cell_key] for c in columns) + "</tr>"
             row.digest = hashlib.blake2b(row.html.encode("utf-8"), digest_size=16).digest()
+            row.cells = {}  # in its html now (a league's rows are kept for all its pages: memory)
     # The body is joined only when the page is rendered: held for every league page from laying
     # out to rendering, the bodies were most of that stage's memory (0.9 GB at 10,000 services).
     # The page's key holds its rows' digests in order and its depth instead: a row is hashed once
