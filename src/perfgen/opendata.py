@@ -557,9 +557,7 @@ def values_parquet(values: pd.DataFrame, encoded: EncodedValues | None = None, s
     db = duckdb.connect()
     db.execute("SET enable_progress_bar = false")  # no bar on standard output (see load.py)
     try:
-        # Two threads: the same bytes as one (DuckDB writes the rows in order, in row groups of
-        # ROW_GROUP_SIZE), in two thirds of the time when a core is free.
-        db.execute("SET threads = 2")
+        db.execute("SET threads = 1")
         with tempfile.TemporaryDirectory(prefix="perfgen-parquet-") as folder:
             target = Path(folder) / "kpis.parquet"
             starts = range(0, max(len(encoded), 1), slice_rows)
@@ -885,6 +883,7 @@ def open_data_files(config: Config, results: KpiResults, cache: Path | None = No
     encoded = EncodedValues(values, cache, results.value_hashes())
     yield SITE_DOWNLOADS["csv"], encoded.csv()
     yield SITE_DOWNLOADS["json"], _json_parts(_values_document({"type": "site", "name": config.site.title, "page": ""}, config, encoded.json_rows()))
+    yield SITE_DOWNLOADS["parquet"], values_parquet(values, encoded)
     yield SITE_DOWNLOADS["kpi_definitions"], csv_text(DEFINITION_COLUMNS, ([getattr(d, c) for c in DEFINITION_COLUMNS] for d in results.definitions), booleans=("mandatory",))
     yield SITE_DOWNLOADS["datapackage"], _json(datapackage(config))
     yield SITE_DOWNLOADS["table_schema"], _json(table_schema())
@@ -916,8 +915,6 @@ def open_data_files(config: Config, results: KpiResults, cache: Path | None = No
                  for part in service.parts]
         yield paths["json"], _json(_values_document({"type": "service", "slug": service.slug, "name": service.name, "department": service.department, "page": paths["page"]},
                                                     config, encoded.json_rows(rows), parts, service), compact=True)
-    # Last: on a rebuild the pages are done by now and the Parquet file is written on both cores.
-    yield SITE_DOWNLOADS["parquet"], values_parquet(values, encoded)
 
 
 @hookimpl
