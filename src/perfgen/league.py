@@ -230,13 +230,12 @@ def _body(rows: list[str], root: str) -> str:
 def _defer_table(page: Page, inputs: str | None, rows: Callable[[], list[Row]], columns: list[Column], current: tuple[str, str] | None,
                  link: Callable[[str, str], str] | None, defaults: dict[str, str], department: str | None = None,
                  order: tuple[str, str] | None = None) -> None:
-    """The page's table made only if it is rendered: its league's rows (``rows``, made once for
-    all its pages), those of one ``department`` if given, in the page's ``order`` (default: the
+    """The page's table made only if it is rendered: its rows (``rows``: its league's, made once
+    for all its pages, or one ``department``'s of them) in the page's ``order`` (default: the
     column it is sorted by). Keyed by the league's ``inputs`` and what picks and orders them."""
     def table() -> dict[str, Any]:
-        chosen = rows() if department is None else [row for row in rows() if row.service.department == department]
         key, direction = order or current or ("value", "ascending")
-        return {"table": _table_html(page.path, columns, _sorted_rows(chosen, key, direction), current, link, defaults)}
+        return {"table": _table_html(page.path, columns, _sorted_rows(rows(), key, direction), current, link, defaults)}
 
     page.deferred = table
     page.inputs = (inputs, department, order or current) if inputs is not None else None
@@ -266,14 +265,26 @@ class Leagues:
         # category's) are made only when a page showing them is rendered, once for all their
         # sort orders (``_rows``); each page's key holds what they are made from instead
         # (``_inputs``): a rebuild renders only the leagues a change reaches.
-        self._made: dict[Any, list[Row]] = {}
+        self._made: dict[Any, Any] = {}  # a league's rows, or a KPI league's rows by department
         self._shared = _key_bytes((self.config, model.results.definitions))
 
-    def _rows(self, name: Any, make: Callable[[], list[Row]]) -> list[Row]:
+    def _rows(self, name: Any, make: Callable[[], Any]) -> Any:
         """A league's rows, made by ``make`` the first time a page of it is rendered."""
         if name not in self._made:
             self._made[name] = make()
         return self._made[name]
+
+    def _department_rows(self, kpi: str, department: str) -> list[Row]:
+        """One department's rows of a KPI's league, in the league's order (the league's rows
+        grouped once: each department's page picking its own from every row grew with
+        departments times services)."""
+        def grouped() -> dict[str, list[Row]]:
+            by_department: dict[str, list[Row]] = {}
+            for row in self._rows(kpi, partial(self._kpi_rows, kpi)):
+                by_department.setdefault(row.service.department, []).append(row)
+            return by_department
+
+        return self._rows(("departments", kpi), grouped).get(department, [])
 
     def _inputs(self, standings: list[dict[str, Any]]) -> str | None:
         """What a league's rows are made from, hashed: its services' standings (as
@@ -406,7 +417,7 @@ class Leagues:
                 pages.append(page)
         for department in self.config.departments if filterable else []:
             page_path = f"{league_path(kpi)}departments/{department.slug}/index.html"
-            mine = [s for s in self.services if s.department == department.slug]
+            mine = self._services_of.get(department.slug, [])
             heading = f"{definition.label} league table: {department.name}"
             page = Page(page_path, "league_kpi.html", heading, section="league",
                         breadcrumbs=[{"text": "Home", "href": href(page_path, "")}, {"text": "League table", "href": href(page_path, "league/")},
@@ -426,7 +437,8 @@ class Leagues:
                 "categories_href": None,
                 "group": None,
             }
-            _defer_table(page, inputs, all_rows, columns, None, None, defaults, department=department.slug, order=("value", best))
+            _defer_table(page, inputs, partial(self._department_rows, kpi, department.slug), columns, None, None, defaults,
+                         department=department.slug, order=("value", best))
             pages.append(page)
         return pages
 
