@@ -1070,11 +1070,11 @@ class ChartJob:
         # the previous build.
         kept = self._store.addresses() if self._store is not None else set()
         known = dict(known or {}) if self._store is not None and request_for is not None else {}
-        absent = {key.rsplit("/", 1)[0] for key, address in known.items() if address not in kept}
+        absent = {_service_of(key) for key, address in known.items() if address not in kept}
         if absent:  # known charts the cache no longer holds: drawn again from their requests
             assert request_for is not None
             self.requests += request_for(absent)
-            known = {key: address for key, address in known.items() if key.rsplit("/", 1)[0] not in absent}
+            known = {key: address for key, address in known.items() if _service_of(key) not in absent}
         self._addresses.update(known)
         self.keys = [request.key for request in self.requests] + list(known)
         for request in self.requests:
@@ -1152,7 +1152,7 @@ class ChartJob:
             request = next((r for r in self._all_requests() if r.key == key), None)
             if request is None:  # a known chart: its request made now
                 assert self.request_for is not None
-                request = next(r for r in self.request_for({key.rsplit("/", 1)[0]}) if r.key == key)
+                request = next(r for r in self.request_for({_service_of(key)}) if r.key == key)
             self._svgs.update(_render_batch([request]))
             self.waited += time.monotonic() - started
             return self._svgs[key]
@@ -1196,7 +1196,7 @@ class ChartJob:
         """Each service's charts (key and content address), for :class:`AddressMemo`."""
         by_service: dict[str, list[tuple[str, str]]] = {}
         for key in self.keys:
-            by_service.setdefault(key.rsplit("/", 1)[0], []).append((key, self.address(key)))
+            by_service.setdefault(_service_of(key), []).append((key, self.address(key)))
         return by_service
 
     def forget_others(self) -> None:
@@ -1222,6 +1222,11 @@ class ChartJob:
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+
+
+def _service_of(key: str) -> str:
+    """The service a chart's key names ("<service>/<kpi>")."""
+    return key.rsplit("/", 1)[0]
 
 
 class AddressMemo:
@@ -1254,9 +1259,9 @@ class AddressMemo:
         """Keep these entries (this build's services) instead of the last build's."""
         if self.path is None:
             return
-        text = json.dumps({digest: [list(pair) for pair in pairs] for digest, pairs in sorted(entries.items())}, separators=(",", ":"))
         if entries == {digest: [tuple(pair) for pair in pairs] for digest, pairs in self._entries.items()}:
             return  # as it was: not written again
+        text = json.dumps({digest: [list(pair) for pair in pairs] for digest, pairs in sorted(entries.items())}, separators=(",", ":"))
         write_whole(self.path, [text.encode("utf-8")])
 
 

@@ -37,7 +37,7 @@ from perfgen.compare import (
     rank_change_words,
 )
 from perfgen.config import PeerGroup, Service, slugify
-from perfgen.render import LEAGUE_KPIS, Page, SiteModel, _key_bytes, href
+from perfgen.render import LEAGUE_KPIS, Page, SiteModel, href, key_bytes
 
 DIRECTIONS = ("ascending", "descending")
 OVERVIEW_DEFAULT = ("service", "ascending")
@@ -266,7 +266,7 @@ class Leagues:
         # sort orders (``_rows``); each page's key holds what they are made from instead
         # (``_inputs``): a rebuild renders only the leagues a change reaches.
         self._made: dict[Any, Any] = {}  # a league's rows, or a KPI league's rows by department
-        self._shared = _key_bytes((self.config, model.results.definitions))
+        self._shared = key_bytes((self.config, model.results.definitions))
 
     def _rows(self, name: Any, make: Callable[[], Any]) -> Any:
         """A league's rows, made by ``make`` the first time a page of it is rendered."""
@@ -289,7 +289,7 @@ class Leagues:
     def _inputs(self, standings: list[dict[str, Any]]) -> str | None:
         """What a league's rows are made from, hashed: its services' standings (as
         ``_kpi_rows`` reads them) with the config and the KPI definitions."""
-        standing_bytes = _key_bytes(standings)
+        standing_bytes = key_bytes(standings)
         if self._shared is None or standing_bytes is None:
             return None
         return hashlib.sha256(self._shared + standing_bytes).hexdigest()

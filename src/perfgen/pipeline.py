@@ -138,7 +138,7 @@ def _build(project: Project, strict: bool, progress: Progress, warnings: Warning
                     memo = charts_stage.AddressMemo(project.cache)
                     chart_digests = {service.slug: page_inputs.charts_digest(service.slug, code) for service in config.services}
                     known = {slug: charts for slug, digest in chart_digests.items() if (charts := memo.get(digest)) is not None}
-                    requests = render_stage.chart_requests(model, only=None if not known else {slug for slug in chart_digests if slug not in known})
+                    requests = render_stage.chart_requests(model, only={slug for slug in chart_digests if slug not in known})
                 # The charts are drawn by worker processes while this process lays out the pages;
                 # a page is rendered once its own charts are drawn.
                 drawing = charts_stage.ChartJob(requests, workers=chart_workers or 1, cache_dir=project.cache,

@@ -521,7 +521,7 @@ class ServiceInputs:
 
     def __init__(self, model: SiteModel, channels: pd.DataFrame):
         results = model.results
-        shared = _key_bytes((model.config, results.definitions, results.latest_end, results.as_of, results.as_of_given))
+        shared = key_bytes((model.config, results.definitions, results.latest_end, results.as_of, results.as_of_given))
         self._shared = hashlib.sha256(shared).digest() if shared is not None else None
         self._rows: dict[str, Any] = {}  # service -> running SHA-256 of its rows
         # (name, frame, the rows of it hashed: all if None); the values' rows are hashed once
@@ -547,20 +547,18 @@ class ServiceInputs:
         perfgen's code (``code``): its rows and what every page shares. A rebuild takes the
         charts of a service whose digest it has seen from the last build's record
         (:class:`perfgen.charts.AddressMemo`) instead of making its requests again."""
-        if self._shared is None:
-            return None
-        digest = hashlib.sha256(f"charts|{code}|{service}|".encode())
-        digest.update(self._shared)
-        rows = self._rows.get(service)
-        digest.update(rows.digest() if rows is not None else b"no rows")
-        return digest.hexdigest()
+        return self._digest(service, f"charts|{code}|{service}|".encode())
 
     def of(self, service: str, path: str, charts: list[Any], more: Any = None) -> str | None:
         """The digest for one service's page at ``path`` with these charts (each pickled as its
         content address) and ``more`` (what else its deferred part reads: its comparisons with
         other services, findings and freshness); None if something cannot be hashed (the page
         is then always rendered)."""
-        own = _key_bytes((service, path, charts, more))
+        return self._digest(service, key_bytes((service, path, charts, more)))
+
+    def _digest(self, service: str, own: bytes | None) -> str | None:
+        """``own`` hashed with what every page shares and the service's rows; None if either
+        could not be pickled."""
         if self._shared is None or own is None:
             return None
         digest = hashlib.sha256(self._shared)
@@ -1156,7 +1154,7 @@ class _KeyPickler(pickle.Pickler):
         return NotImplemented
 
 
-def _key_bytes(value: Any) -> bytes | None:
+def key_bytes(value: Any) -> bytes | None:
     """``value`` pickled for a key: without back-references (so that which objects happen to be
     shared cannot change it), config objects as their field values; None if it cannot be."""
     buffer = io.BytesIO()
@@ -1201,7 +1199,7 @@ class PageReuse:
         is made from (``page.inputs``) instead."""
         if page.deferred is not None and page.inputs is None:
             return None
-        data = _key_bytes((self.fingerprint, page.template, context, [(s.template, s.context, s) for s in page.sections], page.inputs))
+        data = key_bytes((self.fingerprint, page.template, context, [(s.template, s.context, s) for s in page.sections], page.inputs))
         return hashlib.sha256(data).hexdigest() if data is not None else None
 
     def previous(self, page: Page, key: str | None) -> bytes | None:
