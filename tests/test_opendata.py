@@ -305,7 +305,22 @@ def test_parquet_written_in_slices_is_the_same_file(tmp_path):
         opendata.values_parquet(values, encoded, slice_rows=rows - 1)
     path = tmp_path / "kpis.parquet"
     path.write_bytes(sliced)
-    assert duckdb.connect().execute(f"SELECT count(*) FROM '{path}'").fetchone()[0] == len(values)
+    db = duckdb.connect()
+    assert db.execute(f"SELECT count(*) FROM '{path}'").fetchone()[0] == len(values)
+    # Text columns go to DuckDB as ENUMs and are written as they are: read back as text, the
+    # same texts as the CSV's, row for row.
+    kinds = dict(db.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM '{path}')").fetchall())
+    assert all(kinds[column] == "VARCHAR" for column in ("service", "department", "period", "kpi", "status", "note"))
+    texts = db.execute(f"SELECT service, period, kpi, status FROM '{path}'").fetchall()
+    csv_rows = list(csv.DictReader(io.StringIO(str(encoded.csv()))))
+    assert texts == [(row["service"] or None, row["period"] or None, row["kpi"] or None, row["status"] or None) for row in csv_rows]
+    # A text column with no text at all (no categories) is still text, and slices still agree.
+    blank = values.assign(note="")
+    blank_encoded = opendata.EncodedValues(blank)
+    whole = opendata.values_parquet(blank, blank_encoded, slice_rows=rows * (len(values) // rows + 1))
+    assert opendata.values_parquet(blank, blank_encoded, slice_rows=rows) == whole
+    path.write_bytes(whole)
+    assert db.execute(f"SELECT count(note), any_value(typeof(note)) FROM '{path}'").fetchone() == (0, "VARCHAR")
 
 
 def test_encoded_rows_kept_in_the_cache_give_the_same_files(tmp_path, monkeypatch):
