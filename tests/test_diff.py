@@ -229,11 +229,13 @@ def test_changelog_is_carried_forward_unchanged(sites, tmp_path):
 
 def test_only_the_changed_services_published_figures_are_read(sites, tmp_path, monkeypatch):
     """The published site records each service's figures hashed (_build/figures.json): a build
-    by the same code reads the published figures of the services whose figures changed only,
-    and finds the same corrections as a build comparing every published figure."""
+    reads the published figures of the services whose figures changed only, and finds the same
+    corrections as a build comparing every published figure. Other code (an upgrade of perfgen)
+    hashing the figures the same way is no different; hashed another way, every figure is
+    compared."""
     import json
 
-    from perfgen import changelog
+    from perfgen import changelog, pipeline
 
     before, after = sites
     read: list[str] = []
@@ -246,11 +248,20 @@ def test_only_the_changed_services_published_figures_are_read(sites, tmp_path, m
                    base_url="https://example.org/performance/")
     assert sorted(read) == ["_build/figures.json", "changelog/corrections.csv", "data/services/renew-driving-licence.csv"]
     assert (again / "changelog/corrections.csv").read_bytes() == (after / "changelog/corrections.csv").read_bytes()
-    # Published by other code (or before sites recorded their figures): every figure is compared.
+    # Built by other code (perfgen upgraded): its figures hashed the same way, only the changed
+    # service's figures are read.
+    recorded = json.loads((before / "_build/figures.json").read_text(encoding="utf-8"))
+    assert recorded["scheme"] == changelog.figures_scheme() and "code" not in recorded
+    monkeypatch.setattr(pipeline, "code_fingerprint", lambda project, package=None: "upgraded")
+    read.clear()
+    upgraded = _build(project, tmp_path / "upgraded", previous=before, today=__import__("datetime").date(2025, 1, 15),
+                      base_url="https://example.org/performance/")
+    assert sorted(read) == ["_build/figures.json", "changelog/corrections.csv", "data/services/renew-driving-licence.csv"]
+    assert (upgraded / "changelog/corrections.csv").read_bytes() == (after / "changelog/corrections.csv").read_bytes()
+    # Hashed another way (or before sites recorded how): every figure is compared.
     other = tmp_path / "other"
     shutil.copytree(before, other)
-    recorded = json.loads((other / "_build/figures.json").read_text(encoding="utf-8"))
-    (other / "_build/figures.json").write_text(json.dumps({**recorded, "code": "other"}), encoding="utf-8")
+    (other / "_build/figures.json").write_text(json.dumps({**recorded, "scheme": "figure digests 0"}), encoding="utf-8")
     read.clear()
     compared = _build(project, tmp_path / "compared", previous=other, today=__import__("datetime").date(2025, 1, 15),
                       base_url="https://example.org/performance/")

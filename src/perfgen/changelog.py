@@ -75,10 +75,22 @@ class Published:
     compared: set[str] | None = None  # the services in kpis; None: every service published
 
 
-#: Each service's figures, hashed (``figure_digests``), with the code that published them: the next
-#: build reads the published figures of only the services whose digest differs from its own.
+#: Each service's figures, hashed (``figure_digests``), with how they were hashed
+#: (``figures_scheme``): the next build reads the published figures of only the services whose
+#: digest differs from its own.
 FIGURES_FILE = "_build/figures.json"
 _COMPARED_COLUMNS = KEY + ["value", "status", "period_kind"]
+
+
+def figures_scheme() -> str:
+    """How ``figure_digests`` hashes a service's figures: the columns, the row hash
+    (``kpis.row_hashes``, pandas' hash of each column) and the libraries that compute it. Two
+    builds with the same scheme and the same digest for a service hold the same figures for it,
+    whatever else their code does: a perfgen upgrade compares only the services whose figures it
+    changes, as any build does. Published with another scheme (or none: a site from before it
+    was recorded), every figure is compared. The number goes up whenever ``figure_digests`` or
+    ``row_hashes`` hash differently."""
+    return f"figure digests 1: row hashes of {', '.join(_COMPARED_COLUMNS)}|pandas {pd.__version__}|numpy {np.__version__}"
 
 
 def figure_digests(values: pd.DataFrame, config: Config) -> dict[str, str]:
@@ -92,8 +104,8 @@ def figure_digests(values: pd.DataFrame, config: Config) -> dict[str, str]:
     return {s.slug: hashlib.sha256(hashes[by_service.get(s.slug, none)].tobytes()).hexdigest() for s in config.services}
 
 
-def figures_json(digests: dict[str, str], code: str) -> str:
-    return json.dumps({"code": code, "services": dict(sorted(digests.items()))}, indent=1) + "\n"
+def figures_json(digests: dict[str, str]) -> str:
+    return json.dumps({"scheme": figures_scheme(), "services": dict(sorted(digests.items()))}, indent=1) + "\n"
 
 
 _READ_HINT = "check the address and the network; the build stops rather than lose the history of corrections"
@@ -103,16 +115,17 @@ def _read(location: str | Path, relative: str) -> str | None:
     return read_site_file(location, relative, PreviousSiteError, hint=_READ_HINT)
 
 
-def read_published(location: str | Path | None, digests: dict[str, str] | None = None, code: str | None = None) -> Published | None:
+def read_published(location: str | Path | None, digests: dict[str, str] | None = None) -> Published | None:
     """The previously published site at a folder or web address; None when nothing is there.
 
-    With this build's ``digests`` (:func:`figure_digests`) and ``code`` fingerprint: if the site
-    was published by the same code and recorded its own digests, only the figures of services
-    whose digest differs are read (their ``data/services/<slug>.csv``), not the whole
-    ``data/kpis.csv``; a service whose figures are the very same has nothing to correct."""
+    With this build's ``digests`` (:func:`figure_digests`): if the site recorded its own,
+    hashed the same way (:func:`figures_scheme`), only the figures of services whose digest
+    differs are read (their ``data/services/<slug>.csv``), not the whole ``data/kpis.csv``
+    (3.3 GB in memory at 10,000 services); a service whose figures are the very same has
+    nothing to correct."""
     if location is None:
         return None
-    published = _changed_services(location, digests, code) if digests is not None and code is not None else None
+    published = _changed_services(location, digests) if digests is not None else None
     if published is None:
         with site_file(location, KPIS_FILE, PreviousSiteError, hint=_READ_HINT) as kpis:
             if kpis is None:
@@ -130,16 +143,16 @@ def read_published(location: str | Path | None, digests: dict[str, str] | None =
     return published
 
 
-def _changed_services(location: str | Path, digests: dict[str, str], code: str) -> Published | None:
+def _changed_services(location: str | Path, digests: dict[str, str]) -> Published | None:
     """The published figures of the services whose digest changed, or None when the site did
-    not record its digests with this code (or a service's file is missing): then every figure
-    is compared."""
+    not record its digests hashed as this build hashes them (or a service's file is missing):
+    then every figure is compared."""
     text = _read(location, FIGURES_FILE)
     try:
         recorded = json.loads(text) if text else None
     except ValueError:
         return None
-    if not isinstance(recorded, dict) or recorded.get("code") != code or not isinstance(recorded.get("services"), dict):
+    if not isinstance(recorded, dict) or recorded.get("scheme") != figures_scheme() or not isinstance(recorded.get("services"), dict):
         return None
     before = recorded["services"]
     changed = sorted(slug for slug, digest in before.items() if slug in digests and digests[slug] != digest)

@@ -126,10 +126,10 @@ def _build(project: Project, strict: bool, progress: Progress, warnings: Warning
             try:
                 with progress.step("Comparing with the published figures", "opendata"):
                     digests = changelog_stage.figure_digests(results.values, config)
-                    published = changelog_stage.read_published(project.previous if project.previous is not None else project.output, digests, code)
+                    published = changelog_stage.read_published(project.previous if project.previous is not None else project.output, digests)
                     history = changelog_stage.record(published, results.values, config, project.today)
                     del published  # the previous site's figures: compared, no longer needed
-                    changelog_names = writer.add_all(changelog_stage.files(history) + [(changelog_stage.FIGURES_FILE, changelog_stage.figures_json(digests, code))])
+                    changelog_names = writer.add_all(changelog_stage.files(history) + [(changelog_stage.FIGURES_FILE, changelog_stage.figures_json(digests))])
                 with progress.step("Preparing pages", "model"):
                     model = render_stage.SiteModel(config, results)
                     page_inputs = render_stage.ServiceInputs(model, channels)
