@@ -97,19 +97,29 @@ class Cohort:
         return period_words(self.previous_start, self.previous_end) if self.previous_start and self.previous_end else ""
 
 
-def _set_rank_changes(frame: pd.DataFrame, ranked: pd.DataFrame, previous: pd.DataFrame, better: str) -> None:
-    """Fill ``frame``'s rank_both, previous_rank, previous_of and rank_change for the rows of
-    ``ranked`` (same index) that were also ranked a year earlier (``previous``, by service).
-    Like with like: this year's rank among the same services as last year's, so services
-    joining or leaving the league move no one."""
+def _year_on_year(ranked: pd.DataFrame, earlier: pd.DataFrame, better: str, by: list[str]) -> pd.DataFrame:
+    """Rank changes, like with like, for the rows of ``ranked`` (service, value and the ``by``
+    columns, each ``by`` group a league) whose service was ranked a year earlier too
+    (``earlier``: service and value, the figures that qualified then): their ranks a year
+    earlier among the services of their league ranked in both periods (``previous_rank``, of
+    ``previous_of``), their ranks now among the same services (``rank_both``) and the change.
+    One row per such row of ``ranked`` (``row``: its index), so that services joining or
+    leaving a league move no one."""
+    previous = ranked[[*by, "service"]].merge(earlier[["service", "value"]], on="service")
     if previous.empty:
-        return
-    both = ranked[ranked["service"].isin(previous.index)]
-    rank_both, _, _ = _competition_ranks(both, better, ["kpi"])
-    frame.loc[both.index, "rank_both"] = rank_both
-    frame.loc[both.index, "previous_rank"] = both["service"].map(previous["rank"]).astype("Int64")
-    frame.loc[both.index, "previous_of"] = len(previous)
-    frame.loc[both.index, "rank_change"] = (frame.loc[both.index, "previous_rank"] - frame.loc[both.index, "rank_both"]).astype("Int64")
+        return pd.DataFrame(columns=["row", "previous_rank", "previous_of", "rank_both", "rank_change"])
+    previous["earlier_rank"], previous["earlier_of"], _ = _competition_ranks(previous, better, by)
+    both = ranked[[*by, "service", "value"]].reset_index(names="row").merge(previous[[*by, "service", "earlier_rank", "earlier_of"]], on=[*by, "service"])
+    rank_both, _, _ = _competition_ranks(both, better, by)
+    return pd.DataFrame({"row": both["row"].to_numpy(), "previous_rank": both["earlier_rank"].to_numpy(), "previous_of": both["earlier_of"].to_numpy(),
+                         "rank_both": rank_both.to_numpy(), "rank_change": (both["earlier_rank"] - rank_both).to_numpy()})
+
+
+def _set_year_on_year(frame: pd.DataFrame, changes: pd.DataFrame) -> None:
+    """Fill ``frame``'s previous_rank, previous_of, rank_both and rank_change from
+    :func:`_year_on_year` (its ``row`` column indexes ``frame``)."""
+    for column in ("previous_rank", "previous_of", "rank_both", "rank_change"):
+        frame.loc[changes["row"], column] = changes[column].to_numpy()
 
 
 def _competition_ranks(frame: pd.DataFrame, better: str, by: list[str]) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -245,9 +255,9 @@ class Comparison:
                 frame.loc[with_category.index, "peer_median"] = with_category.groupby("category")["value"].transform("median")
             previous_start, previous_end = year_earlier(start, end)
             self._previous[kpi] = self._previous_rows(values, volumes, kpi, previous_start, previous_end)
-            previous = self._previous_ranks(kpi, set(frame.loc[eligible, "service"]))
-            _set_rank_changes(frame, ranked, previous, definition.better)
-            cohorts[kpi] = Cohort(kpi, start, end, int(eligible.sum()), previous_start, previous_end, len(previous))
+            changes = _year_on_year(ranked, self._previous[kpi], definition.better, ["kpi"])
+            _set_year_on_year(frame, changes)
+            cohorts[kpi] = Cohort(kpi, start, end, int(eligible.sum()), previous_start, previous_end, len(changes))
         frame = frame[COLUMNS].sort_values(["kpi", "service"], kind="stable").reset_index(drop=True)
         return frame, cohorts
 
@@ -262,17 +272,6 @@ class Comparison:
         rows = rows[rows["volume"].notna() & (rows["volume"] >= self.min_transactions)].copy()
         rows["value"] = rows["value"].astype("float64")
         return rows
-
-    def _previous_ranks(self, kpi: str, ranked_now: set[str]) -> pd.DataFrame:
-        """Ranks a year earlier among the services ranked now too, under the same rules: a
-        change in rank then compares like with like, not positions in leagues of other sizes."""
-        rows = self._previous[kpi]
-        rows = rows[rows["service"].isin(ranked_now)].copy()
-        if rows.empty:
-            return rows
-        rank, _, _ = _competition_ranks(rows, self.definitions[kpi].better, ["kpi"])
-        rows["rank"] = rank
-        return rows.set_index("service")
 
     def _ranks_within(self, sets: list[tuple[str, set[str]]]) -> pd.DataFrame:
         """Ranks within each named set of services (a peer group of the config, or a category):
@@ -301,15 +300,7 @@ class Comparison:
             for column in ("previous_rank", "previous_of", "rank_both", "rank_change"):
                 part[column] = pd.array([pd.NA] * len(part), dtype="Int64")
             # A year earlier: each set's services ranked now that qualified then, ranked among themselves.
-            previous = ranked[["order", "service"]].merge(self._previous[kpi][["service", "value"]], on="service")
-            if not previous.empty:
-                previous["rank"], previous["of"], _ = _competition_ranks(previous, definition.better, ["order"])
-                both = ranked.reset_index(names="row").merge(previous[["order", "service", "rank", "of"]], on=["order", "service"])
-                rank_both, _, _ = _competition_ranks(both, definition.better, ["order"])
-                part.loc[both["row"], "rank_both"] = rank_both.to_numpy()
-                part.loc[both["row"], "previous_rank"] = both["rank"].to_numpy()
-                part.loc[both["row"], "previous_of"] = both["of"].to_numpy()
-                part.loc[both["row"], "rank_change"] = (both["rank"] - rank_both).to_numpy()
+            _set_year_on_year(part, _year_on_year(ranked, self._previous[kpi], definition.better, ["order"]))
             parts.append(part)
         if not parts:
             return pd.DataFrame(columns=GROUP_COLUMNS)
