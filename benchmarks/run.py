@@ -7,7 +7,9 @@ For each size: a cold build (empty chart cache, no previous site), a rebuild wit
 changed, and a rebuild after one service's data changed. Each build runs in a fresh process so
 peak memory (max RSS, including chart workers) is measured per build. Prints wall time per stage
 (config, load, kpis, model, charts, pages, render, opendata, write), the CPU time of the build and its
-chart workers (steadier than wall time on a shared machine) and the cores it kept busy on
+helpers (chart workers and the forked open-data process), together and apart (steadier than
+wall time on a shared machine; on two cores, a build whose CPU is twice its wall time waited
+for a core, not for a helper), the cores it kept busy on
 average (CPU over wall time: how well the build overlaps its processes), pages per second, files written and
 peak memory (the larger of the build process's and its largest child's, both shown), and the
 build process's own peak in each stage (Linux); after the cold build, the largest service page
@@ -38,21 +40,24 @@ from pathlib import Path
 from perfgen.pipeline import Project, build
 from perfgen.progress import Progress
 root = Path(sys.argv[1])
-def used():
-    return sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) for field in ("ru_utime", "ru_stime"))
-before = used()  # Python and perfgen imported: timed neither in wall nor in CPU time
+def used(who):
+    return sum(getattr(resource.getrusage(who), field) for field in ("ru_utime", "ru_stime"))
+before = used(resource.RUSAGE_SELF)  # Python and perfgen imported: timed neither in wall nor in CPU time
 started = time.perf_counter()
 progress = Progress(enabled=False, memory=True)  # this process's peak in each stage too
 result = build(Project(config=root / "config/services.yml", data=root / "data", output=root / "site",
                        templates=root / "templates", root=root, cache=root / ".perfgen-cache"), progress=progress)
 wall = time.perf_counter() - started
-cpu = used() - before
+# The build's own CPU and its helpers' (the chart workers and the forked open-data process,
+# all ended by now): with the wall time, whether the build waited for a core or for them.
+build_cpu = used(resource.RUSAGE_SELF) - before
+helpers_cpu = used(resource.RUSAGE_CHILDREN)
 # Peak of this process or of its largest child (a chart worker, or the forked open-data process),
 # measured here so that each build has its own; both are reported, to tell which one it is.
 # (Progress starts this process's peak anew for each stage: its own record is the whole build's.)
 build_mb, child_mb = (resource.getrusage(who).ru_maxrss / 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 build_mb = max(build_mb, progress.peak_mb or 0)
-print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": max(build_mb, child_mb), "build_mb": build_mb, "child_mb": child_mb, "timings": result.timings,
+print(json.dumps({"wall": wall, "cpu": build_cpu + helpers_cpu, "build_cpu": build_cpu, "helpers_cpu": helpers_cpu, "peak_mb": max(build_mb, child_mb), "build_mb": build_mb, "child_mb": child_mb, "timings": result.timings,
                   "stage_peaks": progress.peaks, "pages": result.pages, "written": result.files_written,
                   "reused": result.pages_reused, "skipped": result.up_to_date}))
 """
@@ -85,7 +90,8 @@ def report(label: str, figures: dict) -> None:
     rate = figures["pages"] / figures["wall"] if figures["wall"] else 0
     note = "(up to date)" if figures.get("skipped") else f"{figures.get('reused', 0)} pages reused"
     busy = figures["cpu"] / figures["wall"] if figures["wall"] else 0  # cores busy on average: steadier than either time
-    print(f"  {label:<11} wall {figures['wall']:7.2f} s  cpu {figures['cpu']:7.2f} s ({busy:4.2f} cores)  {rate:7.1f} pages/s  written {figures['written']:>6}  "
+    split = f" = {figures['build_cpu']:.1f} build + {figures['helpers_cpu']:.1f} helpers" if "build_cpu" in figures else ""
+    print(f"  {label:<11} wall {figures['wall']:7.2f} s  cpu {figures['cpu']:7.2f} s{split} ({busy:4.2f} cores)  {rate:7.1f} pages/s  written {figures['written']:>6}  "
           f"peak {figures['peak_mb']:7.0f} MB (build {figures['build_mb']:.0f}, largest child {figures['child_mb']:.0f})  {note}")
     print(f"  {'':<11} {stages}")
     peaks = figures.get("stage_peaks") or {}  # the build process's own, by stage (not its children's)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from run import report_weight
+from run import report, report_weight
 
 
 def test_the_heaviest_service_page_and_the_shared_assets_gzipped(tmp_path, capsys):
@@ -26,3 +26,11 @@ def test_the_heaviest_service_page_and_the_shared_assets_gzipped(tmp_path, capsy
     shipped = (len(gzip.compress(css, compresslevel=9)) + len(gzip.compress(js, compresslevel=9))) / 1024
     assert capsys.readouterr().out.split() == (
         f"largest service page 50.0 KB (heavy; 3 pages); CSS + JS {shipped:.1f} KB gzipped (2 files)").split()
+
+
+def test_a_builds_figures_show_its_cpu_and_its_helpers_apart(capsys):
+    figures = {"wall": 20.0, "cpu": 38.0, "build_cpu": 21.5, "helpers_cpu": 16.5, "pages": 100, "written": 90, "peak_mb": 400.0,
+               "build_mb": 400.0, "child_mb": 350.0, "timings": {"load": 1.5}, "reused": 10}
+    report("cold", figures)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "cpu   38.00 s = 21.5 build + 16.5 helpers (1.90 cores)" in first
