@@ -586,16 +586,13 @@ def values_parquet(values: pd.DataFrame, encoded: EncodedValues | None = None, s
 
 
 def _text_enums(db: Any, encoded: EncodedValues) -> dict[str, str]:
-    """For each text column that ``EncodedValues.frame`` gives as a categorical, an ENUM type
-    made in ``db`` of its categories in their order (the type DuckDB reads the column as); not
-    for one without categories (every row missing), which is cast to VARCHAR as before."""
+    """For each text column that ``EncodedValues.frame`` gives as a categorical (numbers, counts
+    and flags never are; dates are, and are cast to DATE), an ENUM type made in ``db`` of its
+    categories in their order (the type DuckDB reads the column as); not for one without
+    categories (every row missing), which is cast to VARCHAR as before."""
     enums = {}
-    kinds = encoded.frame(0, 0).dtypes  # no rows: the columns' types only
-    for number, column in enumerate(SCHEMA_COLUMNS):
-        if column in NUMBER_COLUMNS or column in INTEGER_COLUMNS or column in BOOLEAN_COLUMNS or column in DATE_COLUMNS:
-            continue
-        kind = kinds[column]
-        if isinstance(kind, pd.CategoricalDtype) and len(kind.categories):
+    for number, (column, kind) in enumerate(encoded.frame(0, 0).dtypes.items()):  # no rows: the columns' types only
+        if column not in DATE_COLUMNS and isinstance(kind, pd.CategoricalDtype) and len(kind.categories):
             enums[column] = f"_text_{number}"
             db.execute(f"CREATE TYPE {enums[column]} AS ENUM ({', '.join(sql_text(text) for text in kind.categories)})")
     return enums
