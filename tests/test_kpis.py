@@ -565,3 +565,37 @@ def test_channel_months_are_what_a_list_of_ints_and_nones_made_them(months):
     expected = pd.DataFrame({"months": fetched})
     expected["months"] = [None if pd.isna(m) else int(m) for m in fetched]
     pd.testing.assert_series_equal(_months_column(fetched), expected["months"])
+
+
+def test_a_departments_headline_is_its_latest_year_at_least_half_as_well_covered_as_its_best():
+    """The department and government headline: the latest 12 months whose transactions were
+    given by at least half as many services as the best-covered 12 months (every KPI's rows for
+    those dates); a department without transactions measured on all its rows. Departments in
+    order, each one's rows in their own order."""
+    from perfgen.kpis import _aggregate_headlines
+
+    def window(end_year, end_month, department, kpi, services):
+        end = date(end_year, end_month, 28)
+        return {"department": department, "kpi": kpi, "period_start": date(end_year - 1, end_month, 1), "period_end": end,
+                "months": 12, "services_contributing": services, "basis": "period", "value": float(services)}
+
+    rows = [
+        window(2023, 3, "b", "transactions", 10),   # b's best-covered year
+        window(2024, 3, "b", "transactions", 4),    # later, but fewer than half of 10 services: passed over
+        window(2023, 9, "b", "transactions", 5),    # half of 10: b's headline
+        window(2023, 9, "b", "completion_rate", 1),  # every KPI of those dates, however covered
+        window(2024, 3, "a", "completion_rate", 4),  # a gives no transactions: all its rows count
+        window(2024, 6, "a", "completion_rate", 1),  # fewer than half of 4: passed over
+        window(2024, 3, "a", "total_cost", 3),
+        {**window(2024, 6, "", "transactions", 9), "months": 3},  # not 12 months: never a headline
+        window(2024, 3, "", "transactions", 9),
+    ]
+    frame = pd.DataFrame(rows)
+    frame["department"] = frame["department"].astype(pd.CategoricalDtype(["", "a", "b"]))
+    chosen = _aggregate_headlines(frame)
+    assert [(r.department, r.kpi, r.period_end) for r in chosen.itertuples()] == [
+        ("", "transactions", date(2024, 3, 28)),
+        ("a", "completion_rate", date(2024, 3, 28)), ("a", "total_cost", date(2024, 3, 28)),
+        ("b", "transactions", date(2023, 9, 28)), ("b", "completion_rate", date(2023, 9, 28))]
+    assert set(chosen["basis"]) == {"headline"} and list(chosen.index) == [8, 4, 6, 2, 3]
+    assert _aggregate_headlines(frame[frame["months"] == 3]).empty

@@ -33,6 +33,21 @@ def test_files_made_beside_the_build_are_written_and_named(tmp_path, fork):
     assert (site / "data/a.csv").read_text() == "a,b\n1,2\n"
 
 
+def test_every_file_and_folder_of_a_committed_site_has_the_same_fixed_time(tmp_path):
+    """Archives of the site are reproducible: the folder, each nested folder and each file
+    (written in this process or the forked one, or linked from the previous site) dated
+    2000-01-01."""
+    site = tmp_path / "site"
+    for _ in range(2):  # the second build links the unchanged files from the first
+        with SiteWriter(site) as writer:
+            BackgroundFiles(writer, files).join()
+            writer.add("services/a/index.html", "<p>page</p>")
+            writer.commit()
+        found = [site, *site.rglob("*")]
+        assert {path.relative_to(site).as_posix() for path in found} >= {"data/nested", "data/nested/b.json", "services/a/index.html"}
+        assert {os.stat(path).st_mtime for path in found[1:]} == {946684800}
+
+
 def test_the_forked_process_runs_at_a_lower_priority_than_the_build(tmp_path):
     """The build lays out pages while the open data is written: everything waits for the
     build, so the forked process gives way to it (processes.py); the build keeps its own."""

@@ -541,19 +541,34 @@ def _ordinals(dates: pd.Series) -> np.ndarray:
 
 def _aggregate_headlines(aggregates: pd.DataFrame) -> pd.DataFrame:
     """Per department and government: the latest 12-month window at least half as well covered
-    as the best-covered one (measured on transactions), applied to every KPI."""
-    rows = []
-    yearly = aggregates[aggregates["months"] == 12]
-    for department, group in yearly.groupby("department", sort=True, dropna=False):
-        volume = group[group["kpi"] == "transactions"]
-        basis = volume if not volume.empty else group
-        best = basis["services_contributing"].max()
-        eligible = basis[basis["services_contributing"] * 2 >= best]
-        window = eligible.sort_values(["period_end", "period_start"]).iloc[-1]
-        chosen = group[(group["period_start"] == window["period_start"]) & (group["period_end"] == window["period_end"])].copy()
-        chosen["basis"] = "headline"
-        rows.append(chosen)
-    return pd.concat(rows) if rows else aggregates.iloc[0:0].copy()
+    as the best-covered one (measured on transactions), applied to every KPI.
+
+    With numpy over the 12-month rows (a pandas step per department took 0.15 s of a
+    1,000-service build): departments in order, each one's rows in their own order."""
+    yearly = aggregates[(aggregates["months"] == 12).to_numpy()]
+    if yearly.empty:
+        return aggregates.iloc[0:0].copy()
+    group, departments = pd.factorize(yearly["department"], sort=True, use_na_sentinel=False)
+    volume = (yearly["kpi"] == "transactions").to_numpy()
+    has_volume = np.bincount(group[volume], minlength=len(departments)) > 0
+    basis = volume | ~has_volume[group]  # transactions' rows, or every row where it has none
+    covered = yearly["services_contributing"].to_numpy(dtype="float64", na_value=np.nan)
+    best = np.full(len(departments), np.nan)
+    np.fmax.at(best, group[basis], covered[basis])
+    with np.errstate(invalid="ignore"):
+        eligible = basis & (covered * 2 >= best[group])
+    # Each department's latest eligible window: the greatest (end, start) among its rows.
+    ends, starts = _ordinals(yearly["period_end"]), _ordinals(yearly["period_start"])
+    latest = np.lexsort((starts[eligible], ends[eligible], group[eligible]))
+    last = _last_of_runs(group[eligible], latest)
+    window_end = np.full(len(departments), -1, dtype=np.int64)
+    window_start = np.full(len(departments), -1, dtype=np.int64)
+    window_end[group[eligible][last]] = ends[eligible][last]
+    window_start[group[eligible][last]] = starts[eligible][last]
+    chosen = np.flatnonzero((ends == window_end[group]) & (starts == window_start[group]))
+    rows = yearly.iloc[chosen[np.argsort(group[chosen], kind="stable")]].copy()
+    rows["basis"] = "headline"
+    return rows
 
 
 def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: date | None = None,
