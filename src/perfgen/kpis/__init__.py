@@ -675,7 +675,11 @@ def _departments(services: pd.Series, config: Config) -> pd.Categorical | pd.Ser
     codes = services.cat.codes.to_numpy()
     present = np.zeros(len(of_category), dtype=bool)
     present[codes] = True
-    return pd.Categorical(of_category[codes], categories=sorted(set(of_category[present])), ordered=True)
+    # Recoded per category, not made from a string per row (a tenth of a second at 1,000 services).
+    departments = sorted(set(of_category[present]))
+    position = {department: number for number, department in enumerate(departments)}
+    recoded = np.array([position.get(department, -1) for department in of_category], dtype=np.int32)
+    return pd.Categorical.from_codes(recoded[codes], categories=pd.Index(departments, dtype="str"), ordered=True)
 
 
 def _concat_categories(frames: list[pd.DataFrame], filled: tuple[str, ...] = ("note",)) -> pd.DataFrame:
