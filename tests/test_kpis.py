@@ -599,3 +599,57 @@ def test_a_departments_headline_is_its_latest_year_at_least_half_as_well_covered
         ("b", "transactions", date(2023, 9, 28)), ("b", "completion_rate", date(2023, 9, 28))]
     assert set(chosen["basis"]) == {"headline"} and list(chosen.index) == [8, 4, 6, 2, 3]
     assert _aggregate_headlines(frame[frame["months"] == 3]).empty
+
+
+def test_sums_are_exact_whatever_order_the_rows_come_in(tmp_path):
+    """Costs of £0.10, £0.20 and £0.30 add up to £0.60 exactly, by channel, over 12 months and
+    over a department's services, however the rows are ordered: added as floats in the order
+    read, 0.1 + 0.2 + 0.3 is 0.6000000000000001 and 0.3 + 0.2 + 0.1 is 0.6, so a service's
+    figures would hang on the order DuckDB happens to add them in (threads, memory spilled to
+    disk, the other services beside it)."""
+    pence = (0.1, 0.2, 0.3)
+    found = []
+    for order in (pence, pence[::-1]):
+        root = tmp_path / f"order-{order[0]}"
+        (root / "config").mkdir(parents=True)
+        (root / "data").mkdir()
+        services = "".join(f"  - slug: s{i}\n    name: Service {i}\n    department: d\n" for i in range(4))
+        (root / "config/services.yml").write_text("departments:\n  - slug: d\n    name: D\nservices:\n" + services, encoding="utf-8")
+        lines = ["service,period,channel,metric,value"]
+        for month in range(1, 13):
+            lines += [f"s0,2024-{month:02d},{channel},cost,{cost}" for channel, cost in zip(("online", "phone", "paper"), order)]
+            lines += [f"s0,2024-{month:02d},,transactions,3"]
+            for i, cost in enumerate(order, start=1):  # s1 to s3 in the department, after s0 or before it
+                lines += [f"s{i},2024-{month:02d},,cost,{cost}", f"s{i},2024-{month:02d},,transactions,1"]
+        (root / "data/figures.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        _config, loaded, results = check(Project(config=root / "config/services.yml", data=root / "data", root=root), Warnings())
+        loaded.db.close()
+        values = results.values
+        month = row(values, service="s0", kpi="total_cost", period_start=date(2024, 3, 1), period_end=date(2024, 3, 31))
+        year = row(values, service="s0", kpi="total_cost", period_start=date(2024, 1, 1), period_end=date(2024, 12, 31), basis="period")
+        department = row(values, service="", department="d", kpi="total_cost", period_start=date(2024, 3, 1), period_end=date(2024, 3, 31))
+        found.append((month["value"], year["value"], department["numerator"]))
+    # s0's three channels; its 12 months of 0.6; s1 to s3 in the department with s0's 0.6
+    assert found == [(0.6, 7.2, 1.2)] * 2
+
+
+def test_the_facts_made_within_a_memory_bound_are_the_same_and_the_bound_is_lifted(monkeypatch):
+    """The facts' SQL runs within a memory bound (its exact sums do not change when DuckDB
+    spills to disk); a statement over it runs again without it; the rest of the stage is not
+    bounded."""
+    import perfgen.kpis as kpis_module
+
+    def tiny(db, unread=0):
+        real_bound(db, unread)
+        db.execute("SET memory_limit = '2MB'")  # too little for some statements: run again unbounded
+
+    real_bound = kpis_module.bound_memory
+    project = Project(config=EXAMPLE / "config/services.yml", data=EXAMPLE / "data", root=EXAMPLE)
+    _config, loaded, free = check(project, Warnings())
+    loaded.db.close()
+    monkeypatch.setattr(kpis_module, "bound_memory", tiny)
+    _config, loaded, bounded = check(project, Warnings())
+    limit = loaded.db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    loaded.db.close()
+    assert limit != "2.0 MiB"
+    pd.testing.assert_frame_equal(free.values, bounded.values)

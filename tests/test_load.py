@@ -28,9 +28,24 @@ def test_a_statement_over_the_bound_runs_again_without_it():
         raise AssertionError("the sort fitted in 1 MB: the test no longer runs out of memory")
     except duckdb.OutOfMemoryException:
         pass
-    load._execute_bounded(db, sort)
+    load.execute_bounded(db, sort)
     assert db.execute("SELECT count(*) FROM sorted").fetchone()[0] == 300000
     assert db.execute("SELECT current_setting('memory_limit')").fetchone()[0] != "1.0 MiB"  # lifted
+    db.close()
+
+
+def test_the_memory_bound_is_set_again_with_the_folder_already_spilled_into():
+    """The KPI stage bounds DuckDB's memory again after the load, whose spill folder DuckDB
+    may have used already (it cannot be switched then): the same folder is kept."""
+    db = duckdb.connect()
+    load.bound_memory(db)
+    folder = db.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    db.execute("SET memory_limit = '32MB'")  # a sort of 1,000,000 texts spills
+    db.execute("CREATE TABLE sorted AS SELECT range AS number, range::VARCHAR || ' a text too long to be inlined' AS text FROM range(1000000) ORDER BY text")
+    assert any(Path(folder).iterdir())
+    load.bound_memory(db)  # DuckDB refused a new folder once the first had been used
+    assert db.execute("SELECT current_setting('temp_directory')").fetchone()[0] == folder
+    load.unbound_memory(db)
     db.close()
 
 
@@ -158,8 +173,8 @@ def test_rows_read_from_the_cache_count_in_the_memory_bound_as_if_parsed(tmp_pat
     shutil.copytree(EXAMPLE, project)
     cache = load.RowCache(tmp_path / "rows", "code")
     bounds: list[int] = []
-    real = load._bound_memory
-    monkeypatch.setattr(load, "_bound_memory", lambda db, unread=0: (bounds.append(unread), real(db, unread))[1])
+    real = load.bound_memory
+    monkeypatch.setattr(load, "bound_memory", lambda db, unread=0: (bounds.append(unread), real(db, unread))[1])
     parsed = _loaded_rows(project, cache)
     again = _loaded_rows(project, cache)
     assert again == (*parsed[:2], 4)

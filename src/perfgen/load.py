@@ -442,7 +442,7 @@ def insert_table(db: duckdb.DuckDBPyConnection, name: str, columns: dict[str, st
 
 
 #: Working memory DuckDB may use beyond twice the files' text tables while it sorts, checks and
-#: cleans every row (see ``_bound_memory``).
+#: cleans every row (see ``bound_memory``).
 SPILL_HEADROOM = 128 << 20
 
 
@@ -452,20 +452,23 @@ SPILL_HEADROOM = 128 << 20
 CACHED_ROW_BYTES = 85
 
 
-def _bound_memory(db: duckdb.DuckDBPyConnection, unread: int = 0) -> None:
+def bound_memory(db: duckdb.DuckDBPyConnection, unread: int = 0) -> None:
     """Ask DuckDB to stay within twice the memory the files' text tables take (those of the
     files read from the row cache counted as ``unread`` bytes; plus ``SPILL_HEADROOM``) while
-    it makes ``observations`` and ``clean_observations``: beyond it,
+    it makes ``observations`` and ``clean_observations`` (and twice what it holds while the KPI
+    stage makes the facts: ``kpis._run_kpis``): beyond it,
     its sorts and aggregates spill to a temporary folder (removed when the connection is
     closed). Unbounded, the sort's runs stayed in memory beside the text tables and the sorted
     rows: the 10,000-service load peaked at 2.64 GB; about 1.8 GB within the bound, in the
-    same time. Lifted when the load ends (``_unbound_memory``); a statement that needs more runs
-    again without it (``_execute_bounded``)."""
+    same time. Lifted when the load ends (``unbound_memory``); a statement that needs more runs
+    again without it (``execute_bounded``)."""
     in_use = db.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()[0]
-    folder = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
-    _remove_stale_spills(Path(folder).parent)
-    weakref.finalize(db, shutil.rmtree, folder, ignore_errors=True)  # DuckDB removes the files it spilled, on closing
-    db.execute(f"SET temp_directory = {sql_text(folder)}")
+    # One spill folder per connection (DuckDB keeps the first it used).
+    if not Path(db.execute("SELECT current_setting('temp_directory')").fetchone()[0] or ".").name.startswith(SPILL_PREFIX):
+        folder = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
+        _remove_stale_spills(Path(folder).parent)
+        weakref.finalize(db, shutil.rmtree, folder, ignore_errors=True)  # DuckDB removes the files it spilled, on closing
+        db.execute(f"SET temp_directory = {sql_text(folder)}")
     db.execute(f"SET memory_limit = '{2 * (int(in_use) + unread) + SPILL_HEADROOM}B'")
 
 
@@ -488,17 +491,17 @@ def _remove_stale_spills(parent: Path) -> None:
             pass
 
 
-def _unbound_memory(db: duckdb.DuckDBPyConnection) -> None:
+def unbound_memory(db: duckdb.DuckDBPyConnection) -> None:
     db.execute("RESET memory_limit")
 
 
-def _execute_bounded(db: duckdb.DuckDBPyConnection, sql: str) -> None:
+def execute_bounded(db: duckdb.DuckDBPyConnection, sql: str) -> None:
     """``sql`` within the memory bound, or, if it needs more, again without it (the bound is
     then lifted for the rest of the load)."""
     try:
         db.execute(sql)
     except duckdb.OutOfMemoryException:
-        _unbound_memory(db)
+        unbound_memory(db)
         db.execute(sql)
 
 
@@ -509,7 +512,7 @@ def _check_duplicates(db: duckdb.DuckDBPyConnection, problems: list[Problem]) ->
                WHERE o.service IS NOT NULL AND o.metric IS NOT NULL"""
     # The keys given more than once, by a hash aggregate (parallel): usually none, and then no
     # row is sorted. Only the rows of those keys are ordered to name each one's first line.
-    _execute_bounded(db, f"""CREATE TEMP TABLE _duplicate_keys AS SELECT service, period_start, period_end, channel, metric
+    execute_bounded(db, f"""CREATE TEMP TABLE _duplicate_keys AS SELECT service, period_start, period_end, channel, metric
                              FROM ({keyed}) GROUP BY ALL HAVING count(*) > 1""")
     try:
         if not db.execute("SELECT count(*) FROM _duplicate_keys").fetchone()[0]:
@@ -611,7 +614,7 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None, 
         parsed = f"SELECT NULL::{file_type} AS file, NULL::BIGINT AS line, " + ", ".join(f"NULL::VARCHAR AS {c}" for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS) + " WHERE false"
     # Rows read from the cache were made by the same SELECT when their file was parsed.
     kept = " UNION ALL SELECT * FROM _cached_rows" if cached else ""
-    _bound_memory(db, CACHED_ROW_BYTES * sum(file.rows for file in files if file.path in cached))
+    bound_memory(db, CACHED_ROW_BYTES * sum(file.rows for file in files if file.path in cached))
     observations = (
         f"""CREATE TABLE observations AS
         SELECT * FROM (
@@ -625,7 +628,7 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None, 
         ORDER BY file, line"""
     )
     try:
-        _execute_bounded(db, observations)
+        execute_bounded(db, observations)
     except duckdb.Error:
         if not cached:
             raise
@@ -669,7 +672,7 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None, 
     create_enum(db, "_service_slug", [s.slug for s in config.services] + [part.slug for s in config.services for part in s.parts])
     create_enum(db, "_channel_name", [ALL_CHANNELS, DIGITAL, *config.known_channels()])
     create_enum(db, "_metric_name", plugins.metrics())
-    _execute_bounded(
+    execute_bounded(
         db,
         f"""CREATE TABLE clean_observations AS
         SELECT o.file, o.line, o.service::_service_slug AS service, {start} AS period_start, {end} AS period_end,
@@ -679,11 +682,12 @@ def load_data(data_dir: Path, config: Config, display_root: Path | None = None, 
         FROM observations o"""
     )
     db.execute("DROP TABLE observations; DROP TYPE IF EXISTS _period_label")  # checked and cleaned: the raw text is not read again (memory)
-    _unbound_memory(db)
+    unbound_memory(db)
     db.execute("CREATE TABLE input_files (path VARCHAR, sha256 VARCHAR, rows BIGINT)")
     if files:
         db.executemany("INSERT INTO input_files VALUES (?, ?, ?)", [(f.path, f.sha256, f.rows) for f in files])
     return LoadedData(db, files, from_cache=len(cached))
 
 
-__all__ = ["ALL_CHANNELS", "DIGITAL", "METRICS", "LoadedData", "RowCache", "load_data", "months_spanned"]
+__all__ = ["ALL_CHANNELS", "DIGITAL", "METRICS", "LoadedData", "RowCache", "bound_memory", "execute_bounded", "load_data", "months_spanned",
+           "unbound_memory"]

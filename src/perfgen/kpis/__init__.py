@@ -32,7 +32,15 @@ from perfgen import plugins
 from perfgen.config import Config
 from perfgen.errors import Problem, Warnings
 from perfgen.freshness import LATEST_SQL, Freshness, check_freshness
-from perfgen.load import LoadedData, create_enum, insert_table, sql_text
+from perfgen.load import (
+    LoadedData,
+    bound_memory,
+    create_enum,
+    execute_bounded,
+    insert_table,
+    sql_text,
+    unbound_memory,
+)
 from perfgen.periods import months_spanned, period_words
 from perfgen.quality import CHECKS
 
@@ -160,7 +168,20 @@ class KpiResults:
         return self._freshness_index.get(service)
 
 
+#: A sum that does not depend on the order its terms are added in: the terms as decimals to 10
+#: places (a pound to a ten-billionth of a penny; a count exactly), added exactly and read back
+#: as the nearest float. A float sum's last bits depend on that order, which DuckDB does not keep:
+#: it differs with the threads, with memory spilled to disk and with the other groups sharing a
+#: hash table (a service's rolling 12 months, summed with half of the other services beside it,
+#: differed in its last bits from the same sum among all of them). A group with a term of 10^18
+#: or more (far beyond any service's figures; the decimals' sum could overflow) is added as
+#: floats, as before.
+EXACT_SUM_MACRO = """CREATE OR REPLACE MACRO _exact_sum(x) AS
+    CASE WHEN max(abs(x)) < 1e18 THEN sum(CASE WHEN abs(x) < 1e18 THEN x::DECIMAL(38, 10) END)::DOUBLE ELSE sum(x) END"""
+
+
 def _register_config(db: Any, config: Config) -> None:
+    db.execute(EXACT_SUM_MACRO)
     insert_table(db, "services", {"service": "VARCHAR", "department": "VARCHAR", "agency": "VARCHAR", "satisfaction_method": "VARCHAR"},
            [(s.slug, s.department, s.agency, config.satisfaction_method_for(s)) for s in config.services])
     # A part counts the same channels as digital, and has the same not-applicable KPIs, as its service.
@@ -175,6 +196,12 @@ def _register_config(db: Any, config: Config) -> None:
            [(part.slug, s.slug, len(s.parts)) for s in config.services for part in s.parts])
 
 
+def _statements(script: str) -> list[str]:
+    """A script's statements (each ends a line with ``;``), to run one at a time."""
+    return [statement for statement in re.split(r";[ \t]*(?:--[^\n]*)?\n", script) if statement.strip() and not all(
+        line.strip().startswith("--") or not line.strip() for line in statement.splitlines())]
+
+
 def _units(service: Any) -> list[str]:
     """The slugs a service's figures are given under: its own, or its parts'."""
     return [part.slug for part in service.parts] or [service.slug]
@@ -184,7 +211,16 @@ def _run_kpis(db: Any, definitions: list[KpiDefinition]) -> tuple[list[tuple[Any
     """The KPI rows of every service (``service_rows``, then ``part_rows``), and what else is
     read from the loaded rows and the facts: each service's latest period, the coded checks'
     rows (each with its code first) and the services with a figure."""
-    db.execute(_package_text("_facts.sql"))
+    # Its sums are exact (_exact_sum) and its rows sorted: the same facts whatever the threads
+    # and whether DuckDB spills to disk, so on every core (the rest of the stage runs on one)
+    # and within the load's memory bound (a statement that needs more runs again without it).
+    with _every_core(db):
+        bound_memory(db)
+        try:
+            for statement in _statements(_package_text("_facts.sql")):
+                execute_bounded(db, statement)
+        finally:
+            unbound_memory(db)
     # Each row's KPI as an ENUM of the KPIs' ids, in text order: a byte a row, not the id's text
     # (up to 28 characters) on each of millions of rows.
     create_enum(db, "_kpi_id", (d.id for d in definitions))
@@ -227,8 +263,8 @@ def _roll_up_parts(db: Any, definitions: list[KpiDefinition]) -> None:
         rolled AS (
             SELECT parent AS service, kpi, method, period_start, period_end,
                    CASE WHEN count(DISTINCT period_kind) = 1 THEN min(period_kind) ELSE 'range' END AS period_kind,
-                   sum(numerator) FILTER (WHERE contributes) AS numerator,
-                   CASE WHEN kpi IN ({ratio}) THEN sum(denominator) FILTER (WHERE contributes) END AS denominator,
+                   _exact_sum(CASE WHEN contributes THEN numerator END) AS numerator,
+                   CASE WHEN kpi IN ({ratio}) THEN _exact_sum(CASE WHEN contributes THEN denominator END) END AS denominator,
                    count(*) FILTER (WHERE contributes) AS parts_contributing,
                    any_value(p.parts_expected) AS parts_expected,
                    coalesce(bool_or(derived) FILTER (WHERE contributes), false) AS derived,
@@ -276,8 +312,8 @@ def _aggregates(db: Any, definitions: list[KpiDefinition]) -> None:
         ),
         rolled AS (
             SELECT department, kpi, method, period_start, period_end,
-                   sum(numerator) AS numerator,
-                   CASE WHEN kpi IN ({ratio}) THEN sum(denominator) END AS denominator,
+                   _exact_sum(numerator) AS numerator,
+                   CASE WHEN kpi IN ({ratio}) THEN _exact_sum(denominator) END AS denominator,
                    count(*) AS services_contributing,
                    bool_or(derived) AS derived
             FROM contributing

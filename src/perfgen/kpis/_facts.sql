@@ -6,6 +6,11 @@
 -- the one supplied with channel `digital`, otherwise the sum over the service's digital channels.
 -- Total cost supplied directly wins; otherwise it is derived as cost per transaction x volume
 -- (and flagged as derived).
+--
+-- Every sum is exact (`_exact_sum`, kpis/__init__.py: the figures as decimals to 10 places), so a
+-- row depends on its own service's figures only, not on the order DuckDB adds them in (threads,
+-- memory spilled, the other services beside them); `min` where any value of a group would do.
+-- `facts` is kept in (service, period_start, period_end) order.
 CREATE TEMP TABLE metric_totals AS
 WITH obs AS (
     SELECT o.*, dc.channel IS NOT NULL AS is_digital_channel
@@ -13,15 +18,15 @@ WITH obs AS (
     LEFT JOIN service_digital_channels dc ON dc.service = o.service AND dc.channel = o.channel
 )
 SELECT
-    service, period_start, period_end, any_value(period_kind) AS period_kind, any_value(months) AS months, metric,
+    service, period_start, period_end, min(period_kind) AS period_kind, min(months) AS months, metric,
     max(value) FILTER (WHERE channel = '') AS supplied_all,
     max(value) FILTER (WHERE channel = 'digital') AS supplied_digital,
     count(*) FILTER (WHERE channel NOT IN ('', 'digital')) AS channel_rows,
     count(value) FILTER (WHERE channel NOT IN ('', 'digital')) AS channel_values,
-    sum(value) FILTER (WHERE channel NOT IN ('', 'digital')) AS channel_sum,
+    _exact_sum(CASE WHEN channel NOT IN ('', 'digital') THEN value END) AS channel_sum,
     count(*) FILTER (WHERE is_digital_channel) AS digital_rows,
     count(value) FILTER (WHERE is_digital_channel) AS digital_values,
-    sum(value) FILTER (WHERE is_digital_channel) AS digital_sum,
+    _exact_sum(CASE WHEN is_digital_channel THEN value END) AS digital_sum,
     coalesce(bool_or(status = 'invalid') FILTER (WHERE channel <> 'digital'), false) AS all_invalid,
     coalesce(bool_or(status = 'invalid') FILTER (WHERE channel = 'digital' OR is_digital_channel), false) AS digital_invalid,
     coalesce(bool_or(status = 'not_applicable'), false) AS not_applicable
@@ -46,7 +51,7 @@ DROP TABLE metric_totals;  -- each step dropped once the next is made (memory)
 CREATE TABLE facts AS
 WITH wide AS (
     SELECT
-        service, period_start, period_end, any_value(period_kind) AS period_kind, any_value(months) AS months,
+        service, period_start, period_end, min(period_kind) AS period_kind, min(months) AS months,
         max(all_value) FILTER (WHERE metric = 'transactions') AS transactions,
         max(digital_value) FILTER (WHERE metric = 'transactions') AS digital_transactions,
         max(all_value) FILTER (WHERE metric = 'cost') AS supplied_cost,
@@ -80,7 +85,8 @@ SELECT
     coalesce(supplied_digital_cost, supplied_digital_cpt * digital_transactions) AS digital_cost,
     supplied_digital_cost IS NULL AND supplied_digital_cpt IS NOT NULL AND digital_transactions IS NOT NULL AS digital_cost_derived,
     false AS summed
-FROM wide;
+FROM wide
+ORDER BY service, period_start, period_end;
 
 -- Rolling 12-month windows built from 12 consecutive months or 4 consecutive quarters, when
 -- every one is present. A supplied 12-month period with the same dates wins over a summed one.
@@ -100,23 +106,23 @@ summed AS (
     SELECT
         win.service, win.period_start, win.period_end,
         count(*) AS parts_present, any_value(s.parts) AS parts_needed,
-        CASE WHEN count(s.transactions) = any_value(s.parts) THEN sum(s.transactions) END AS transactions,
+        CASE WHEN count(s.transactions) = any_value(s.parts) THEN _exact_sum(s.transactions) END AS transactions,
         CASE WHEN count(s.digital_transactions) = any_value(s.parts) AND NOT coalesce(bool_or(s.digital_transactions > s.transactions), false)
-             THEN sum(s.digital_transactions) END AS digital_transactions,
-        CASE WHEN count(s.supplied_cost) = any_value(s.parts) THEN sum(s.supplied_cost) END AS supplied_cost,
-        CASE WHEN count(s.supplied_digital_cost) = any_value(s.parts) THEN sum(s.supplied_digital_cost) END AS supplied_digital_cost,
-        CASE WHEN count(coalesce(s.supplied_cost, s.supplied_cpt * s.transactions)) = any_value(s.parts) THEN sum(coalesce(s.supplied_cost, s.supplied_cpt * s.transactions)) END AS total_cost,
-        CASE WHEN count(coalesce(s.supplied_digital_cost, s.supplied_digital_cpt * s.digital_transactions)) = any_value(s.parts) THEN sum(coalesce(s.supplied_digital_cost, s.supplied_digital_cpt * s.digital_transactions)) END AS digital_cost,
+             THEN _exact_sum(s.digital_transactions) END AS digital_transactions,
+        CASE WHEN count(s.supplied_cost) = any_value(s.parts) THEN _exact_sum(s.supplied_cost) END AS supplied_cost,
+        CASE WHEN count(s.supplied_digital_cost) = any_value(s.parts) THEN _exact_sum(s.supplied_digital_cost) END AS supplied_digital_cost,
+        CASE WHEN count(coalesce(s.supplied_cost, s.supplied_cpt * s.transactions)) = any_value(s.parts) THEN _exact_sum(coalesce(s.supplied_cost, s.supplied_cpt * s.transactions)) END AS total_cost,
+        CASE WHEN count(coalesce(s.supplied_digital_cost, s.supplied_digital_cpt * s.digital_transactions)) = any_value(s.parts) THEN _exact_sum(coalesce(s.supplied_digital_cost, s.supplied_digital_cpt * s.digital_transactions)) END AS digital_cost,
         bool_or(s.supplied_cost IS NULL AND s.supplied_cpt IS NOT NULL) AS total_cost_derived,
         bool_or(s.supplied_digital_cost IS NULL AND s.supplied_digital_cpt IS NOT NULL) AS digital_cost_derived,
-        CASE WHEN count(s.started) = any_value(s.parts) THEN sum(s.started) END AS started,
+        CASE WHEN count(s.started) = any_value(s.parts) THEN _exact_sum(s.started) END AS started,
         CASE WHEN count(s.completed) = any_value(s.parts) AND NOT coalesce(bool_or(s.completed > s.started), false)
-             THEN sum(s.completed) END AS completed,
-        CASE WHEN count(s.rating_1) = any_value(s.parts) THEN sum(s.rating_1) END AS rating_1,
-        CASE WHEN count(s.rating_2) = any_value(s.parts) THEN sum(s.rating_2) END AS rating_2,
-        CASE WHEN count(s.rating_3) = any_value(s.parts) THEN sum(s.rating_3) END AS rating_3,
-        CASE WHEN count(s.rating_4) = any_value(s.parts) THEN sum(s.rating_4) END AS rating_4,
-        CASE WHEN count(s.rating_5) = any_value(s.parts) THEN sum(s.rating_5) END AS rating_5,
+             THEN _exact_sum(s.completed) END AS completed,
+        CASE WHEN count(s.rating_1) = any_value(s.parts) THEN _exact_sum(s.rating_1) END AS rating_1,
+        CASE WHEN count(s.rating_2) = any_value(s.parts) THEN _exact_sum(s.rating_2) END AS rating_2,
+        CASE WHEN count(s.rating_3) = any_value(s.parts) THEN _exact_sum(s.rating_3) END AS rating_3,
+        CASE WHEN count(s.rating_4) = any_value(s.parts) THEN _exact_sum(s.rating_4) END AS rating_4,
+        CASE WHEN count(s.rating_5) = any_value(s.parts) THEN _exact_sum(s.rating_5) END AS rating_5,
         bool_or(s.transactions_invalid) AS transactions_invalid,
         bool_or(s.digital_transactions_invalid OR coalesce(s.digital_transactions > s.transactions, false)) AS digital_transactions_invalid,
         bool_or(s.cost_invalid) AS cost_invalid,
@@ -144,5 +150,6 @@ WHERE parts_present = parts_needed
       SELECT 1 FROM facts f
       WHERE f.service = summed.service AND f.period_start = summed.period_start AND f.period_end = summed.period_end
   )
-QUALIFY row_number() OVER (PARTITION BY service, period_start, period_end ORDER BY parts_needed DESC) = 1;
+QUALIFY row_number() OVER (PARTITION BY service, period_start, period_end ORDER BY parts_needed DESC) = 1
+ORDER BY service, period_start, period_end;
 DROP TABLE metric_resolved;
