@@ -4,9 +4,10 @@
 -- columns: service, period_start, period_end, period_kind, method, value, numerator,
 -- denominator, status, derived, note.
 WITH calls AS (
-    -- The all-channel figure when given, otherwise the sum of the channels.
+    -- The all-channel figure when given, otherwise the sum of the channels (perfgen's
+    -- _exact_sum: the same whatever order the rows are added in).
     SELECT service, period_start, period_end, months,
-           coalesce(max(value) FILTER (WHERE channel = ''), sum(value) FILTER (WHERE channel NOT IN ('', 'digital'))) AS calls,
+           coalesce(max(value) FILTER (WHERE channel = ''), _exact_sum(CASE WHEN channel NOT IN ('', 'digital') THEN value END)) AS calls,
            bool_or(status = 'invalid') AS calls_invalid
     FROM clean_observations
     WHERE metric = 'calls'
@@ -14,7 +15,7 @@ WITH calls AS (
 ),
 summed AS (
     -- 12-month windows perfgen summed from 12 months or 4 quarters: sum the calls the same way.
-    SELECT f.service, f.period_start, f.period_end, sum(c.calls) AS calls, bool_or(c.calls_invalid) AS calls_invalid
+    SELECT f.service, f.period_start, f.period_end, _exact_sum(c.calls) AS calls, bool_or(c.calls_invalid) AS calls_invalid
     FROM facts f
     JOIN calls c ON c.service = f.service AND c.period_start >= f.period_start AND c.period_end <= f.period_end AND c.months IN (1, 3)
     WHERE f.summed
