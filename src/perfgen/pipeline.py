@@ -24,6 +24,7 @@ from perfgen.diff import is_url, services_csv, warnings_csv
 from perfgen.errors import StrictModeError, Warnings
 from perfgen.freshness import Freshness
 from perfgen.kpis import KpiResults, compute_kpis
+from perfgen.kpis.facts_cache import FactsCache
 from perfgen.load import LoadedData, RowCache, load_data
 from perfgen.progress import Progress
 from perfgen.publish import BackgroundFiles, SiteWriter, manifest_json, package_versions
@@ -96,16 +97,16 @@ def build(project: Project, strict: bool = False, workers: int | None = None, pr
     every_chart = charts_stage.cache_is_empty(project.cache)
     chart_workers = charts_stage.ChartWorkers(count, warm_up=every_chart, start=None if every_chart else 1) if count > 1 else None
     try:
-        return _build(project, strict, progress, warnings, code, key, config, loaded, chart_workers)
+        return _build(project, strict, progress, warnings, code, key, config, loaded, chart_workers, _facts_cache(project, package, config))
     finally:
         if chart_workers is not None:
             chart_workers.close()
 
 
 def _build(project: Project, strict: bool, progress: Progress, warnings: Warnings, code: str, key: str, config: Config,
-           loaded: LoadedData, chart_workers: charts_stage.ChartWorkers | None) -> BuildResult:
+           loaded: LoadedData, chart_workers: charts_stage.ChartWorkers | None, facts_cache: FactsCache | None = None) -> BuildResult:
     with progress.step("Computing KPIs", "kpis"):
-        results = compute_kpis(loaded, config, warnings, today=project.today, channels=True)
+        results = compute_kpis(loaded, config, warnings, today=project.today, channels=True, facts_cache=facts_cache)
         channels, results.channels = results.channels, None  # the pages' only: not kept beside the results
         loaded.db.close()  # what is left of the loaded rows: nothing reads them again
     if strict and len(warnings):
@@ -235,6 +236,15 @@ def code_fingerprint(project: Project, package: str | None = None) -> str:
 
 def _row_cache(project: Project, package: str) -> RowCache | None:
     return RowCache(project.cache / "rows", package) if project.cache is not None else None
+
+
+def _facts_cache(project: Project, package: str, config: Config) -> FactsCache | None:
+    """The facts of each group of services, keyed by ``package`` (perfgen's code, the plugins,
+    the libraries' versions) and the config (which checks the rows and says which channels are
+    digital)."""
+    if project.cache is None:
+        return None
+    return FactsCache(project.cache / "facts", hashlib.sha256(f"{package}\n{config.model_dump_json()}".encode()).hexdigest())
 
 
 def build_key(project: Project, strict: bool, code: str) -> str:

@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import yaml
@@ -32,7 +33,9 @@ from perfgen import plugins
 from perfgen.config import Config
 from perfgen.errors import Problem, Warnings
 from perfgen.freshness import LATEST_SQL, Freshness, check_freshness
+from perfgen.kpis.facts_cache import FactsCache
 from perfgen.load import (
+    InputFile,
     LoadedData,
     bound_memory,
     create_enum,
@@ -207,20 +210,55 @@ def _units(service: Any) -> list[str]:
     return [part.slug for part in service.parts] or [service.slug]
 
 
-def _run_kpis(db: Any, definitions: list[KpiDefinition]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], set[str]]:
-    """The KPI rows of every service (``service_rows``, then ``part_rows``), and what else is
-    read from the loaded rows and the facts: each service's latest period, the coded checks'
-    rows (each with its code first) and the services with a figure."""
-    # Its sums are exact (_exact_sum) and its rows sorted: the same facts whatever the threads
-    # and whether DuckDB spills to disk, so on every core (the rest of the stage runs on one)
-    # and within the load's memory bound (a statement that needs more runs again without it).
+def _make_facts(db: Any, files: list[InputFile], cache: FactsCache | None) -> None:
+    """``facts`` (``_facts.sql``), in (service, period_start, period_end) order: the segments
+    the cache keeps read (``FactsCache``), the others' worked out from their rows.
+
+    Its sums are exact (_exact_sum): the same facts whatever the threads, whether DuckDB spills
+    to disk and whichever services are worked out together, so on every core (the rest of the
+    stage runs on one) and within the load's memory bound (a statement that needs more runs
+    again without it)."""
+    segments = cache.segments(db, files) if cache is not None else {}
+    kept = cache.kept(segments) if cache is not None else []
     with _every_core(db):
         bound_memory(db)
         try:
-            for statement in _statements(_package_text("_facts.sql")):
-                execute_bounded(db, statement)
+            _facts_of(db, [unit for key in kept for unit in segments[key]])
+            if kept:
+                try:
+                    cache.read(db, kept, "facts")  # type: ignore[union-attr]
+                except duckdb.Error:  # a segment that cannot be read: every one worked out
+                    db.execute("DROP TABLE facts")
+                    _facts_of(db, [])
+                    kept = []
+            db.execute("ALTER TABLE facts RENAME TO _facts_unsorted")
+            execute_bounded(db, "CREATE TABLE facts AS SELECT * FROM _facts_unsorted ORDER BY service, period_start, period_end")
+            db.execute("DROP TABLE _facts_unsorted")
         finally:
             unbound_memory(db)
+        if cache is not None:
+            cache.write(db, {key: units for key, units in segments.items() if key not in kept}, "facts")
+            cache.keep_only(segments)
+
+
+def _facts_of(db: Any, kept_units: list[str]) -> None:
+    """``_facts.sql`` on the loaded rows of the units not in ``kept_units``."""
+    if kept_units:
+        insert_table(db, "_kept_units", {"unit": "VARCHAR"}, [(unit,) for unit in kept_units])
+        db.execute("CREATE OR REPLACE TEMP VIEW facts_input AS SELECT * FROM clean_observations WHERE service::VARCHAR NOT IN (SELECT unit FROM _kept_units)")
+    else:
+        db.execute("CREATE OR REPLACE TEMP VIEW facts_input AS SELECT * FROM clean_observations")
+    for statement in _statements(_package_text("_facts.sql")):
+        execute_bounded(db, statement)
+    db.execute("DROP VIEW facts_input; DROP TABLE IF EXISTS _kept_units")
+
+
+def _run_kpis(db: Any, definitions: list[KpiDefinition], files: list[InputFile] | None = None,
+              cache: FactsCache | None = None) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], set[str]]:
+    """The KPI rows of every service (``service_rows``, then ``part_rows``), and what else is
+    read from the loaded rows and the facts: each service's latest period, the coded checks'
+    rows (each with its code first) and the services with a figure."""
+    _make_facts(db, files or [], cache)
     # Each row's KPI as an ENUM of the KPIs' ids, in text order: a byte a row, not the id's text
     # (up to 28 characters) on each of millions of rows.
     create_enum(db, "_kpi_id", (d.id for d in definitions))
@@ -608,10 +646,11 @@ def _aggregate_headlines(aggregates: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: date | None = None,
-                 channels: bool = False) -> KpiResults:
+                 channels: bool = False, facts_cache: FactsCache | None = None) -> KpiResults:
     """Every KPI value, headline and finding. Consumes the loaded rows: their tables are dropped
     once read (memory); ``channels`` reads the transactions by channel first
-    (``KpiResults.channels``, for the render stage)."""
+    (``KpiResults.channels``, for the render stage); ``facts_cache`` keeps each group of
+    services' facts from one build to the next."""
     db = loaded.db
     # One thread: sums of floats then always add up in the same order, so the same inputs give
     # byte-identical outputs. The KPI tables are small; loading stays parallel.
@@ -621,7 +660,7 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     # The channel breakdown is read first, while the loaded rows are all DuckDB holds: its sort
     # beside the KPI tables was the stage's peak (3.0 GB at 10,000 services).
     breakdown = channel_breakdown(db) if channels else None
-    latest_rows, checked, with_data = _run_kpis(db, definitions)
+    latest_rows, checked, with_data = _run_kpis(db, definitions, loaded.files, facts_cache)
     latest = {service: (start, end) for service, start, end in latest_rows}
     _aggregates(db, definitions)
 

@@ -1,5 +1,6 @@
 -- Facts: one row per service and period with every figure the KPIs need, all channels resolved.
--- Input: clean_observations, service_digital_channels. Output: facts.
+-- Input: facts_input (the rows of clean_observations whose facts are not kept from the last
+-- build: kpis/facts_cache.py), service_digital_channels. Output: facts.
 --
 -- For each metric, the all-channel figure is the one supplied with an empty channel, otherwise the
 -- sum of the per-channel figures (only when every channel row has a value). The digital figure is
@@ -10,11 +11,10 @@
 -- Every sum is exact (`_exact_sum`, kpis/__init__.py: the figures as decimals to 10 places), so a
 -- row depends on its own service's figures only, not on the order DuckDB adds them in (threads,
 -- memory spilled, the other services beside them); `min` where any value of a group would do.
--- `facts` is kept in (service, period_start, period_end) order.
 CREATE TEMP TABLE metric_totals AS
 WITH obs AS (
     SELECT o.*, dc.channel IS NOT NULL AS is_digital_channel
-    FROM clean_observations o
+    FROM facts_input o
     LEFT JOIN service_digital_channels dc ON dc.service = o.service AND dc.channel = o.channel
 )
 SELECT
@@ -85,8 +85,7 @@ SELECT
     coalesce(supplied_digital_cost, supplied_digital_cpt * digital_transactions) AS digital_cost,
     supplied_digital_cost IS NULL AND supplied_digital_cpt IS NOT NULL AND digital_transactions IS NOT NULL AS digital_cost_derived,
     false AS summed
-FROM wide
-ORDER BY service, period_start, period_end;
+FROM wide;
 
 -- Rolling 12-month windows built from 12 consecutive months or 4 consecutive quarters, when
 -- every one is present. A supplied 12-month period with the same dates wins over a summed one.
@@ -150,6 +149,5 @@ WHERE parts_present = parts_needed
       SELECT 1 FROM facts f
       WHERE f.service = summed.service AND f.period_start = summed.period_start AND f.period_end = summed.period_end
   )
-QUALIFY row_number() OVER (PARTITION BY service, period_start, period_end ORDER BY parts_needed DESC) = 1
-ORDER BY service, period_start, period_end;
+QUALIFY row_number() OVER (PARTITION BY service, period_start, period_end ORDER BY parts_needed DESC) = 1;
 DROP TABLE metric_resolved;
