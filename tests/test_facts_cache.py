@@ -142,3 +142,18 @@ def test_a_build_with_kept_facts_publishes_the_same_site(tmp_path):
         old = next(line for line in text.splitlines() if ",2024-Q4,online,transactions," in line)
         path.write_text(text.replace(old, old.rsplit(",", 1)[0] + f",{int(old.rsplit(',', 1)[1]) + 1000}"), encoding="utf-8")
     assert len(list((tmp_path / "cache/facts").iterdir())) == len(list((root / "data").iterdir()))  # a segment per file here
+
+
+def test_rolling_windows_worked_out_in_batches_of_services_are_the_same(monkeypatch):
+    """A large site's rolling 12-month windows are summed a batch of services at a time
+    (kpis.WINDOW_ROWS): the same facts as all at once."""
+    import perfgen.kpis as kpis_module
+
+    whole = kpis(EXAMPLE, None)
+    monkeypatch.setattr(kpis_module, "WINDOW_ROWS", 10)
+    statements: list[str] = []
+    execute_bounded = kpis_module.execute_bounded
+    monkeypatch.setattr(kpis_module, "execute_bounded", lambda db, sql: (statements.append(sql), execute_bounded(db, sql))[1])
+    same(whole, kpis(EXAMPLE, None))
+    batches = [sql for sql in statements if "% " in sql and "INSERT INTO facts" in sql]
+    assert len(batches) > 3 and all(kpis_module.WINDOW_BATCH not in sql for sql in batches)

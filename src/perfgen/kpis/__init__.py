@@ -249,8 +249,22 @@ def _facts_of(db: Any, kept_units: list[str]) -> None:
     else:
         db.execute("CREATE OR REPLACE TEMP VIEW facts_input AS SELECT * FROM clean_observations")
     for statement in _statements(_package_text("_facts.sql")):
-        execute_bounded(db, statement)
+        if WINDOW_BATCH not in statement:
+            execute_bounded(db, statement)
+            continue
+        # Services in batches of about WINDOW_ROWS rows of facts (each window's sums are exact:
+        # the same whatever services are summed together).
+        batches = max(1, -(-db.execute("SELECT count(*) FROM facts").fetchone()[0] // WINDOW_ROWS))
+        for batch in range(batches):
+            execute_bounded(db, statement.replace(WINDOW_BATCH, f"hash(service) % {batches} = {batch}" if batches > 1 else "true"))
     db.execute("DROP VIEW facts_input; DROP TABLE IF EXISTS _kept_units")
+
+
+#: Where ``_facts.sql``'s rolling windows take their batch of services, and the rows of facts in
+#: a batch (10,000 services, 1.2 million rows in one batch: DuckDB spilled its aggregates within
+#: the memory bound, 11 s instead of 3.4).
+WINDOW_BATCH = "/* batch */ true"
+WINDOW_ROWS = 250_000
 
 
 def _run_kpis(db: Any, definitions: list[KpiDefinition], files: list[InputFile] | None = None,
