@@ -77,7 +77,11 @@ class FactsCache:
             for key in segments:
                 written = staging / f"segment={key}"
                 if written.is_dir() and not (self.folder / key).exists():
-                    os.replace(written, self.folder / key)
+                    try:
+                        os.replace(written, self.folder / key)
+                    except OSError:
+                        if not (self.folder / key).is_dir():  # not another build's copy, written meanwhile
+                            raise
         except (duckdb.IOException, OSError) as error:
             raise OSError(f"{self.folder}: the facts cannot be kept ({str(error).splitlines()[0]})") from error
         finally:
