@@ -157,3 +157,17 @@ def test_rolling_windows_worked_out_in_batches_of_services_are_the_same(monkeypa
     same(whole, kpis(EXAMPLE, None))
     batches = [sql for sql in statements if "% " in sql and "INSERT INTO facts" in sql]
     assert len(batches) > 3 and all(kpis_module.WINDOW_BATCH not in sql for sql in batches)
+
+
+def test_segments_not_used_and_staging_folders_an_hour_old_are_removed(tmp_path):
+    import os
+
+    root = tmp_path / "project"
+    write_project(root, {"a.csv": ["s1"]})
+    folder = tmp_path / "facts"
+    for name in (".writing-old", ".writing-new", "0" * 64):
+        (folder / name).mkdir(parents=True)
+    os.utime(folder / ".writing-old", (1, 1))
+    kpis(root, FactsCache(folder, "code"))
+    left = sorted(path.name for path in folder.iterdir())
+    assert left[0] == ".writing-new" and len(left) == 2 and "0" * 64 not in left  # and this build's segment

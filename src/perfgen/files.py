@@ -10,8 +10,10 @@ millisecond each on a virtual disk.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -66,3 +68,22 @@ def spill_file(folder: Path | None = None) -> BinaryIO:
         except OSError:
             pass
     return tempfile.TemporaryFile(prefix="perfgen-")
+
+
+def prune(folder: Path, unwanted: Callable[[Path], bool]) -> None:
+    """Remove each entry of a cache's ``folder`` (a file or a folder) that ``unwanted`` names;
+    one another build removed meanwhile is passed over. For the caches that keep the latest
+    build's entries only."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        try:
+            if unwanted(path):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def abandoned(path: Path) -> bool:
+    """A temporary entry an hour old: left by a build that was stopped while writing it."""
+    return path.stat().st_mtime < time.time() - 3600

@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 import weakref
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +39,7 @@ import pandas as pd
 from perfgen import plugins
 from perfgen.config import ALL_CHANNELS, DIGITAL, Config
 from perfgen.errors import DataError, Problem, did_you_mean
+from perfgen.files import abandoned, prune
 from perfgen.periods import PeriodError, months_spanned, parse_period
 from perfgen.plugins import Loader, hookimpl
 
@@ -166,15 +166,7 @@ class RowCache:
         """Remove the cached files this load did not use, and any temporary file an hour old
         (left by a build that was stopped while writing)."""
         keep = set(entries)
-        if not self.folder.is_dir():
-            return
-        stale = time.time() - 3600
-        for path in self.folder.iterdir():
-            try:
-                if (path.suffix == ".parquet" and path not in keep) or (path.suffix == ".tmp" and path.stat().st_mtime < stale):
-                    path.unlink()
-            except FileNotFoundError:  # another build removed it meanwhile
-                pass
+        prune(self.folder, lambda path: (path.suffix == ".parquet" and path not in keep) or (path.suffix == ".tmp" and abandoned(path)))
 
 
 def _sha256(path: Path) -> str:

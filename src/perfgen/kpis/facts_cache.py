@@ -17,7 +17,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from perfgen.files import abandoned, prune
 from perfgen.load import InputFile, insert_table, sql_text
 
 #: Changed whenever what a segment holds changes (its columns, or what they mean).
@@ -92,14 +92,4 @@ class FactsCache:
         """Remove the segments this build did not use, and any staging folder an hour old
         (left by a build that was stopped while writing)."""
         keep = set(keys)
-        if not self.folder.is_dir():
-            return
-        stale = time.time() - 3600
-        for path in self.folder.iterdir():
-            try:
-                if path.name.startswith(".writing-") and path.stat().st_mtime >= stale:
-                    continue
-                if path.name not in keep:
-                    shutil.rmtree(path) if path.is_dir() else path.unlink()
-            except FileNotFoundError:  # another build removed it meanwhile
-                pass
+        prune(self.folder, lambda path: abandoned(path) if path.name.startswith(".writing-") else path.name not in keep)
