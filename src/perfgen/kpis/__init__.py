@@ -227,9 +227,10 @@ def _make_facts(db: Any, files: list[InputFile], cache: FactsCache | None) -> No
             if kept:
                 try:
                     cache.read(db, kept, "facts")  # type: ignore[union-attr]
-                except duckdb.Error:  # a segment that cannot be read: every one worked out
+                except duckdb.Error:  # a segment that cannot be read: every one worked out, and kept again
                     db.execute("DROP TABLE facts")
                     _facts_of(db, [])
+                    cache.forget(kept)  # type: ignore[union-attr]
                     kept = []
             db.execute("ALTER TABLE facts RENAME TO _facts_unsorted")
             execute_bounded(db, "CREATE TABLE facts AS SELECT * FROM _facts_unsorted ORDER BY service, period_start, period_end")

@@ -62,6 +62,11 @@ class FactsCache:
             listed = ", ".join(sql_text(str(self.folder / key / "*.parquet")) for key in keys)
             db.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet([{listed}])")
 
+    def forget(self, keys: Iterable[str]) -> None:
+        """Remove these segments (one could not be read: they are written again)."""
+        for key in keys:
+            shutil.rmtree(self.folder / key, ignore_errors=True)
+
     def write(self, db: Any, segments: dict[str, list[str]], table: str) -> None:
         """Keep the facts of ``segments`` (key -> units) from ``table``, in one statement (a
         folder per segment), each folder moved into place whole."""
