@@ -245,8 +245,9 @@ def _make_facts(db: Any, files: list[InputFile], cache: FactsCache | None) -> No
 def _facts_of(db: Any, kept_units: list[str]) -> None:
     """``_facts.sql`` on the loaded rows of the units not in ``kept_units``."""
     if kept_units:
-        insert_table(db, "_kept_units", {"unit": "VARCHAR"}, [(unit,) for unit in kept_units])
-        db.execute("CREATE OR REPLACE TEMP VIEW facts_input AS SELECT * FROM clean_observations WHERE service::VARCHAR NOT IN (SELECT unit FROM _kept_units)")
+        # Typed as the rows' service (load.py's ENUM): no cast of every row to text.
+        insert_table(db, "_kept_units", {"unit": "_service_slug"}, [(unit,) for unit in kept_units])
+        db.execute("CREATE OR REPLACE TEMP VIEW facts_input AS SELECT * FROM clean_observations WHERE service NOT IN (SELECT unit FROM _kept_units)")
     else:
         db.execute("CREATE OR REPLACE TEMP VIEW facts_input AS SELECT * FROM clean_observations")
     for statement in _statements(_package_text("_facts.sql")):
@@ -667,8 +668,8 @@ def compute_kpis(loaded: LoadedData, config: Config, warnings: Warnings, today: 
     (``KpiResults.channels``, for the render stage); ``facts_cache`` keeps each group of
     services' facts from one build to the next."""
     db = loaded.db
-    # One thread: sums of floats then always add up in the same order, so the same inputs give
-    # byte-identical outputs. The KPI tables are small; loading stays parallel.
+    # One thread (its sums are exact whatever the order, `_exact_sum`): the rows of each table come
+    # in one order, as they are read back. The facts run on every core (`_make_facts`).
     db.execute("SET threads = 1")
     definitions = load_definitions()
     _register_config(db, config)

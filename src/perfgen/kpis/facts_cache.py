@@ -72,12 +72,12 @@ class FactsCache:
         folder per segment), each folder moved into place whole."""
         if not segments:
             return
-        insert_table(db, "_segment_units", {"segment": "VARCHAR", "unit": "VARCHAR"},
+        insert_table(db, "_segment_units", {"segment": "VARCHAR", "unit": "_service_slug"},  # the rows' service type: no cast per row
                      [(key, unit) for key, units in segments.items() for unit in units])
         self.folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".writing-", dir=self.folder))
         try:
-            db.execute(f"""COPY (SELECT f.*, s.segment FROM {table} f JOIN _segment_units s ON s.unit = f.service::VARCHAR)
+            db.execute(f"""COPY (SELECT f.*, s.segment FROM {table} f JOIN _segment_units s ON s.unit = f.service)
                            TO {sql_text(str(staging))} (FORMAT parquet, PARTITION_BY (segment))""")
             for key in segments:
                 written = staging / f"segment={key}"
